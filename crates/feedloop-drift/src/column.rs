@@ -369,7 +369,7 @@ fn clean<'a>(
     }
 }
 
-fn binned_stats(bins: &BinnedCounts) -> Result<(f64, f64, f64, ChiSquareResult), DriftError> {
+pub(crate) fn binned_stats(bins: &BinnedCounts) -> Result<(f64, f64, f64, ChiSquareResult), DriftError> {
     let (rp, cp) = bins.proportions();
     let (rf, cf) = (fill_zeroes(&rp), fill_zeroes(&cp));
     Ok((psi(&rf, &cf)?, kl_divergence(&rf, &cf)?, jensenshannon(&rp, &cp)?, chisquare_counts(bins)?))

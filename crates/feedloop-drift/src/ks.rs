@@ -40,7 +40,7 @@ pub(crate) fn sorted(x: &[f64]) -> Vec<f64> {
 /// `D = max(max(cdf1 − cdf2), clip(−min(cdf1 − cdf2), 0, 1))` evaluated
 /// at every pooled observation with `searchsorted(side='right')`, i.e.
 /// `cdf_i(t) = #{x_i ≤ t} / n_i` — scipy's tie handling.
-fn ks_statistic_sorted(a: &[f64], b: &[f64]) -> f64 {
+pub(crate) fn ks_statistic_sorted(a: &[f64], b: &[f64]) -> f64 {
     let (n1, n2) = (a.len() as f64, b.len() as f64);
     let (mut i, mut j) = (0usize, 0usize);
     let mut max_s = f64::NEG_INFINITY;
@@ -173,14 +173,19 @@ pub fn ks_2samp(a: &[f64], b: &[f64]) -> Result<KsResult, DriftError> {
     let sa = sorted(a);
     let sb = sorted(b);
     let d = ks_statistic_sorted(&sa, &sb);
-    let (n1, n2) = (a.len() as u64, b.len() as u64);
+    Ok(ks_from_statistic(d, a.len() as u64, b.len() as u64))
+}
+
+/// scipy's p-value step of `ks_2samp` for a statistic `d` of samples of
+/// sizes `n1`, `n2` (exact mode with its `round(D·lcm)/lcm`, else asymptotic).
+pub(crate) fn ks_from_statistic(d: f64, n1: u64, n2: u64) -> KsResult {
     let g = gcd(n1, n2);
     if n1.max(n2) as usize <= KS_MAX_AUTO_N {
         let lcm = (n1 / g) * n2;
         let h = (d * lcm as f64).round_ties_even() as u64;
         let d_exact = h as f64 / lcm as f64;
         if h == 0 {
-            return Ok(KsResult { statistic: d_exact, p_value: 1.0, exact: true });
+            return KsResult { statistic: d_exact, p_value: 1.0, exact: true };
         }
         let prob = if n1 == n2 {
             prob_outside_square(n1, h)
@@ -188,13 +193,13 @@ pub fn ks_2samp(a: &[f64], b: &[f64]) -> Result<KsResult, DriftError> {
             outer_prob_inside_method(n1, n2, g, h)
         };
         if (0.0..=1.0).contains(&prob) {
-            return Ok(KsResult { statistic: d_exact, p_value: prob, exact: true });
+            return KsResult { statistic: d_exact, p_value: prob, exact: true };
         }
         // scipy keeps the rounded statistic when falling back.
         let p = asymptotic_p(n1, n2, d_exact);
-        return Ok(KsResult { statistic: d_exact, p_value: p, exact: false });
+        return KsResult { statistic: d_exact, p_value: p, exact: false };
     }
-    Ok(KsResult { statistic: d, p_value: asymptotic_p(n1, n2, d), exact: false })
+    KsResult { statistic: d, p_value: asymptotic_p(n1, n2, d), exact: false }
 }
 
 fn asymptotic_p(n1: u64, n2: u64, d: f64) -> f64 {
