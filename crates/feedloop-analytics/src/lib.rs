@@ -1,0 +1,14 @@
+//! # feedloop-analytics: SQL over the landing zone
+//!
+//! DataFusion is feedloop's query engine. This crate owns the DataFusion session
+//! that sees the landing zone as tables (`predictions`, `corrections`, `latency`)
+//! and, as later issues land, the window jobs, drift queries and alert rules that
+//! run on it.
+//!
+//! * [`session`] — [`LandingSession`]: registers the object store and the tables
+//!   with their fixed Arrow schemas (so an empty landing zone is an empty table,
+//!   and schema evolution never depends on which file DataFusion opens first).
+
+pub mod session;
+
+pub use session::{AnalyticsError, LandingSession};

@@ -1,0 +1,107 @@
+//! Ingest counters and consumer lag, shared with the CLI (and later `/metrics`).
+
+use feedloop_events::StreamKind;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counters of one stream.
+#[derive(Debug, Default)]
+pub struct StreamCounters {
+    /// Messages received from Kafka (valid or not, excluding re-deliveries of
+    /// already-landed offsets).
+    pub consumed: AtomicU64,
+    /// Payload bytes of consumed messages.
+    pub consumed_bytes: AtomicU64,
+    /// Rows written to the landing zone by this process.
+    pub landed: AtomicU64,
+    /// Parquet bytes written.
+    pub landed_bytes: AtomicU64,
+    /// Files written.
+    pub files: AtomicU64,
+    /// Messages sent to the dead-letter topic.
+    pub dead_lettered: AtomicU64,
+    /// Re-delivered messages skipped because storage already holds them.
+    pub skipped_landed: AtomicU64,
+}
+
+/// A copy of [`StreamCounters`] at one instant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CountersSnapshot {
+    pub consumed: u64,
+    pub consumed_bytes: u64,
+    pub landed: u64,
+    pub landed_bytes: u64,
+    pub files: u64,
+    pub dead_lettered: u64,
+    pub skipped_landed: u64,
+}
+
+impl StreamCounters {
+    pub fn snapshot(&self) -> CountersSnapshot {
+        let l = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        CountersSnapshot {
+            consumed: l(&self.consumed),
+            consumed_bytes: l(&self.consumed_bytes),
+            landed: l(&self.landed),
+            landed_bytes: l(&self.landed_bytes),
+            files: l(&self.files),
+            dead_lettered: l(&self.dead_lettered),
+            skipped_landed: l(&self.skipped_landed),
+        }
+    }
+}
+
+/// All ingest metrics of a process.
+#[derive(Debug, Default)]
+pub struct IngestMetrics {
+    pub predictions: StreamCounters,
+    pub corrections: StreamCounters,
+    pub latency: StreamCounters,
+    /// Landing attempts that failed and were retried.
+    pub landing_retries: AtomicU64,
+    /// Consumer errors reported by librdkafka (transport, unknown topic, …).
+    pub consumer_errors: AtomicU64,
+    /// Consumer lag per (topic, partition), from librdkafka statistics.
+    pub lag: Mutex<BTreeMap<(String, i32), i64>>,
+    /// Partitions currently assigned to this process.
+    pub assigned: Mutex<Vec<(String, i32)>>,
+}
+
+impl IngestMetrics {
+    pub fn stream(&self, s: StreamKind) -> &StreamCounters {
+        match s {
+            StreamKind::Predictions => &self.predictions,
+            StreamKind::Corrections => &self.corrections,
+            StreamKind::Latency => &self.latency,
+        }
+    }
+
+    /// Sum over streams.
+    pub fn total(&self) -> CountersSnapshot {
+        StreamKind::ALL.iter().fold(CountersSnapshot::default(), |a, s| {
+            let b = self.stream(*s).snapshot();
+            CountersSnapshot {
+                consumed: a.consumed + b.consumed,
+                consumed_bytes: a.consumed_bytes + b.consumed_bytes,
+                landed: a.landed + b.landed,
+                landed_bytes: a.landed_bytes + b.landed_bytes,
+                files: a.files + b.files,
+                dead_lettered: a.dead_lettered + b.dead_lettered,
+                skipped_landed: a.skipped_landed + b.skipped_landed,
+            }
+        })
+    }
+
+    /// Total consumer lag over assigned partitions (messages).
+    pub fn total_lag(&self) -> i64 {
+        self.lag
+            .lock()
+            .map(|l| l.values().filter(|v| **v > 0).sum())
+            .unwrap_or(0)
+    }
+}
+
+pub(crate) fn add(c: &AtomicU64, n: u64) {
+    c.fetch_add(n, Ordering::Relaxed);
+}

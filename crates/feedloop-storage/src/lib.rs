@@ -1,0 +1,17 @@
+//! # feedloop-storage: where every event lands, exactly once
+//!
+//! Object storage is feedloop's shared truth: every ingest instance writes to it,
+//! every analysis reads from it, and it — not Kafka — decides where ingest resumes.
+//!
+//! * [`store`] — [`Storage`]: an `object_store` opened from a URL (`file://`, a bare
+//!   path, `s3://`, `gs://`, `az://`, `memory://`) plus the one write primitive the
+//!   landing protocol needs, an atomic *create-if-absent* that is durable on return.
+//! * [`landing`] — [`LandingZone`]: the landing-zone layout and its exactly-once file
+//!   protocol (files named by topic, partition and first offset; resume point read
+//!   back from storage). See `docs/architecture.md` § Exactly once.
+
+pub mod landing;
+pub mod store;
+
+pub use landing::{LandedFile, LandingZone, PartitionKey, ResumePoint};
+pub use store::{PutOutcome, Storage, StorageError};
