@@ -28,7 +28,7 @@ pub enum DecodeError {
         message: String,
     },
     /// The JSON is well-formed but breaks a rule.
-    #[error("field `{field}` {reason}")]
+    #[error("field `{field}`: {reason}")]
     Invalid { field: String, reason: String },
 }
 
@@ -59,6 +59,13 @@ pub fn decode(stream: StreamKind, payload: &[u8], limits: &Limits) -> Result<Eve
     if let Err(e) = std::str::from_utf8(payload) {
         return Err(DecodeError::InvalidUtf8 {
             at: e.valid_up_to(),
+        });
+    }
+    // serde accepts a struct written as a JSON array; events are objects only.
+    if payload.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(DecodeError::Shape {
+            field: None,
+            message: "expected a JSON object".into(),
         });
     }
     let invalid = |v: crate::validate::Violation| DecodeError::Invalid {

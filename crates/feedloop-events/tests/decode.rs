@@ -134,6 +134,9 @@ fn hostile_input_is_rejected_cleanly() {
     for bad in ["null", "[]", "42", "\"x\"", "{", r#"{"a":1} x"#] {
         assert!(pred(bad).is_err(), "{bad}");
     }
+    // serde would read a struct from an array of its fields: events must be objects.
+    let err = pred(r#"["p","m","v",0,{},{"label":"x"},{}]"#).unwrap_err();
+    assert!(err.to_string().contains("JSON object"), "{err}");
     // too many features
     let feats: Vec<String> = (0..2000).map(|i| format!(r#""f{i}":{i}"#)).collect();
     let json = format!(

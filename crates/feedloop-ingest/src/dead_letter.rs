@@ -83,7 +83,7 @@ impl DeadLetterProducer {
             .set("message.timeout.ms", "30000")
             .set("linger.ms", "20")
             .set("client.id", "feedloop-dead-letter");
-        crate::pipeline::apply_options(&mut cfg, kafka);
+        crate::pipeline::apply_producer_options(&mut cfg, &kafka.brokers, &kafka.options);
         Ok(DeadLetterProducer {
             producer: cfg.create()?,
             topic: kafka.topics.dead_letter.clone(),

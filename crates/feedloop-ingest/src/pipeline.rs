@@ -25,11 +25,28 @@ use tokio::task::JoinHandle;
 /// The consumer type of the pipeline.
 pub type IngestConsumer = StreamConsumer<IngestContext>;
 
-/// Applies `[kafka.options]` (and the broker list) to a librdkafka client config.
+/// librdkafka properties that only consumers understand (producers warn on them).
+const CONSUMER_ONLY: [&str; 12] = [
+    "session.timeout.ms", "heartbeat.interval.ms", "max.poll.interval.ms", "group.instance.id",
+    "group.protocol", "partition.assignment.strategy", "auto.offset.reset", "isolation.level",
+    "fetch.min.bytes", "fetch.max.bytes", "fetch.wait.max.ms", "enable.partition.eof",
+];
+
+/// Applies `[kafka.options]` (and the broker list) to a librdkafka consumer config.
 pub fn apply_options(cfg: &mut ClientConfig, kafka: &KafkaConfig) {
     cfg.set("bootstrap.servers", &kafka.brokers);
     for (k, v) in &kafka.options {
         cfg.set(k, v);
+    }
+}
+
+/// Applies `[kafka.options]` to a producer config, leaving out consumer-only ones.
+pub fn apply_producer_options(cfg: &mut ClientConfig, brokers: &str, options: &std::collections::BTreeMap<String, String>) {
+    cfg.set("bootstrap.servers", brokers);
+    for (k, v) in options {
+        if !CONSUMER_ONLY.contains(&k.as_str()) && !k.starts_with("fetch.") && !k.starts_with("queued.") {
+            cfg.set(k, v);
+        }
     }
 }
 
@@ -92,7 +109,7 @@ impl Ingest {
     /// Runs until `shutdown` completes (then lands and commits everything held) or
     /// a permanent error stops consumption.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), IngestError> {
-        let (changes_tx, changes) = std::sync::mpsc::channel();
+        let (changes_tx, mut changes) = mpsc::unbounded_channel();
         let ctx = IngestContext {
             changes: changes_tx,
             metrics: Arc::clone(&self.metrics),
@@ -150,11 +167,11 @@ impl Ingest {
                     break;
                 }
                 _ = tick.tick() => {
-                    if let Err(e) = lp.apply_changes(&changes).await { fatal = Some(e); break; }
+                    if let Err(e) = lp.apply_changes(&mut changes).await { fatal = Some(e); break; }
                     if let Err(e) = lp.flush_aged().await { fatal = Some(e); break; }
                 }
                 msg = stream.next() => {
-                    if let Err(e) = lp.apply_changes(&changes).await { fatal = Some(e); break; }
+                    if let Err(e) = lp.apply_changes(&mut changes).await { fatal = Some(e); break; }
                     match msg {
                         Some(Ok(m)) => {
                             if let Err(e) = lp.handle(&m).await { fatal = Some(e); break; }
@@ -186,7 +203,7 @@ impl Loop {
     }
 
     /// Applies assignment changes reported by the rebalance callbacks.
-    async fn apply_changes(&mut self, changes: &std::sync::mpsc::Receiver<AssignmentChange>) -> Result<(), IngestError> {
+    async fn apply_changes(&mut self, changes: &mut mpsc::UnboundedReceiver<AssignmentChange>) -> Result<(), IngestError> {
         while let Ok(change) = changes.try_recv() {
             match change {
                 AssignmentChange::Revoked(tps) => {

@@ -1,0 +1,226 @@
+//! `feedloop demo`: the whole loop on an embedded Kafka, no set-up.
+//!
+//! Starts librdkafka's in-process mock cluster, creates the topics, produces
+//! synthetic traffic for two models (with a few malformed events), runs the real
+//! ingest pipeline against it until everything is landed or dead-lettered, then
+//! shows what landed, where, and what SQL over it says.
+
+use crate::cli::OutputFormat;
+use crate::config::Config;
+use crate::traffic::{Msg, TrafficSpec, generate};
+use anyhow::{Context, bail};
+use feedloop_analytics::LandingSession;
+use feedloop_events::StreamKind;
+use feedloop_ingest::{Ingest, IngestConfig, KafkaConfig};
+use feedloop_storage::{LandingZone, Storage};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::mocking::MockCluster;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const MARKER: &str = ".feedloop-demo";
+const PARTITIONS: i32 = 3;
+
+/// Prepares `dir`: refuses to touch a non-empty folder that is not a demo folder,
+/// wipes a previous demo's output.
+fn prepare_dir(dir: &Path) -> anyhow::Result<std::path::PathBuf> {
+    if dir.exists() {
+        let non_empty = std::fs::read_dir(dir)?.next().is_some();
+        if non_empty && !dir.join(MARKER).exists() {
+            bail!(
+                "`{}` exists and is not a feedloop demo folder; pass --data-dir to choose another",
+                dir.display()
+            );
+        }
+        for sub in ["landing", "_tmp"] {
+            let p = dir.join(sub);
+            if p.exists() {
+                std::fs::remove_dir_all(&p).with_context(|| format!("cannot clear `{}`", p.display()))?;
+            }
+        }
+    }
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join(MARKER), "written by `feedloop demo`; safe to delete\n")?;
+    Ok(dir.canonicalize()?)
+}
+
+async fn produce_all(brokers: &str, topic: &str, msgs: &[Msg]) -> anyhow::Result<()> {
+    let producer = super::produce::producer(brokers, &Default::default())?;
+    let mut inflight = futures::stream::FuturesUnordered::new();
+    for (key, payload) in msgs {
+        let mut rec: rdkafka::producer::FutureRecord<'_, str, [u8]> =
+            rdkafka::producer::FutureRecord::to(topic).payload(payload.as_slice());
+        if let Some(k) = key {
+            rec = rec.key(k.as_str());
+        }
+        inflight.push(producer.send(rec, Duration::from_secs(30)));
+        if inflight.len() >= 5000 {
+            use futures::StreamExt;
+            if let Some(r) = inflight.next().await {
+                r.map_err(|(e, _)| e).context("produce failed")?;
+            }
+        }
+    }
+    use futures::StreamExt;
+    while let Some(r) = inflight.next().await {
+        r.map_err(|(e, _)| e).context("produce failed")?;
+    }
+    Ok(())
+}
+
+fn sample_dead_letters(brokers: &str, topic: &str, n: usize) -> Vec<String> {
+    let consumer: BaseConsumer = match rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "feedloop-demo-dlq-reader")
+        .set("enable.auto.commit", "false")
+        .create()
+    {
+        Ok(c) => c,
+        Err(_) => return vec![],
+    };
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    let _ = tpl.add_partition_offset(topic, 0, rdkafka::Offset::Beginning);
+    if consumer.assign(&tpl).is_err() {
+        return vec![];
+    }
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while out.len() < n && Instant::now() < deadline {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+            let header = |name: &str| {
+                m.headers()
+                    .and_then(|h| h.iter().find(|h| h.key == name).and_then(|h| h.value))
+                    .map(|v| String::from_utf8_lossy(v).into_owned())
+                    .unwrap_or_default()
+            };
+            out.push(format!(
+                "{}[{}]@{}: {}",
+                header("feedloop.source.topic"),
+                header("feedloop.source.partition"),
+                header("feedloop.source.offset"),
+                header("feedloop.error")
+            ));
+        }
+    }
+    out
+}
+
+pub async fn demo(data_dir: &Path, predictions: usize, seed: u64) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let dir = prepare_dir(data_dir)?;
+    println!("feedloop demo: embedded Kafka (librdkafka mock cluster), landing zone in {}", dir.display());
+
+    let cluster = MockCluster::new(1).context("cannot start the mock Kafka cluster")?;
+    let brokers = cluster.bootstrap_servers();
+    let mut kafka = KafkaConfig { brokers: brokers.clone(), group_id: "feedloop-demo".into(), ..KafkaConfig::default() };
+    kafka.options.insert("session.timeout.ms".into(), "6000".into());
+    kafka.options.insert("heartbeat.interval.ms".into(), "500".into());
+    for stream in StreamKind::ALL {
+        cluster.create_topic(kafka.topics.for_stream(stream), PARTITIONS, 1)?;
+    }
+    cluster.create_topic(&kafka.topics.dead_letter, 1, 1)?;
+
+    let spec = TrafficSpec { predictions_per_model: predictions, seed, ..TrafficSpec::default() };
+    let traffic = generate(&spec);
+    let sent = [
+        (StreamKind::Predictions, &traffic.predictions, traffic.bad_predictions),
+        (StreamKind::Corrections, &traffic.corrections, traffic.bad_corrections),
+        (StreamKind::Latency, &traffic.latency, traffic.bad_latency),
+    ];
+    for (stream, msgs, _) in &sent {
+        produce_all(&brokers, kafka.topics.for_stream(*stream), msgs).await?;
+    }
+    let total: usize = sent.iter().map(|s| s.1.len()).sum();
+    println!(
+        "produced {} predictions, {} corrections, {} latency events for models spam-filter and house-price ({} deliberately malformed)",
+        traffic.predictions.len(),
+        traffic.corrections.len(),
+        traffic.latency.len(),
+        traffic.bad_predictions + traffic.bad_corrections + traffic.bad_latency
+    );
+
+    let storage = Storage::open(dir.to_str().context("data dir is not UTF-8")?, [])?;
+    let landing = LandingZone::new(storage.clone());
+    let ingest_cfg = IngestConfig { flush_interval: Duration::from_millis(500), ..IngestConfig::default() };
+    let ingest = Ingest::new(kafka.clone(), ingest_cfg, landing);
+    let metrics = ingest.metrics();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let pipeline = tokio::spawn(ingest.run(async move {
+        let _ = stop_rx.await;
+    }));
+    println!("running the pipeline (consumer group `{}`)…", kafka.group_id);
+    let deadline = Instant::now() + Duration::from_secs(45);
+    loop {
+        let t = metrics.total();
+        if t.landed + t.dead_lettered >= total as u64 {
+            break;
+        }
+        if pipeline.is_finished() || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let _ = stop_tx.send(());
+    pipeline.await.context("pipeline task failed")??;
+    let t = metrics.total();
+    if t.landed + t.dead_lettered < total as u64 {
+        bail!("only {} of {} events were landed or dead-lettered in time", t.landed + t.dead_lettered, total);
+    }
+
+    println!("\nlanded (exactly once, as Parquet):");
+    for (stream, msgs, bad) in &sent {
+        let c = metrics.stream(*stream).snapshot();
+        println!(
+            "  {:<12} {:>7} rows in {:>3} files   {:>3} dead-lettered (expected {})   {}",
+            stream.table_name(),
+            c.landed,
+            c.files,
+            c.dead_lettered,
+            bad,
+            storage.url_of(LandingZone::table_dir(*stream).as_ref(), true)
+        );
+        debug_assert_eq!(c.landed as usize + c.dead_lettered as usize, msgs.len());
+    }
+    let samples = sample_dead_letters(&brokers, &kafka.topics.dead_letter, 3);
+    if !samples.is_empty() {
+        println!("\ndead letters carry their reason (topic `{}`):", kafka.topics.dead_letter);
+        for s in samples {
+            println!("  {s}");
+        }
+    }
+
+    let config_path = dir.join("feedloop.toml");
+    let config = Config {
+        storage: crate::config::StorageConfig { url: dir.display().to_string(), ..Default::default() },
+        ..Config::default()
+    };
+    std::fs::write(&config_path, config.to_redacted_toml())?;
+
+    let session = LandingSession::new(&storage).await?;
+    let queries = [
+        ("predictions per model", "SELECT model, model_version, count(*) AS predictions, min(ts) AS first, max(ts) AS last FROM predictions GROUP BY 1, 2 ORDER BY 1"),
+        ("every feature of every model, one query", "SELECT model, e['key'] AS feature, count(e['value']['number']) AS numeric, count(e['value']['string']) AS text, count(e['value']['boolean']) AS flags, round(avg(e['value']['number']), 2) AS mean FROM (SELECT model, unnest(map_entries(features)) AS e FROM predictions) GROUP BY 1, 2 ORDER BY 1, 2"),
+        ("user corrections joined to predictions", "SELECT p.model, count(*) AS corrections, sum(CASE WHEN c.label IS NOT NULL AND c.label <> p.output_label THEN 1 ELSE 0 END) AS wrong_labels FROM corrections c JOIN predictions p ON c.prediction_id = p.prediction_id GROUP BY 1 ORDER BY 1"),
+        ("latency", "SELECT model, count(*) AS requests, round(approx_percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms), 1) AS p50_ms, round(approx_percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms), 1) AS p99_ms, sum(CASE WHEN status <> 'ok' THEN 1 ELSE 0 END) AS failed FROM latency GROUP BY 1 ORDER BY 1"),
+    ];
+    let stdout = std::io::stdout();
+    for (title, sql) in queries {
+        println!("\n{title}:");
+        match session.sql(sql).await {
+            Ok((schema, batches)) => {
+                crate::output::write_batches(&mut stdout.lock(), &schema, &batches, OutputFormat::Table)?
+            }
+            Err(e) => println!("  (query failed: {e})"),
+        }
+    }
+    drop(cluster);
+    println!(
+        "\ndone in {:.1}s. Query it yourself:\n  feedloop query --config {} \"SELECT * FROM predictions LIMIT 5\"",
+        started.elapsed().as_secs_f64(),
+        config_path.display()
+    );
+    let _ = Arc::clone(&metrics);
+    Ok(())
+}

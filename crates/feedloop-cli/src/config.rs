@@ -1,0 +1,213 @@
+//! The TOML config of `feedloop run` and friends, with `FEEDLOOP_…` overrides.
+//!
+//! Every key can be overridden by an environment variable: `FEEDLOOP_` + the key
+//! path in upper case with `__` between levels, e.g. `FEEDLOOP_KAFKA__BROKERS`,
+//! `FEEDLOOP_INGEST__LIMITS__MAX_EVENT_BYTES`. Loading fails at start with the
+//! offending key and what was expected.
+
+use anyhow::{Context, bail};
+use feedloop_ingest::{IngestConfig, KafkaConfig};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The whole config file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `[kafka]`: brokers, consumer group, topics, librdkafka options.
+    pub kafka: KafkaConfig,
+    /// `[storage]`: where the landing zone (and later datasets) live.
+    pub storage: StorageConfig,
+    /// `[ingest]`: batching and validation limits.
+    pub ingest: IngestConfig,
+    /// `[log]`: log format and level.
+    pub log: LogConfig,
+}
+
+/// `[storage]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Storage root: a local path or `file://` URL, or `s3://bucket/prefix`,
+    /// `gs://bucket/prefix`, `az://container/prefix`. Cloud credentials come from
+    /// the usual environment variables (`AWS_ACCESS_KEY_ID`, …).
+    pub url: String,
+    /// Passed to the object store builder as is (e.g. `aws_endpoint`,
+    /// `aws_allow_http`, `aws_region`).
+    pub options: BTreeMap<String, String>,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            url: "./feedloop-data".into(),
+            options: BTreeMap::new(),
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `human` or `json`.
+    pub format: LogFormat,
+    /// A `tracing` filter, e.g. `info` or `feedloop_ingest=debug,info`.
+    /// `RUST_LOG` wins when set.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Human,
+            level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// Config keys whose values are secrets: never printed.
+const SECRET_HINTS: [&str; 6] = ["password", "secret", "token", "key", "credential", "sasl.oauthbearer"];
+
+impl Config {
+    /// Loads `path` (when given) over the defaults, then `FEEDLOOP_…` variables,
+    /// then validates.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(p) = path {
+            if !p.is_file() {
+                bail!("config file `{}` not found", p.display());
+            }
+            fig = fig.merge(Toml::file_exact(p));
+        }
+        // Only nested keys: every config key lives in a section, and this keeps
+        // `FEEDLOOP_CONFIG` and friends (CLI flags) out of the config.
+        fig = fig.merge(
+            Env::prefixed("FEEDLOOP_")
+                .split("__")
+                .filter(|k| k.as_str().contains('.')),
+        );
+        let config: Config = fig.extract().map_err(|e| {
+            let mut msg = String::from("invalid config");
+            for err in e {
+                let key = err.path.join(".");
+                msg.push_str(&format!("\n  - {}{}", if key.is_empty() { String::new() } else { format!("`{key}`: ") }, err.kind));
+                if let Some(src) = &err.metadata.and_then(|m| m.source.clone()) {
+                    msg.push_str(&format!(" (from {src})"));
+                }
+            }
+            anyhow::anyhow!(msg)
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values beyond their types.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.kafka.validate().context("invalid config")?;
+        self.ingest.validate().context("invalid config")?;
+        if self.storage.url.trim().is_empty() {
+            bail!("invalid config: `storage.url`: expected a local path or a file://, s3://, gs:// or az:// URL");
+        }
+        Ok(())
+    }
+
+    /// The config as TOML with secret-looking values replaced by `<redacted>`.
+    pub fn to_redacted_toml(&self) -> String {
+        let mut c = self.clone();
+        for opts in [&mut c.kafka.options, &mut c.storage.options] {
+            for (k, v) in opts.iter_mut() {
+                if SECRET_HINTS.iter().any(|h| k.to_ascii_lowercase().contains(h)) {
+                    *v = "<redacted>".into();
+                }
+            }
+        }
+        toml_string(&c)
+    }
+}
+
+fn toml_string(c: &Config) -> String {
+    // figment re-exports no TOML serializer; render the few sections by hand via serde_json.
+    let v = serde_json::to_value(c).unwrap_or_default();
+    let mut out = String::new();
+    render_table(&mut out, "", &v);
+    out
+}
+
+fn render_table(out: &mut String, path: &str, v: &serde_json::Value) {
+    let Some(obj) = v.as_object() else { return };
+    let mut nested = Vec::new();
+    if !path.is_empty() {
+        out.push_str(&format!("[{path}]\n"));
+    }
+    for (k, val) in obj {
+        let key = if k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            k.clone()
+        } else {
+            format!("{k:?}")
+        };
+        match val {
+            serde_json::Value::Object(_) => nested.push((key, val)),
+            other => out.push_str(&format!("{key} = {other}\n")),
+        }
+    }
+    for (k, val) in nested {
+        let p = if path.is_empty() { k } else { format!("{path}.{k}") };
+        out.push('\n');
+        render_table(out, &p, val);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_str(toml: &str) -> anyhow::Result<Config> {
+        let dir = tempfile::tempdir()?;
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, toml)?;
+        Config::load(Some(&p))
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        let c = load_str("[kafka]\nbrokers = \"b:1\"\n[kafka.options]\n\"security.protocol\" = \"SASL_SSL\"\n\"sasl.password\" = \"hunter2\"\n[ingest]\nflush_interval = \"250ms\"\n").unwrap();
+        assert_eq!(c.kafka.brokers, "b:1");
+        assert_eq!(c.kafka.group_id, "feedloop");
+        assert_eq!(c.ingest.flush_interval, std::time::Duration::from_millis(250));
+        assert_eq!(c.kafka.options["security.protocol"], "SASL_SSL");
+        let shown = c.to_redacted_toml();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("SASL_SSL"));
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let cases = [
+            ("[ingest]\nflush_max_events = \"lots\"\n", "ingest.flush_max_events"),
+            ("[ingest]\nflush_interval = \"soon\"\n", "ingest.flush_interval"),
+            ("[kafka]\nbrokerz = \"x\"\n", "brokerz"),
+            ("[kafka.topics]\npredictions = \"a b\"\n", "kafka.topics.predictions"),
+            ("[kafka.topics]\nlatency = \"predictions\"\n", "kafka.topics.latency"),
+            ("[kafka.options]\n\"enable.auto.commit\" = \"true\"\n", "enable.auto.commit"),
+            ("[ingest.limits]\nmax_features = 0\n", "ingest.limits.max_features"),
+            ("[log]\nformat = \"xml\"\n", "log.format"),
+        ];
+        for (toml, key) in cases {
+            let err = format!("{:#}", load_str(toml).unwrap_err());
+            assert!(err.contains(key), "{toml}: {err}");
+        }
+        let err = Config::load(Some(Path::new("/nonexistent/feedloop.toml"))).unwrap_err();
+        assert!(err.to_string().contains("not found"));
+    }
+}

@@ -1,0 +1,38 @@
+//! # feedloop-cli: the `feedloop` binary
+//!
+//! The binary's edge: argument parsing (clap), config loading ([`config`]), logging
+//! set-up, and one module per subcommand in [`commands`]. Everything below the
+//! edge is library crates with typed errors; here they become `anyhow` reports and
+//! exit codes (0 ok, 1 failure, 2 bad usage or config).
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod output;
+pub mod traffic;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+/// Entry point of the `feedloop` binary.
+pub fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::dispatch(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if e.downcast_ref::<commands::UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
