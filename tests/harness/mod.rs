@@ -1,0 +1,276 @@
+//! Shared test harness: a real `nisshi` broker process on 127.0.0.1, `feedloop`
+//! child processes, producers, and landing-zone checks.
+#![allow(dead_code)]
+
+use feedloop_analytics::LandingSession;
+use feedloop_events::StreamKind;
+use feedloop_storage::{LandingZone, Storage};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn feedloop_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_feedloop"))
+}
+
+/// The nisshi broker binary: `$NISSHI_BIN`, the copy `.ci/run` / `scripts/test`
+/// install under `~/.cache/feedloop/tools`, or `nisshi` on PATH.
+pub fn nisshi_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("NISSHI_BIN") {
+        return PathBuf::from(p);
+    }
+    if let Ok(home) = std::env::var("HOME") {
+        let p = Path::new(&home).join(".cache/feedloop/tools/bin/nisshi");
+        if p.is_file() {
+            return p;
+        }
+    }
+    if let Ok(out) = Command::new("sh").arg("-c").arg("command -v nisshi").output()
+        && out.status.success()
+    {
+        return PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    }
+    panic!(
+        "the nisshi broker is not installed: run `scripts/test` (it installs it once into ~/.cache/feedloop/tools), or set NISSHI_BIN"
+    );
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port on 127.0.0.1")
+}
+
+/// A nisshi broker with in-memory storage, killed on drop.
+pub struct Nisshi {
+    child: Child,
+    pub port: u16,
+    pub brokers: String,
+}
+
+impl Nisshi {
+    pub fn start() -> Nisshi {
+        let port = free_port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(nisshi_bin())
+            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--storage-engine", "memory://nisshi/", "--group-initial-rebalance-delay", "0s", "--silent"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start nisshi");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "nisshi did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Nisshi { child, port, brokers: format!("127.0.0.1:{port}") }
+    }
+
+    pub fn create_topic(&self, name: &str, partitions: i32) {
+        let status = Command::new(nisshi_bin())
+            .args(["topic", "create", name, "--partitions", &partitions.to_string()])
+            .args(["--broker", &format!("tcp://127.0.0.1:{}", self.port), "--silent"])
+            .status()
+            .expect("cannot run nisshi topic create");
+        assert!(status.success(), "creating topic {name} failed");
+    }
+
+    /// The default topics of a feedloop config.
+    pub fn create_feedloop_topics(&self, partitions: i32) {
+        for t in ["predictions", "corrections", "latency"] {
+            self.create_topic(t, partitions);
+        }
+        self.create_topic("feedloop-dlq", 1);
+    }
+}
+
+impl Drop for Nisshi {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Writes a feedloop config for a broker and storage folder; returns its path.
+pub fn write_config(dir: &Path, brokers: &str, group: &str, storage: &Path, flush: &str) -> PathBuf {
+    let path = dir.join(format!("{group}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            r#"[kafka]
+brokers = "{brokers}"
+group_id = "{group}"
+[kafka.options]
+"session.timeout.ms" = "6000"
+"heartbeat.interval.ms" = "500"
+[storage]
+url = "{}"
+[ingest]
+flush_interval = "{flush}"
+flush_max_events = 5000
+"#,
+            storage.display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// A `feedloop` child process; SIGKILLed on drop if still running.
+pub struct FeedloopProc {
+    pub child: Child,
+}
+
+impl FeedloopProc {
+    pub fn run(config: &Path, log: &Path) -> FeedloopProc {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+        let child = Command::new(feedloop_bin())
+            .args(["run", "--config"])
+            .arg(config)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("cannot start feedloop");
+        FeedloopProc { child }
+    }
+
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then wait for a graceful exit; returns whether it exited 0.
+    pub fn terminate(mut self, timeout: Duration) -> bool {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for FeedloopProc {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+pub fn producer(brokers: &str) -> FutureProducer {
+    rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("acks", "all")
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", "60000")
+        .set("queue.buffering.max.messages", "1000000")
+        .create()
+        .expect("producer")
+}
+
+/// Produces `msgs` (key, payload) to `topic` and waits for every acknowledgement.
+pub async fn produce(p: &FutureProducer, topic: &str, msgs: &[(Option<String>, Vec<u8>)]) {
+    use futures::StreamExt;
+    let mut inflight = futures::stream::FuturesUnordered::new();
+    for (k, v) in msgs {
+        let mut rec: FutureRecord<'_, str, [u8]> = FutureRecord::to(topic).payload(v.as_slice());
+        if let Some(k) = k {
+            rec = rec.key(k.as_str());
+        }
+        inflight.push(p.send(rec, Duration::from_secs(60)));
+        if inflight.len() > 20_000 {
+            inflight.next().await.unwrap().map_err(|(e, _)| e).expect("delivery");
+        }
+    }
+    while let Some(r) = inflight.next().await {
+        r.map_err(|(e, _)| e).expect("delivery");
+    }
+}
+
+/// A valid prediction with a unique id.
+pub fn prediction(id: &str, model: &str, extra_feature: Option<(&str, f64)>) -> Vec<u8> {
+    let mut features = serde_json::json!({"x": 1.5, "color": "red", "flag": true});
+    if let Some((k, v)) = extra_feature {
+        features[k] = serde_json::json!(v);
+    }
+    serde_json::json!({
+        "prediction_id": id, "model": model, "model_version": "v1", "ts": 1_795_392_000_000i64,
+        "features": features, "output": {"label": "a", "score": 0.5},
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// Rows, distinct prediction ids and distinct (partition, offset) pairs of a table.
+pub async fn landed(storage_dir: &Path, table: &str) -> (i64, i64, i64) {
+    let storage = Storage::open(storage_dir.to_str().unwrap(), []).unwrap();
+    let s = LandingSession::new(&storage).await.unwrap();
+    let (_, b) = s
+        .sql(&format!(
+            "SELECT count(*), count(DISTINCT prediction_id), count(DISTINCT (_topic, _partition, _offset)) FROM {table}"
+        ))
+        .await
+        .unwrap();
+    let col = |i: usize| {
+        b[0].column(i)
+            .as_any()
+            .downcast_ref::<arrow::array::Int64Array>()
+            .unwrap()
+            .value(0)
+    };
+    (col(0), col(1), col(2))
+}
+
+/// True once the predictions table holds at least `n` rows.
+pub async fn landed_at_least(storage_dir: &Path, n: i64) -> bool {
+    landed(storage_dir, "predictions").await.0 >= n
+}
+
+/// Checks that every partition's files form a gap-free, non-overlapping chain.
+pub async fn assert_chains(storage_dir: &Path, stream: StreamKind) -> usize {
+    let zone = LandingZone::new(Storage::open(storage_dir.to_str().unwrap(), []).unwrap());
+    let mut files = 0;
+    for key in zone.partitions(stream).await.unwrap() {
+        let mut expect: Option<i64> = None;
+        for path in zone.list_partition(&key, None).await.unwrap() {
+            let (s, e, _) = zone.read_range(&path).await.unwrap();
+            assert_eq!(Some(s), LandingZone::start_of(&path), "{path}: name and metadata disagree");
+            if let Some(x) = expect {
+                assert_eq!(s, x, "{key}: file {path} does not start where the previous one ended");
+            }
+            assert!(e >= s, "{path}: empty range");
+            expect = Some(e + 1);
+            files += 1;
+        }
+    }
+    files
+}
+
+/// Polls until `cond` holds or `timeout` passes.
+pub async fn wait_for<F, Fut>(timeout: Duration, mut cond: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if cond().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    false
+}
