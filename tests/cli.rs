@@ -1,0 +1,113 @@
+//! The `feedloop` binary's surface: help, config errors that name the key,
+//! environment overrides, secrets kept out of output, `validate`, `query` formats.
+
+mod harness;
+
+use std::process::{Command, Output};
+
+fn feedloop(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(harness::feedloop_bin());
+    c.args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("cannot run feedloop")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn help_lists_every_command() {
+    let out = feedloop(&["--help"], &[]);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for cmd in ["run", "demo", "produce", "query", "validate"] {
+        assert!(help.contains(cmd), "{help}");
+    }
+    let out = feedloop(&["run", "--help"], &[]);
+    assert!(text(&out.stdout).contains("FEEDLOOP_"));
+}
+
+#[test]
+fn bad_config_fails_at_start_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("[ingest]\nflush_max_events = \"many\"\n", "ingest.flush_max_events"),
+        ("[kafka]\nbrokers = \"\"\n", "kafka.brokers"),
+        ("[storage]\nurl = \"ftp://nowhere/x\"\n", "storage.url"),
+        ("[kafka.topics]\ndead_letter = \"predictions\"\n", "kafka.topics.dead_letter"),
+        ("[ingest]\nunknown_key = 1\n", "unknown_key"),
+    ];
+    for (i, (toml, key)) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("c{i}.toml"));
+        std::fs::write(&path, format!("{toml}\n[log]\nlevel = \"warn\"\n")).unwrap();
+        let out = feedloop(&["run", "--config", path.to_str().unwrap()], &[]);
+        assert_eq!(out.status.code(), Some(2), "{toml}: {}", text(&out.stderr));
+        assert!(text(&out.stderr).contains(key), "{toml}: {}", text(&out.stderr));
+    }
+    let out = feedloop(&["run", "--config", "/no/such/feedloop.toml"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("not found"));
+}
+
+#[test]
+fn environment_overrides_every_key_and_secrets_stay_hidden() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, "[kafka]\nbrokers = \"file:9092\"\n[kafka.options]\n\"sasl.password\" = \"s3cr3t-pw\"\n").unwrap();
+    let out = feedloop(
+        &["validate", "--config", path.to_str().unwrap()],
+        &[("FEEDLOOP_KAFKA__BROKERS", "env-host:9092"), ("FEEDLOOP_INGEST__LIMITS__MAX_TAGS", "7")],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(shown.contains("brokers = \"env-host:9092\""), "{shown}");
+    assert!(shown.contains("max_tags = 7"), "{shown}");
+    assert!(!shown.contains("s3cr3t-pw"), "{shown}");
+    let out = feedloop(&["validate", "--config", path.to_str().unwrap()], &[("FEEDLOOP_INGEST__FLUSH_INTERVAL", "whenever")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("ingest.flush_interval"), "{}", text(&out.stderr));
+    let help = text(&feedloop(&["run", "--help"], &[("FEEDLOOP_KAFKA__OPTIONS__SASL_PASSWORD", "s3cr3t-pw")]).stdout);
+    assert!(!help.contains("s3cr3t-pw"));
+}
+
+#[test]
+fn validate_events_reports_each_bad_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.jsonl");
+    std::fs::write(
+        &path,
+        concat!(
+            r#"{"prediction_id":"a","model":"m","model_version":"v","ts":0,"output":{"label":"x"}}"#, "\n",
+            r#"{"prediction_id":"b","model":"m m","model_version":"v","ts":0,"output":{"label":"x"}}"#, "\n",
+            "\n",
+            r#"{"prediction_id":"c","model":"m","model_version":"v","ts":"noon","output":{"label":"x"}}"#, "\n",
+        ),
+    )
+    .unwrap();
+    let out = feedloop(&["validate", "--events", path.to_str().unwrap(), "--stream", "predictions"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let s = text(&out.stdout);
+    assert!(s.contains("line 2: field `model`"), "{s}");
+    assert!(s.contains("line 4: field `ts`"), "{s}");
+    assert!(s.contains("1 valid, 2 invalid"), "{s}");
+    let out = feedloop(&["validate", "--print-schema", "latency"], &[]);
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(schema["title"], "feedloop latency event, version 1");
+}
+
+#[test]
+fn query_formats_on_an_empty_landing_zone_and_sql_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("FEEDLOOP_STORAGE__URL", dir.path().to_str().unwrap())];
+    let out = feedloop(&["query", "--format", "csv", "SELECT prediction_id, ts FROM predictions"], &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "prediction_id,ts\n");
+    let out = feedloop(&["query", "--format", "json", "SELECT count(*) AS n FROM latency"], &env);
+    assert_eq!(text(&out.stdout).trim(), r#"[{"n":0}]"#);
+    let out = feedloop(&["query", "SELECT nope FROM predictions"], &env);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("nope"), "{}", text(&out.stderr));
+}
