@@ -8,7 +8,12 @@
 //! * [`session`] — [`LandingSession`]: registers the object store and the tables
 //!   with their fixed Arrow schemas (so an empty landing zone is an empty table,
 //!   and schema evolution never depends on which file DataFusion opens first).
+//! * [`sql_functions`] — [`register_drift_functions`]: `ks_2samp`,
+//!   `wasserstein`, `psi`, `jensenshannon`, … as SQL aggregate functions
+//!   (`docs/sql.md`).
 
 pub mod session;
+pub mod sql_functions;
 
 pub use session::{AnalyticsError, LandingSession};
+pub use sql_functions::register_drift_functions;
