@@ -8,7 +8,18 @@
 //! * [`session`] — [`LandingSession`]: registers the object store and the tables
 //!   with their fixed Arrow schemas (so an empty landing zone is an empty table,
 //!   and schema evolution never depends on which file DataFusion opens first).
+//! * [`drift_report`] — [`run_drift_report`]: drift of every column between a
+//!   reference and a current dataset (Parquet or CSV, local or object store),
+//!   columns computed in parallel; JSON (`schemas/drift-report.v1.schema.json`)
+//!   and table renderings.
+//! * [`sql_functions`] — [`register_drift_functions`]: `ks_2samp`,
+//!   `wasserstein`, `psi`, `jensenshannon`, … as SQL aggregate functions
+//!   (`docs/sql.md`).
 
+pub mod drift_report;
 pub mod session;
+pub mod sql_functions;
 
+pub use drift_report::{DriftReport, DriftRequest, run_drift_report};
 pub use session::{AnalyticsError, LandingSession};
+pub use sql_functions::register_drift_functions;

@@ -19,6 +19,10 @@ pub enum AnalyticsError {
     /// Reading storage failed while planning or running a query.
     #[error("execution error: {0}")]
     Execution(String),
+    /// The inputs of a job are unusable: a missing file or column, an empty
+    /// dataset, data a requested test cannot use. Not retryable.
+    #[error("{0}")]
+    Input(String),
 }
 
 impl From<datafusion::error::DataFusionError> for AnalyticsError {
