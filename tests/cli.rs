@@ -111,3 +111,42 @@ fn query_formats_on_an_empty_landing_zone_and_sql_errors() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("nope"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn drift_report_and_sql_drift_functions() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path().join("ref.csv");
+    let c = dir.path().join("cur.csv");
+    let mut rb = String::from("x,color\n");
+    let mut cb = String::from("x,color\n");
+    for i in 0..200 {
+        rb.push_str(&format!("{},{}\n", i as f64 / 10.0, ["red", "blue"][i % 2]));
+        cb.push_str(&format!("{},{}\n", 5.0 + i as f64 / 10.0, ["red", "blue"][i % 2]));
+    }
+    std::fs::write(&r, rb).unwrap();
+    std::fs::write(&c, cb).unwrap();
+    let out = feedloop(&["drift", "--reference", r.to_str().unwrap(), "--current", c.to_str().unwrap(), "--format", "json"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["n_reference"], 200);
+    assert_eq!(v["columns"]["x"]["test"], "ks");
+    assert_eq!(v["columns"]["x"]["drift"], true);
+    assert_eq!(v["columns"]["color"]["test"], "z");
+    assert_eq!(v["columns"]["color"]["drift"], false);
+    assert_eq!(v["share_drifted"], 0.5);
+    assert_eq!(v["dataset_drift"], true);
+    let out = feedloop(&["drift", "--reference", r.to_str().unwrap(), "--current", c.to_str().unwrap(), "--stattest", "x=psi", "--threshold", "x=100"], &[]);
+    let table = text(&out.stdout);
+    assert!(table.contains("psi") && !table.contains("DRIFT"), "{table}");
+    let out = feedloop(&["drift", "--reference", r.to_str().unwrap(), "--current", c.to_str().unwrap(), "--stattest", "x=magic"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unknown test `magic`"));
+
+    let env = [("FEEDLOOP_STORAGE__URL", dir.path().to_str().unwrap())];
+    let out = feedloop(
+        &["query", "--format", "csv", "SELECT round(ks_2samp(v, c)['statistic'], 3) AS d FROM (VALUES (1.0, false), (2.0, false), (3.0, true), (4.0, true)) AS t(v, c)"],
+        &env,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "d\n1.0\n");
+}

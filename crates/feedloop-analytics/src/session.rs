@@ -49,6 +49,7 @@ impl LandingSession {
             .with_information_schema(true)
             .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()));
         let ctx = SessionContext::new_with_config(config);
+        crate::sql_functions::register_drift_functions(&ctx);
         let url = storage.url();
         if url.scheme() != "file" {
             let base = format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default());

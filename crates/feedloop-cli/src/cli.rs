@@ -64,6 +64,38 @@ pub enum Command {
         /// The SQL statement.
         sql: String,
     },
+    /// Compare a reference and a current dataset column by column, with the tests
+    /// and thresholds of Evidently's DataDriftPreset (same numbers as scipy).
+    ///
+    /// Inputs are Parquet files or folders, or CSV files, as local paths or
+    /// object-store URLs (s3://, gs://, az://).
+    Drift {
+        /// The reference data (what "normal" looks like).
+        #[arg(long)]
+        reference: String,
+        /// The data to test for drift.
+        #[arg(long)]
+        current: String,
+        /// Columns to compare (default: every column present on both sides).
+        #[arg(long, value_delimiter = ',')]
+        columns: Vec<String>,
+        /// Force a test for a column: `col=psi` (ks, wasserstein, jensenshannon,
+        /// chisquare, z, psi, kl_div, hellinger). Repeatable.
+        #[arg(long = "stattest", value_name = "COL=TEST", value_parser = parse_stattest)]
+        stattest: Vec<(String, feedloop_drift::StatTest)>,
+        /// Override a column's threshold: `col=0.2`. Repeatable.
+        #[arg(long, value_name = "COL=X", value_parser = parse_threshold)]
+        threshold: Vec<(String, f64)>,
+        /// Share of drifted columns from which the dataset counts as drifted.
+        #[arg(long, default_value_t = 0.5)]
+        drift_share: f64,
+        /// `table` for people, `json` for tools (schemas/drift-report.v1.schema.json).
+        #[arg(long, short, value_enum, default_value_t = DriftFormat::Table)]
+        format: DriftFormat,
+        /// Write the report to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
     /// Validate a config file, or events in a file against the event contracts.
     Validate {
         /// Config file to validate (the default config when neither this nor --events is given).
@@ -86,6 +118,33 @@ pub enum OutputFormat {
     Table,
     Csv,
     Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DriftFormat {
+    Table,
+    Json,
+}
+
+fn split_kv(s: &str) -> Result<(String, &str), String> {
+    match s.rsplit_once('=') {
+        Some((k, v)) if !k.is_empty() && !v.is_empty() => Ok((k.to_string(), v)),
+        _ => Err(format!("expected COLUMN=VALUE, got `{s}`")),
+    }
+}
+
+fn parse_stattest(s: &str) -> Result<(String, feedloop_drift::StatTest), String> {
+    let (k, v) = split_kv(s)?;
+    Ok((k, v.parse()?))
+}
+
+fn parse_threshold(s: &str) -> Result<(String, f64), String> {
+    let (k, v) = split_kv(s)?;
+    let x: f64 = v.parse().map_err(|_| format!("`{v}` is not a number"))?;
+    if !x.is_finite() || x < 0.0 {
+        return Err(format!("threshold `{v}` must be a finite number ≥ 0"));
+    }
+    Ok((k, x))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

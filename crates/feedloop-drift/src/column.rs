@@ -80,6 +80,18 @@ impl StatTest {
         }
     }
 
+    /// Every test, in a fixed order.
+    pub const ALL: [StatTest; 8] = [
+        StatTest::Ks,
+        StatTest::Wasserstein,
+        StatTest::JensenShannon,
+        StatTest::ChiSquare,
+        StatTest::Z,
+        StatTest::Psi,
+        StatTest::KlDiv,
+        StatTest::Hellinger,
+    ];
+
     /// Evidently's default threshold of the test.
     pub fn default_threshold(self) -> f64 {
         match self {
@@ -415,4 +427,28 @@ fn categorical_stats(r: &[CatKey<'_>], c: &[CatKey<'_>], n_distinct: usize) -> R
         z: if n_distinct <= 2 { Some(z_test(r, c)?) } else { None },
         bins,
     })
+}
+
+impl std::str::FromStr for StatTest {
+    type Err = String;
+
+    /// Parses a test name as [`StatTest::name`] prints it (also `js`, `chi2`, `kl`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let lower = s.to_ascii_lowercase();
+        let alias = match lower.as_str() {
+            "js" | "jensen_shannon" => "jensenshannon",
+            "chi2" | "chi_square" | "chisq" => "chisquare",
+            "kl" | "kl-div" => "kl_div",
+            "ks_2samp" => "ks",
+            "wasserstein_normed" => "wasserstein",
+            other => other,
+        };
+        StatTest::ALL
+            .into_iter()
+            .find(|t| t.name() == alias)
+            .ok_or_else(|| {
+                let names: Vec<&str> = StatTest::ALL.iter().map(|t| t.name()).collect();
+                format!("unknown test `{s}` (expected one of {})", names.join(", "))
+            })
+    }
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand; [`dispatch`] routes to them.
 
 pub mod demo;
+pub mod drift;
 pub mod produce;
 pub mod query;
 pub mod run;
@@ -57,6 +58,15 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = load_config(config.as_deref())?;
             init_logging(&LogConfig { level: "warn".into(), ..config.log.clone() }, log_format);
             query::query(&config, format, &sql).await.map(|_| ExitCode::SUCCESS)
+        }
+        Command::Drift { reference, current, columns, stattest, threshold, drift_share, format, output } => {
+            init_logging(&LogConfig { level: "warn".into(), ..LogConfig::default() }, log_format);
+            let mut req = feedloop_analytics::drift_report::DriftRequest::new(reference, current);
+            req.columns = (!columns.is_empty()).then_some(columns);
+            req.stattest = stattest.into_iter().collect();
+            req.threshold = threshold.into_iter().collect();
+            req.drift_share = drift_share;
+            drift::drift(&req, format, output.as_deref()).await.map(|_| ExitCode::SUCCESS)
         }
         Command::Validate { config, events, stream, print_schema } => {
             init_logging(&LogConfig { level: "warn".into(), ..LogConfig::default() }, log_format);
