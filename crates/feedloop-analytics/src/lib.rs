@@ -17,6 +17,7 @@
 //!   (`docs/sql.md`).
 
 pub mod drift_report;
+pub mod windows;
 pub mod session;
 pub mod sql_functions;
 

@@ -25,6 +25,18 @@ pub enum AnalyticsError {
     Input(String),
 }
 
+impl From<datafusion::arrow::error::ArrowError> for AnalyticsError {
+    fn from(e: datafusion::arrow::error::ArrowError) -> Self {
+        AnalyticsError::Execution(e.to_string())
+    }
+}
+
+impl From<feedloop_storage::StorageError> for AnalyticsError {
+    fn from(e: feedloop_storage::StorageError) -> Self {
+        AnalyticsError::Execution(e.to_string())
+    }
+}
+
 impl From<datafusion::error::DataFusionError> for AnalyticsError {
     fn from(e: datafusion::error::DataFusionError) -> Self {
         use datafusion::error::DataFusionError as E;

@@ -63,6 +63,18 @@ pub struct LandedFile {
     pub created: bool,
 }
 
+/// What a landed file's footer says about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileMeta {
+    pub start_offset: i64,
+    pub end_offset: i64,
+    pub rows: usize,
+    /// Smallest and largest event time (`ts`, epoch ms) in the file; `None` when empty.
+    pub ts_range: Option<(i64, i64)>,
+    /// File size in bytes.
+    pub size: u64,
+}
+
 /// Where a partition's next file starts, according to storage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResumePoint {
@@ -206,9 +218,15 @@ impl LandingZone {
         }
     }
 
-    /// Reads `(start, end, rows)` of a landed file from its Parquet footer (two
-    /// ranged reads: the 8-byte tail, then the metadata).
+    /// Reads `(start, end, rows)` of a landed file from its Parquet footer.
     pub async fn read_range(&self, path: &Path) -> Result<(i64, i64, usize), StorageError> {
+        let m = self.read_meta(path).await?;
+        Ok((m.start_offset, m.end_offset, m.rows))
+    }
+
+    /// Reads a landed file's footer (two ranged reads: the 8-byte tail, then the
+    /// metadata): its offset range, row count and event-time range.
+    pub async fn read_meta(&self, path: &Path) -> Result<FileMeta, StorageError> {
         let not_landing = |reason: String| StorageError::NotALandingFile {
             path: path.to_string(),
             reason,
@@ -228,15 +246,38 @@ impl LandingZone {
         let footer = self.storage.get_range(path, size - 8 - len..size - 8).await?;
         let meta = parquet::file::metadata::ParquetMetaDataReader::decode_metadata(&footer)
             .map_err(|e| StorageError::Parquet { path: path.to_string(), reason: e.to_string() })?;
-        let meta = meta.file_metadata();
+        let fm = meta.file_metadata();
         let get = |k: &str| -> Result<i64, StorageError> {
-            meta.key_value_metadata()
+            fm.key_value_metadata()
                 .and_then(|kv| kv.iter().find(|e| e.key == k))
                 .and_then(|e| e.value.as_deref())
                 .and_then(|v| v.parse().ok())
                 .ok_or_else(|| not_landing(format!("no `{k}` in its metadata")))
         };
-        Ok((get(META_START)?, get(META_END)?, meta.num_rows() as usize))
+        // Event-time range from the `ts` column chunk statistics of every row group.
+        let mut ts: Option<(i64, i64)> = None;
+        for rg in meta.row_groups() {
+            for col in rg.columns() {
+                if col.column_path().string() != "ts" {
+                    continue;
+                }
+                if let Some(parquet::file::statistics::Statistics::Int64(st)) = col.statistics()
+                    && let (Some(lo), Some(hi)) = (st.min_opt(), st.max_opt())
+                {
+                    ts = Some(match ts {
+                        Some((a, b)) => (a.min(*lo), b.max(*hi)),
+                        None => (*lo, *hi),
+                    });
+                }
+            }
+        }
+        Ok(FileMeta {
+            start_offset: get(META_START)?,
+            end_offset: get(META_END)?,
+            rows: fm.num_rows() as usize,
+            ts_range: ts,
+            size,
+        })
     }
 
     /// Lists the landing files of a partition, in offset order, optionally only
@@ -340,6 +381,8 @@ mod tests {
             let f = zone.land(&key, 0, 9, batch(&key, 0..=9)).await.unwrap();
             assert!(f.created);
             assert_eq!(f.rows, 10);
+            let m = zone.read_meta(&f.path).await.unwrap();
+            assert_eq!((m.start_offset, m.end_offset, m.rows, m.ts_range), (0, 9, 10, Some((0, 9))));
             let f = zone.land(&key, 10, 24, batch(&key, 10..=24)).await.unwrap();
             assert!(f.created);
             // A second writer landing an overlapping range at the same start loses and learns the winner's end.

@@ -13,5 +13,5 @@
 pub mod landing;
 pub mod store;
 
-pub use landing::{LandedFile, LandingZone, PartitionKey, ResumePoint};
+pub use landing::{FileMeta, LandedFile, LandingZone, PartitionKey, ResumePoint};
 pub use store::{PutOutcome, Storage, StorageError};

@@ -1,0 +1,77 @@
+//! The landing index: which landing files exist and what event time they cover.
+//!
+//! Discovered incrementally: per partition, only files after the last one seen
+//! are listed (landing file names sort by offset), and each new file's footer is
+//! read once for its `ts` range. Files whose events all precede the closed-window
+//! cursor are dropped from the index; their windows are done.
+
+use feedloop_events::StreamKind;
+use feedloop_storage::{LandingZone, PartitionKey, StorageError};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One landing file and its event-time range.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexedFile {
+    /// Location relative to the storage root.
+    pub path: String,
+    pub stream: StreamKind,
+    pub rows: usize,
+    pub ts_min: i64,
+    pub ts_max: i64,
+}
+
+/// Files of the landing zone that still matter, and where discovery resumes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LandingIndex {
+    /// Files that may hold events of windows not yet closed.
+    pub files: Vec<IndexedFile>,
+    /// Per partition (`<table>/<topic>/<partition>`), the start offset of the last file seen.
+    pub last_seen: BTreeMap<String, i64>,
+    /// Largest event time ever seen (epoch ms).
+    pub max_ts: Option<i64>,
+    /// Smallest event time ever seen (epoch ms).
+    pub min_ts: Option<i64>,
+}
+
+fn partition_id(key: &PartitionKey) -> String {
+    format!("{}/{}/{}", key.stream.table_name(), key.topic, key.partition)
+}
+
+impl LandingIndex {
+    /// Lists files landed since the last call, reads their footers, and returns them.
+    pub async fn refresh(&mut self, zone: &LandingZone) -> Result<Vec<IndexedFile>, StorageError> {
+        let mut new = Vec::new();
+        for stream in StreamKind::ALL {
+            for key in zone.partitions(stream).await? {
+                let id = partition_id(&key);
+                let from = self.last_seen.get(&id).map(|s| s + 1);
+                for path in zone.list_partition(&key, from).await? {
+                    let Some(start) = LandingZone::start_of(&path) else { continue };
+                    let meta = zone.read_meta(&path).await?;
+                    self.last_seen.insert(id.clone(), start);
+                    let Some((lo, hi)) = meta.ts_range else { continue };
+                    self.max_ts = Some(self.max_ts.map_or(hi, |m| m.max(hi)));
+                    self.min_ts = Some(self.min_ts.map_or(lo, |m| m.min(lo)));
+                    let f = IndexedFile { path: path.to_string(), stream, rows: meta.rows, ts_min: lo, ts_max: hi };
+                    self.files.push(f.clone());
+                    new.push(f);
+                }
+            }
+        }
+        Ok(new)
+    }
+
+    /// Files of `stream` with events in `[start, end)`.
+    pub fn overlapping(&self, stream: StreamKind, start: i64, end: i64) -> Vec<&IndexedFile> {
+        self.files
+            .iter()
+            .filter(|f| f.stream == stream && f.ts_min < end && f.ts_max >= start)
+            .collect()
+    }
+
+    /// Forgets files whose events all precede `cursor`.
+    pub fn evict_before(&mut self, cursor: i64) {
+        self.files.retain(|f| f.ts_max >= cursor);
+    }
+}
