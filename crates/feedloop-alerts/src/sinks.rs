@@ -396,8 +396,11 @@ impl AlertDispatcher {
         let all = futures::future::join_all(self.lanes.iter_mut().map(|(_, _, t)| t));
         if tokio::time::timeout(timeout, all).await.is_err() {
             for (name, lane, task) in &mut self.lanes {
-                task.abort();
-                let _ = task.await;
+                // A handle join_all already saw complete must not be polled again.
+                if !task.is_finished() {
+                    task.abort();
+                    let _ = task.await;
+                }
                 let left = std::mem::take(&mut *lane.lock()).len() as u64;
                 lane.dropped.fetch_add(left, Ordering::Relaxed);
                 if lane.in_flight.swap(false, Ordering::SeqCst) {
