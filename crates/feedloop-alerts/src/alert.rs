@@ -118,7 +118,8 @@ pub fn alert_id(key: &SeriesKey, window_start_ms: i64) -> String {
 }
 
 pub(crate) fn rfc3339(ms: i64) -> Option<String> {
-    DateTime::<Utc>::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
 }
 
 /// "2026-11-01 10:05–10:10 UTC" (dates repeated when the window spans midnight).
@@ -129,15 +130,30 @@ pub(crate) fn window_label(start_ms: i64, end_ms: i64) -> String {
     ) else {
         return format!("{start_ms}–{end_ms}");
     };
-    let tf = if s.timestamp() % 60 == 0 && e.timestamp() % 60 == 0 && start_ms % 1000 == 0 && end_ms % 1000 == 0 {
+    let tf = if s.timestamp() % 60 == 0
+        && e.timestamp() % 60 == 0
+        && start_ms % 1000 == 0
+        && end_ms % 1000 == 0
+    {
         "%H:%M"
     } else {
         "%H:%M:%S"
     };
     if s.date_naive() == e.date_naive() {
-        format!("{} {}–{} UTC", s.format("%Y-%m-%d"), s.format(tf), e.format(tf))
+        format!(
+            "{} {}–{} UTC",
+            s.format("%Y-%m-%d"),
+            s.format(tf),
+            e.format(tf)
+        )
     } else {
-        format!("{} {}–{} {} UTC", s.format("%Y-%m-%d"), s.format(tf), e.format("%Y-%m-%d"), e.format(tf))
+        format!(
+            "{} {}–{} {} UTC",
+            s.format("%Y-%m-%d"),
+            s.format(tf),
+            e.format("%Y-%m-%d"),
+            e.format(tf)
+        )
     }
 }
 
@@ -155,24 +171,41 @@ pub(crate) fn num(x: f64) -> String {
 }
 
 fn unit(metric: &str) -> &'static str {
-    if metric.starts_with("latency") { " ms" } else { "" }
+    if metric.starts_with("latency") {
+        " ms"
+    } else {
+        ""
+    }
 }
 
 /// "latency_p95 of spam-filter 2026-11-01", with feature and segment when set.
 pub(crate) fn subject(key: &SeriesKey) -> String {
     let mut s = match &key.feature {
-        Some(f) => format!("{} of feature {} of {} {}", key.metric, f, key.model, key.model_version),
+        Some(f) => format!(
+            "{} of feature {} of {} {}",
+            key.metric, f, key.model, key.model_version
+        ),
         None => format!("{} of {} {}", key.metric, key.model, key.model_version),
     };
     if !key.segment.is_empty() {
-        let seg: Vec<String> = key.segment.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let seg: Vec<String> = key
+            .segment
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         s.push_str(&format!(" [{}]", seg.join(", ")));
     }
     s
 }
 
 pub(crate) fn band_label(b: &Band, metric: &str) -> String {
-    format!("{}{u} ± {}×{}{u}", num(b.mean), num(b.k), num(b.sigma_eff), u = unit(metric))
+    format!(
+        "{}{u} ± {}×{}{u}",
+        num(b.mean),
+        num(b.k),
+        num(b.sigma_eff),
+        u = unit(metric)
+    )
 }
 
 pub(crate) fn value_label(x: f64, metric: &str) -> String {
@@ -208,7 +241,9 @@ mod float_or_string {
                 "inf" => Ok(f64::INFINITY),
                 "-inf" => Ok(f64::NEG_INFINITY),
                 "nan" => Ok(f64::NAN),
-                other => Err(serde::de::Error::custom(format!("expected a number, \"inf\", \"-inf\" or \"nan\", got \"{other}\""))),
+                other => Err(serde::de::Error::custom(format!(
+                    "expected a number, \"inf\", \"-inf\" or \"nan\", got \"{other}\""
+                ))),
             },
         }
     }
@@ -246,7 +281,13 @@ mod tests {
         assert_eq!(num(212.0), "212.0");
         assert_eq!(num(98.1), "98.1");
         assert_eq!(num(0.0123), "0.0123");
-        assert_eq!(window_label(1_793_527_500_000, 1_793_527_800_000), "2026-11-01 10:05–10:10 UTC");
-        assert_eq!(subject(&key()), "latency_p95 of spam-filter 2026-11-01 [country=DE]");
+        assert_eq!(
+            window_label(1_793_527_500_000, 1_793_527_800_000),
+            "2026-11-01 10:05–10:10 UTC"
+        );
+        assert_eq!(
+            subject(&key()),
+            "latency_p95 of spam-filter 2026-11-01 [country=DE]"
+        );
     }
 }

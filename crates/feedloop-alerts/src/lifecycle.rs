@@ -41,8 +41,8 @@
 //! `window_end` of its series is ignored, so replaying windows is idempotent.
 
 use crate::alert::{
-    Alert, AlertState, DriftVerdict, Observation, SeriesKey, alert_id, band_label, rfc3339, subject, value_label,
-    window_label,
+    Alert, AlertState, DriftVerdict, Observation, SeriesKey, alert_id, band_label, rfc3339,
+    subject, value_label, window_label,
 };
 use crate::rules::{AlertsConfig, Band, Rule, Severity, Side};
 use serde::{Deserialize, Serialize};
@@ -99,13 +99,21 @@ impl AlertEngine {
     /// A fresh engine (no history). `config` should have passed
     /// [`AlertsConfig::validate`].
     pub fn new(config: AlertsConfig) -> Self {
-        AlertEngine { config, state: EngineState { version: STATE_VERSION, series: BTreeMap::new() } }
+        AlertEngine {
+            config,
+            state: EngineState {
+                version: STATE_VERSION,
+                series: BTreeMap::new(),
+            },
+        }
     }
 
     /// An engine continuing from a saved state, under a possibly changed config.
     pub fn with_state(config: AlertsConfig, state: EngineState) -> Result<Self, StateError> {
         if state.version != STATE_VERSION {
-            return Err(StateError::Version { found: state.version });
+            return Err(StateError::Version {
+                found: state.version,
+            });
         }
         Ok(AlertEngine { config, state })
     }
@@ -138,7 +146,8 @@ impl AlertEngine {
     /// end, windows with `end <= start` or outside the representable time range,
     /// and non-finite values are ignored (the last three with a warning).
     pub fn observe(&mut self, obs: &Observation) -> Vec<Alert> {
-        let (Some(start), Some(end)) = (rfc3339(obs.window_start_ms), rfc3339(obs.window_end_ms)) else {
+        let (Some(start), Some(end)) = (rfc3339(obs.window_start_ms), rfc3339(obs.window_end_ms))
+        else {
             tracing::warn!(series = %subject(&obs.key), "alert engine: window time out of range; ignored");
             return Vec::new();
         };
@@ -147,19 +156,28 @@ impl AlertEngine {
             return Vec::new();
         }
         let rule = self.config.rule(&obs.key.metric);
-        let s = self.state.series.entry(obs.key.canonical()).or_insert_with(|| SeriesState {
-            key: obs.key.clone(),
-            history: VecDeque::new(),
-            last_window_end_ms: i64::MIN,
-            streak: 0,
-            outside: Vec::new(),
-            outside_since_ms: None,
-            open: None,
-        });
+        let s = self
+            .state
+            .series
+            .entry(obs.key.canonical())
+            .or_insert_with(|| SeriesState {
+                key: obs.key.clone(),
+                history: VecDeque::new(),
+                last_window_end_ms: i64::MIN,
+                streak: 0,
+                outside: Vec::new(),
+                outside_since_ms: None,
+                open: None,
+            });
         if obs.window_end_ms <= s.last_window_end_ms {
             return Vec::new();
         }
-        let w = Win { start_ms: obs.window_start_ms, end_ms: obs.window_end_ms, start, end };
+        let w = Win {
+            start_ms: obs.window_start_ms,
+            end_ms: obs.window_end_ms,
+            start,
+            end,
+        };
         match &obs.drift {
             Some(v) => {
                 s.last_window_end_ms = obs.window_end_ms;
@@ -184,7 +202,14 @@ struct Win {
     end: String,
 }
 
-fn base_alert(key: &SeriesKey, id: String, state: AlertState, w: &Win, value: f64, severity: Severity) -> Alert {
+fn base_alert(
+    key: &SeriesKey,
+    id: String,
+    state: AlertState,
+    w: &Win,
+    value: f64,
+    severity: Severity,
+) -> Alert {
     Alert {
         id,
         state,
@@ -239,8 +264,17 @@ fn observe_drift(s: &mut SeriesState, rule: &Rule, v: &DriftVerdict, w: &Win) ->
         vec![a]
     } else {
         s.streak = 0;
-        let Some(open) = s.open.take() else { return Vec::new() };
-        let mut a = base_alert(&s.key, open.id.clone(), AlertState::Resolved, w, v.score, open.severity);
+        let Some(open) = s.open.take() else {
+            return Vec::new();
+        };
+        let mut a = base_alert(
+            &s.key,
+            open.id.clone(),
+            AlertState::Resolved,
+            w,
+            v.score,
+            open.severity,
+        );
         a.test = Some(v.test.clone());
         a.threshold = Some(v.threshold);
         a.summary = format!(
@@ -254,8 +288,7 @@ fn observe_drift(s: &mut SeriesState, rule: &Rule, v: &DriftVerdict, w: &Win) ->
     }
 }
 
-fn sigma_alert(s: &SeriesState, id: String, state: AlertState, w: &Win, x: f64, b: &Band, side: Side, sev: Severity) -> Alert {
-    let mut a = base_alert(&s.key, id, state, w, x, sev);
+fn with_band(mut a: Alert, b: &Band, side: Side) -> Alert {
     a.mean = Some(b.mean);
     a.sigma = Some(b.sigma_eff);
     a.k = Some(b.k);
@@ -304,7 +337,15 @@ fn observe_sigma(s: &mut SeriesState, rule: &Rule, x: f64, w: &Win) -> Vec<Alert
     match (breach, &s.open) {
         (Some(side), None) if s.streak >= rule.consecutive => {
             let sev = Severity::of_sigma(band.z(x), band.k);
-            let mut a = sigma_alert(s, alert_id(&s.key, w.start_ms), AlertState::Firing, w, x, &band, side, sev);
+            let base = base_alert(
+                &s.key,
+                alert_id(&s.key, w.start_ms),
+                AlertState::Firing,
+                w,
+                x,
+                sev,
+            );
+            let mut a = with_band(base, &band, side);
             let verb = match side {
                 Side::Up => "rose to",
                 Side::Down => "fell to",
@@ -313,7 +354,11 @@ fn observe_sigma(s: &mut SeriesState, rule: &Rule, x: f64, w: &Win) -> Vec<Alert
                 Side::Up => "above",
                 Side::Down => "below",
             };
-            let run = if rule.consecutive > 1 { format!(", {} windows in a row", s.streak) } else { String::new() };
+            let run = if rule.consecutive > 1 {
+                format!(", {} windows in a row", s.streak)
+            } else {
+                String::new()
+            };
             a.summary = format!(
                 "{subj} {verb} {}, {where_} the band {} (window {wl}{run})",
                 value_label(x, &metric),
@@ -325,8 +370,20 @@ fn observe_sigma(s: &mut SeriesState, rule: &Rule, x: f64, w: &Win) -> Vec<Alert
         (None, Some(_)) => {
             if let Some(open) = s.open.take() {
                 let side = open.direction.unwrap_or(Side::Up);
-                let mut a = sigma_alert(s, open.id.clone(), AlertState::Resolved, w, x, &band, side, open.severity);
-                let how = if out.is_none() { "back inside" } else { "out of the alerting side of" };
+                let base = base_alert(
+                    &s.key,
+                    open.id.clone(),
+                    AlertState::Resolved,
+                    w,
+                    x,
+                    open.severity,
+                );
+                let mut a = with_band(base, &band, side);
+                let how = if out.is_none() {
+                    "back inside"
+                } else {
+                    "out of the alerting side of"
+                };
                 a.summary = format!(
                     "{subj} {how} the band {}: {} (window {wl}); firing since {}",
                     band_label(&band, &metric),
@@ -349,7 +406,15 @@ fn observe_sigma(s: &mut SeriesState, rule: &Rule, x: f64, w: &Win) -> Vec<Alert
         tracing::info!(series = %subj, windows = n, "alert engine: sustained level change adopted as the new normal");
         if let (Some(open), Some(nb)) = (s.open.take(), new_band) {
             let side = open.direction.unwrap_or(Side::Up);
-            let mut a = sigma_alert(s, open.id.clone(), AlertState::Resolved, w, x, &nb, side, open.severity);
+            let base = base_alert(
+                &s.key,
+                open.id.clone(),
+                AlertState::Resolved,
+                w,
+                x,
+                open.severity,
+            );
+            let mut a = with_band(base, &nb, side);
             a.summary = format!(
                 "{subj} stayed {} the band for {n} windows since {}; now {} (window {wl}). Taken as the new normal: band reset to {}; firing since {}",
                 if side == Side::Up { "above" } else { "below" },

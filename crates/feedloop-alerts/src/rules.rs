@@ -227,17 +227,33 @@ impl AlertsConfig {
         if let Some(url) = &self.webhook {
             match reqwest::Url::parse(url) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-                _ => return Err(invalid("alerts.webhook", "expected an http:// or https:// URL")),
+                _ => {
+                    return Err(invalid(
+                        "alerts.webhook",
+                        "expected an http:// or https:// URL",
+                    ));
+                }
             }
         }
-        if self.webhook_timeout < Duration::from_millis(1) || self.webhook_timeout > Duration::from_secs(600) {
-            return Err(invalid("alerts.webhook_timeout", "expected a duration between 1ms and 10m, e.g. \"5s\""));
+        if self.webhook_timeout < Duration::from_millis(1)
+            || self.webhook_timeout > Duration::from_secs(600)
+        {
+            return Err(invalid(
+                "alerts.webhook_timeout",
+                "expected a duration between 1ms and 10m, e.g. \"5s\"",
+            ));
         }
         if self.webhook_retries > 20 {
-            return Err(invalid("alerts.webhook_retries", "expected at most 20 retries"));
+            return Err(invalid(
+                "alerts.webhook_retries",
+                "expected at most 20 retries",
+            ));
         }
         if self.queue_capacity == 0 {
-            return Err(invalid("alerts.queue_capacity", "expected a positive number of alerts"));
+            return Err(invalid(
+                "alerts.queue_capacity",
+                "expected a positive number of alerts",
+            ));
         }
         for (metric, m) in &self.metrics {
             if metric.is_empty() {
@@ -267,7 +283,9 @@ impl AlertsConfig {
                 };
                 if set_here {
                     e
-                } else if matches!(leaf.as_str(), "min_history" | "consecutive") && m.history.is_some() {
+                } else if matches!(leaf.as_str(), "min_history" | "consecutive")
+                    && m.history.is_some()
+                {
                     // The per-metric history made the global value out of range.
                     invalid(format!("{prefix}.history"), e.expected)
                 } else {
@@ -293,10 +311,16 @@ impl AlertsConfig {
 
 fn check_rule(prefix: &str, r: &Rule) -> Result<(), InvalidSetting> {
     if !(r.k.is_finite() && r.k > 0.0 && r.k <= 100.0) {
-        return Err(invalid(format!("{prefix}.k"), "expected a number of σ above 0 and at most 100, e.g. 2.0"));
+        return Err(invalid(
+            format!("{prefix}.k"),
+            "expected a number of σ above 0 and at most 100, e.g. 2.0",
+        ));
     }
     if !(2..=10_000).contains(&r.history) {
-        return Err(invalid(format!("{prefix}.history"), "expected 2 to 10000 windows"));
+        return Err(invalid(
+            format!("{prefix}.history"),
+            "expected 2 to 10000 windows",
+        ));
     }
     if r.min_history < 2 || r.min_history > r.history {
         return Err(invalid(
@@ -311,10 +335,16 @@ fn check_rule(prefix: &str, r: &Rule) -> Result<(), InvalidSetting> {
         ));
     }
     if !(r.sigma_floor_rel.is_finite() && (0.0..=10.0).contains(&r.sigma_floor_rel)) {
-        return Err(invalid(format!("{prefix}.sigma_floor_rel"), "expected a fraction from 0 to 10, e.g. 0.01"));
+        return Err(invalid(
+            format!("{prefix}.sigma_floor_rel"),
+            "expected a fraction from 0 to 10, e.g. 0.01",
+        ));
     }
     if !(r.sigma_floor_abs.is_finite() && r.sigma_floor_abs >= 0.0) {
-        return Err(invalid(format!("{prefix}.sigma_floor_abs"), "expected a non-negative number"));
+        return Err(invalid(
+            format!("{prefix}.sigma_floor_abs"),
+            "expected a non-negative number",
+        ));
     }
     Ok(())
 }
@@ -333,7 +363,10 @@ pub struct Band {
 
 impl Band {
     /// The band of `history` under `rule`; `None` before `min_history` values.
-    pub fn of<'a>(history: impl ExactSizeIterator<Item = &'a f64> + Clone, rule: &Rule) -> Option<Band> {
+    pub fn of<'a>(
+        history: impl ExactSizeIterator<Item = &'a f64> + Clone,
+        rule: &Rule,
+    ) -> Option<Band> {
         let n = history.len();
         if n < rule.min_history || n == 0 {
             return None;
@@ -345,7 +378,12 @@ impl Band {
             .max(rule.sigma_floor_rel * mean.abs())
             .max(rule.sigma_floor_abs)
             .max(1e-9 * mean.abs().max(1.0));
-        Some(Band { mean, sigma, sigma_eff, k: rule.k })
+        Some(Band {
+            mean,
+            sigma,
+            sigma_eff,
+            k: rule.k,
+        })
     }
 
     /// The side `x` lies outside the band on, if it does.
@@ -379,7 +417,10 @@ pub fn truncation_factor(k: f64) -> f64 {
 /// erf, Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7).
 fn erf(x: f64) -> f64 {
     let t = 1.0 / (1.0 + 0.327_591_1 * x.abs());
-    let poly = t * (0.254_829_592 + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    let poly = t
+        * (0.254_829_592
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
     let y = 1.0 - poly * (-x * x).exp();
     if x >= 0.0 { y } else { -y }
 }
@@ -401,7 +442,11 @@ pub enum Severity {
 impl Severity {
     /// Severity of a σ breach at standardised distance `z` with band width `k`.
     pub fn of_sigma(z: f64, k: f64) -> Severity {
-        if z.abs() > k + 1.0 { Severity::Critical } else { Severity::Warning }
+        if z.abs() > k + 1.0 {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        }
     }
 
     /// Severity of a drift verdict (see the type docs for the orientation rule).
@@ -411,7 +456,11 @@ impl Severity {
         } else {
             score <= threshold / 10.0
         };
-        if critical { Severity::Critical } else { Severity::Warning }
+        if critical {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        }
     }
 }
 
@@ -435,7 +484,11 @@ mod tests {
         let mut c = AlertsConfig::default();
         c.metrics.insert(
             "error_rate".into(),
-            MetricRule { direction: Some(Direction::Both), k: Some(3.0), ..Default::default() },
+            MetricRule {
+                direction: Some(Direction::Both),
+                k: Some(3.0),
+                ..Default::default()
+            },
         );
         let r = c.rule("error_rate");
         assert_eq!((r.direction, r.k, r.history), (Direction::Both, 3.0, 24));
@@ -443,7 +496,10 @@ mod tests {
 
     #[test]
     fn validate_names_the_key() {
-        let mut c = AlertsConfig { k: -1.0, ..Default::default() };
+        let mut c = AlertsConfig {
+            k: -1.0,
+            ..Default::default()
+        };
         assert_eq!(c.validate().unwrap_err().key, "alerts.k");
         c.k = 2.0;
         c.min_history = 30;
@@ -453,17 +509,35 @@ mod tests {
         assert_eq!(c.validate().unwrap_err().key, "alerts.webhook");
         c.webhook = Some("http://127.0.0.1:9/hook".into());
         c.validate().unwrap();
-        c.metrics.insert("volume".into(), MetricRule { history: Some(4), ..Default::default() });
+        c.metrics.insert(
+            "volume".into(),
+            MetricRule {
+                history: Some(4),
+                ..Default::default()
+            },
+        );
         // history 4 < global min_history 8: reported on the per-metric history.
-        assert_eq!(c.validate().unwrap_err().key, "alerts.metrics.volume.history");
-        c.metrics.insert("volume".into(), MetricRule { consecutive: Some(0), ..Default::default() });
-        assert_eq!(c.validate().unwrap_err().key, "alerts.metrics.volume.consecutive");
+        assert_eq!(
+            c.validate().unwrap_err().key,
+            "alerts.metrics.volume.history"
+        );
+        c.metrics.insert(
+            "volume".into(),
+            MetricRule {
+                consecutive: Some(0),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            c.validate().unwrap_err().key,
+            "alerts.metrics.volume.consecutive"
+        );
     }
 
     #[test]
     fn band_floor_and_sides() {
         let r = AlertsConfig::default().rule("x");
-        let flat = vec![5.0; 10];
+        let flat = [5.0; 10];
         let b = Band::of(flat.iter(), &r).unwrap();
         assert_eq!(b.sigma, 0.0);
         assert!((truncation_factor(2.0) - 0.8796).abs() < 1e-4);
@@ -473,7 +547,7 @@ mod tests {
         assert_eq!(b.outside(5.09), None);
         assert_eq!(b.outside(5.11), Some(Side::Up));
         assert_eq!(b.outside(4.89), Some(Side::Down));
-        let zeros = vec![0.0; 10];
+        let zeros = [0.0; 10];
         let b = Band::of(zeros.iter(), &r).unwrap();
         assert_eq!(b.outside(0.0), None);
         assert!(Band::of(flat[..7].iter(), &r).is_none());
@@ -504,6 +578,8 @@ mod tests {
         assert_eq!(c.webhook_timeout, Duration::from_millis(250));
         assert_eq!(c.rule("latency_p95").consecutive, 2);
         assert!(serde_json::from_str::<AlertsConfig>(r#"{"kk": 3}"#).is_err());
-        assert!(serde_json::from_str::<AlertsConfig>(r#"{"metrics": {"x": {"bogus": 1}}}"#).is_err());
+        assert!(
+            serde_json::from_str::<AlertsConfig>(r#"{"metrics": {"x": {"bogus": 1}}}"#).is_err()
+        );
     }
 }

@@ -78,7 +78,12 @@ impl AlertSink for LogSink {
     }
 
     fn send<'a>(&'a self, a: &'a Alert) -> BoxFuture<'a, Result<(), SinkError>> {
-        let segment = a.segment.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
+        let segment = a
+            .segment
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",");
         macro_rules! emit {
             ($lvl:ident, $msg:literal) => {
                 tracing::$lvl!(
@@ -113,7 +118,9 @@ pub struct KafkaSink {
 
 impl std::fmt::Debug for KafkaSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KafkaSink").field("topic", &self.topic).finish()
+        f.debug_struct("KafkaSink")
+            .field("topic", &self.topic)
+            .finish()
     }
 }
 
@@ -136,18 +143,29 @@ const CONSUMER_ONLY: &[&str] = &[
 impl KafkaSink {
     /// A producer to `topic` on `brokers`; `options` are `[kafka.options]`
     /// (consumer-only keys skipped; `acks` is always `all`).
-    pub fn new(brokers: &str, topic: &str, options: &BTreeMap<String, String>) -> Result<Self, SinkError> {
+    pub fn new(
+        brokers: &str,
+        topic: &str,
+        options: &BTreeMap<String, String>,
+    ) -> Result<Self, SinkError> {
         let mut cfg = rdkafka::ClientConfig::new();
         cfg.set("bootstrap.servers", brokers)
             .set("message.timeout.ms", "30000")
             .set("client.id", "feedloop-alerts");
         for (k, v) in options {
-            if !CONSUMER_ONLY.contains(&k.as_str()) && !k.starts_with("fetch.") && !k.starts_with("queued.") {
+            if !CONSUMER_ONLY.contains(&k.as_str())
+                && !k.starts_with("fetch.")
+                && !k.starts_with("queued.")
+            {
                 cfg.set(k, v);
             }
         }
         cfg.set("acks", "all");
-        Ok(KafkaSink { producer: cfg.create()?, topic: topic.to_string(), timeout: Duration::from_secs(30) })
+        Ok(KafkaSink {
+            producer: cfg.create()?,
+            topic: topic.to_string(),
+            timeout: Duration::from_secs(30),
+        })
     }
 }
 
@@ -159,8 +177,9 @@ impl AlertSink for KafkaSink {
     fn send<'a>(&'a self, alert: &'a Alert) -> BoxFuture<'a, Result<(), SinkError>> {
         Box::pin(async move {
             let payload = serde_json::to_vec(alert)?;
-            let rec: FutureRecord<'_, str, [u8]> =
-                FutureRecord::to(&self.topic).key(alert.id.as_str()).payload(payload.as_slice());
+            let rec: FutureRecord<'_, str, [u8]> = FutureRecord::to(&self.topic)
+                .key(alert.id.as_str())
+                .payload(payload.as_slice());
             self.producer
                 .send(rec, Timeout::After(self.timeout))
                 .await
@@ -226,7 +245,9 @@ impl WebhookSink {
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self.backoff_base.saturating_mul(1u32.checked_shl(attempt.min(20)).unwrap_or(u32::MAX));
+        let exp = self
+            .backoff_base
+            .saturating_mul(1u32.checked_shl(attempt.min(20)).unwrap_or(u32::MAX));
         let capped = exp.min(self.backoff_max);
         let jitter: f64 = rand::Rng::random_range(&mut rand::rng(), 0.5..=1.0);
         capped.mul_f64(jitter)
@@ -244,7 +265,9 @@ impl WebhookSink {
         if status.is_success() {
             Ok(())
         } else {
-            Err(SinkError::Status { status: status.as_u16() })
+            Err(SinkError::Status {
+                status: status.as_u16(),
+            })
         }
     }
 }
@@ -267,7 +290,10 @@ impl AlertSink for WebhookSink {
                     return Err(err);
                 }
                 if attempt >= self.retries {
-                    return Err(SinkError::GaveUp { attempts: attempt + 1, last: Box::new(err) });
+                    return Err(SinkError::GaveUp {
+                        attempts: attempt + 1,
+                        last: Box::new(err),
+                    });
                 }
                 tracing::debug!(url = %self.url, attempt, error = %err, "webhook attempt failed; retrying");
                 tokio::time::sleep(self.backoff(attempt)).await;
@@ -317,7 +343,9 @@ pub struct AlertDispatcher {
 
 impl std::fmt::Debug for AlertDispatcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AlertDispatcher").field("stats", &self.stats()).finish()
+        f.debug_struct("AlertDispatcher")
+            .field("stats", &self.stats())
+            .finish()
     }
 }
 

@@ -6,7 +6,10 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 fn schema() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/alert.v1.schema.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../schemas/alert.v1.schema.json"
+    );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -31,44 +34,53 @@ fn valid(s: &Value, v: &Value) -> bool {
             return false;
         }
     }
-    if let Some(e) = s.get("enum").and_then(Value::as_array) {
-        if !e.contains(v) {
-            return false;
-        }
+    if let Some(e) = s.get("enum").and_then(Value::as_array)
+        && !e.contains(v)
+    {
+        return false;
     }
-    if let (Some(m), Some(x)) = (s.get("minimum").and_then(Value::as_f64), v.as_f64()) {
-        if x < m {
-            return false;
-        }
+    if let (Some(m), Some(x)) = (s.get("minimum").and_then(Value::as_f64), v.as_f64())
+        && x < m
+    {
+        return false;
     }
-    if let (Some(m), Some(x)) = (s.get("exclusiveMinimum").and_then(Value::as_f64), v.as_f64()) {
-        if x <= m {
-            return false;
-        }
+    if let (Some(m), Some(x)) = (
+        s.get("exclusiveMinimum").and_then(Value::as_f64),
+        v.as_f64(),
+    ) && x <= m
+    {
+        return false;
     }
-    if let (Some(m), Some(x)) = (s.get("minLength").and_then(Value::as_u64), v.as_str()) {
-        if (x.chars().count() as u64) < m {
-            return false;
-        }
+    if let (Some(m), Some(x)) = (s.get("minLength").and_then(Value::as_u64), v.as_str())
+        && (x.chars().count() as u64) < m
+    {
+        return false;
     }
-    if let Some(one) = s.get("oneOf").and_then(Value::as_array) {
-        if one.iter().filter(|sub| valid(sub, v)).count() != 1 {
-            return false;
-        }
+    if let Some(one) = s.get("oneOf").and_then(Value::as_array)
+        && one.iter().filter(|sub| valid(sub, v)).count() != 1
+    {
+        return false;
     }
     if let Some(cond) = s.get("if") {
-        let branch = if valid(cond, v) { s.get("then") } else { s.get("else") };
-        if let Some(b) = branch {
-            if !valid(b, v) {
-                return false;
-            }
+        let branch = if valid(cond, v) {
+            s.get("then")
+        } else {
+            s.get("else")
+        };
+        if let Some(b) = branch
+            && !valid(b, v)
+        {
+            return false;
         }
     }
     if let Some(o) = v.as_object() {
-        if let Some(req) = s.get("required").and_then(Value::as_array) {
-            if !req.iter().filter_map(Value::as_str).all(|k| o.contains_key(k)) {
-                return false;
-            }
+        if let Some(req) = s.get("required").and_then(Value::as_array)
+            && !req
+                .iter()
+                .filter_map(Value::as_str)
+                .all(|k| o.contains_key(k))
+        {
+            return false;
         }
         let props = s.get("properties").and_then(Value::as_object);
         for (k, x) in o {
@@ -93,9 +105,16 @@ fn valid(s: &Value, v: &Value) -> bool {
 fn schema_is_draft_2020_12_and_lists_every_field() {
     let s = schema();
     assert_eq!(s["$schema"], "https://json-schema.org/draft/2020-12/schema");
-    let required: Vec<&str> = s["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let required: Vec<&str> = s["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
     let props: Vec<&String> = s["properties"].as_object().unwrap().keys().collect();
-    let example = serde_json::to_value(serde_json::from_value::<Alert>(s["examples"][0].clone()).unwrap()).unwrap();
+    let example =
+        serde_json::to_value(serde_json::from_value::<Alert>(s["examples"][0].clone()).unwrap())
+            .unwrap();
     let emitted: Vec<&String> = example.as_object().unwrap().keys().collect();
     let mut r = required.clone();
     r.sort();
@@ -114,10 +133,17 @@ fn examples_are_exact_alert_json_and_valid() {
     assert!(examples.len() >= 3);
     for ex in examples {
         let a: Alert = serde_json::from_value(ex.clone()).unwrap();
-        assert_eq!(&serde_json::to_value(&a).unwrap(), ex, "example round-trips exactly");
+        assert_eq!(
+            &serde_json::to_value(&a).unwrap(),
+            ex,
+            "example round-trips exactly"
+        );
         assert!(valid(&s, ex), "{ex}");
     }
-    assert_eq!(examples[0]["id"], examples[1]["id"], "resolved carries the firing id");
+    assert_eq!(
+        examples[0]["id"], examples[1]["id"],
+        "resolved carries the firing id"
+    );
 }
 
 #[test]
@@ -136,14 +162,37 @@ fn engine_alerts_validate_and_broken_ones_do_not() {
     let mut alerts = Vec::new();
     let (lat, drift) = (key("latency_p95", None), key("drift", Some("num_links")));
     for i in 0..80i64 {
-        let v = 100.0 + (i % 5) as f64 + if (30..35).contains(&i) || i >= 50 { 80.0 } else { 0.0 };
-        let o = Observation { key: lat.clone(), window_start_ms: t0 + i * w, window_end_ms: t0 + (i + 1) * w, value: v, drift: None };
+        let v = 100.0
+            + (i % 5) as f64
+            + if (30..35).contains(&i) || i >= 50 {
+                80.0
+            } else {
+                0.0
+            };
+        let o = Observation {
+            key: lat.clone(),
+            window_start_ms: t0 + i * w,
+            window_end_ms: t0 + (i + 1) * w,
+            value: v,
+            drift: None,
+        };
         alerts.extend(engine.observe(&o));
         let d = (40..45).contains(&i);
-        let score = if i == 41 { f64::INFINITY } else if d { 0.3 } else { 0.01 };
+        let score = if i == 41 {
+            f64::INFINITY
+        } else if d {
+            0.3
+        } else {
+            0.01
+        };
         let o = Observation {
             key: drift.clone(),
-            drift: Some(DriftVerdict { test: "chi2".into(), score, threshold: 0.05, drift: d }),
+            drift: Some(DriftVerdict {
+                test: "chi2".into(),
+                score,
+                threshold: 0.05,
+                drift: d,
+            }),
             ..o
         };
         alerts.extend(engine.observe(&o));
@@ -177,5 +226,8 @@ fn infinite_drift_scores_are_written_as_strings() {
     let v = serde_json::to_value(&a).unwrap();
     assert_eq!(v["value"], "inf");
     assert!(valid(&schema(), &v));
-    assert_eq!(serde_json::from_value::<Alert>(v).unwrap().value, f64::INFINITY);
+    assert_eq!(
+        serde_json::from_value::<Alert>(v).unwrap().value,
+        f64::INFINITY
+    );
 }

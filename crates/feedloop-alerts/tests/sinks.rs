@@ -58,7 +58,9 @@ async fn server(script: Vec<Reply>) -> (String, Arc<Mutex<Vec<Request>>>) {
     let seen2 = seen.clone();
     tokio::spawn(async move {
         loop {
-            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
             let (seen, count, script) = (seen2.clone(), count.clone(), script.clone());
             tokio::spawn(async move {
                 let mut buf = Vec::new();
@@ -75,12 +77,18 @@ async fn server(script: Vec<Reply>) -> (String, Arc<Mutex<Vec<Request>>>) {
                 let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
                 let mut lines = head.split("\r\n");
                 let mut first = lines.next().unwrap_or_default().split(' ');
-                let (method, path) = (first.next().unwrap_or_default().to_string(), first.next().unwrap_or_default().to_string());
+                let (method, path) = (
+                    first.next().unwrap_or_default().to_string(),
+                    first.next().unwrap_or_default().to_string(),
+                );
                 let headers: BTreeMap<String, String> = lines
                     .filter_map(|l| l.split_once(':'))
                     .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
                     .collect();
-                let len: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+                let len: usize = headers
+                    .get("content-length")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
                 let mut body = buf[head_end + 4..].to_vec();
                 while body.len() < len {
                     match sock.read(&mut chunk).await {
@@ -88,11 +96,18 @@ async fn server(script: Vec<Reply>) -> (String, Arc<Mutex<Vec<Request>>>) {
                         Ok(n) => body.extend_from_slice(&chunk[..n]),
                     }
                 }
-                seen.lock().unwrap().push(Request { method, path, headers, body });
+                seen.lock().unwrap().push(Request {
+                    method,
+                    path,
+                    headers,
+                    body,
+                });
                 let n = count.fetch_add(1, Ordering::SeqCst);
                 match script[n.min(script.len() - 1)] {
                     Reply::Status(code) => {
-                        let resp = format!("HTTP/1.1 {code} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                        let resp = format!(
+                            "HTTP/1.1 {code} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        );
                         let _ = sock.write_all(resp.as_bytes()).await;
                         let _ = sock.shutdown().await;
                     }
@@ -115,37 +130,61 @@ fn webhook(url: &str, timeout: Duration, retries: u32) -> WebhookSink {
 
 /// Guard against a hung test (a failure, not a speed assertion).
 async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(60), f).await.expect("test hung")
+    tokio::time::timeout(Duration::from_secs(60), f)
+        .await
+        .expect("test hung")
 }
 
 #[tokio::test]
 async fn webhook_posts_the_alert_as_json() {
     let (url, seen) = server(vec![Reply::Status(200)]).await;
     let a = alert(1);
-    bounded(webhook(&url, Duration::from_secs(5), 3).send(&a)).await.unwrap();
+    bounded(webhook(&url, Duration::from_secs(5), 3).send(&a))
+        .await
+        .unwrap();
     let reqs = seen.lock().unwrap().clone();
     assert_eq!(reqs.len(), 1);
-    assert_eq!((reqs[0].method.as_str(), reqs[0].path.as_str()), ("POST", "/hook"));
-    assert_eq!(reqs[0].headers.get("content-type").map(String::as_str), Some("application/json"));
+    assert_eq!(
+        (reqs[0].method.as_str(), reqs[0].path.as_str()),
+        ("POST", "/hook")
+    );
+    assert_eq!(
+        reqs[0].headers.get("content-type").map(String::as_str),
+        Some("application/json")
+    );
     let got: Alert = serde_json::from_slice(&reqs[0].body).unwrap();
     assert_eq!(got, a);
 }
 
 #[tokio::test]
 async fn webhook_retries_after_5xx() {
-    let (url, seen) = server(vec![Reply::Status(500), Reply::Status(503), Reply::Status(204)]).await;
-    bounded(webhook(&url, Duration::from_secs(5), 3).send(&alert(2))).await.unwrap();
+    let (url, seen) = server(vec![
+        Reply::Status(500),
+        Reply::Status(503),
+        Reply::Status(204),
+    ])
+    .await;
+    bounded(webhook(&url, Duration::from_secs(5), 3).send(&alert(2)))
+        .await
+        .unwrap();
     let reqs = seen.lock().unwrap().clone();
     assert_eq!(reqs.len(), 3);
-    assert!(reqs.iter().all(|r| r.body == reqs[0].body), "every attempt sends the same alert");
+    assert!(
+        reqs.iter().all(|r| r.body == reqs[0].body),
+        "every attempt sends the same alert"
+    );
 }
 
 #[tokio::test]
 async fn webhook_gives_up_after_its_retries() {
     let (url, seen) = server(vec![Reply::Status(500)]).await;
-    let err = bounded(webhook(&url, Duration::from_secs(5), 2).send(&alert(3))).await.unwrap_err();
+    let err = bounded(webhook(&url, Duration::from_secs(5), 2).send(&alert(3)))
+        .await
+        .unwrap_err();
     match err {
-        SinkError::GaveUp { attempts: 3, last } => assert!(matches!(*last, SinkError::Status { status: 500 })),
+        SinkError::GaveUp { attempts: 3, last } => {
+            assert!(matches!(*last, SinkError::Status { status: 500 }))
+        }
         other => panic!("{other}"),
     }
     assert_eq!(seen.lock().unwrap().len(), 3);
@@ -154,7 +193,9 @@ async fn webhook_gives_up_after_its_retries() {
 #[tokio::test]
 async fn webhook_does_not_retry_4xx() {
     let (url, seen) = server(vec![Reply::Status(400), Reply::Status(200)]).await;
-    let err = bounded(webhook(&url, Duration::from_secs(5), 3).send(&alert(4))).await.unwrap_err();
+    let err = bounded(webhook(&url, Duration::from_secs(5), 3).send(&alert(4)))
+        .await
+        .unwrap_err();
     assert!(matches!(err, SinkError::Status { status: 400 }), "{err}");
     assert_eq!(seen.lock().unwrap().len(), 1);
 }
@@ -162,7 +203,9 @@ async fn webhook_does_not_retry_4xx() {
 #[tokio::test]
 async fn hanging_webhook_hits_the_timeout_and_is_retried() {
     let (url, seen) = server(vec![Reply::Hang]).await;
-    let err = bounded(webhook(&url, Duration::from_millis(200), 1).send(&alert(5))).await.unwrap_err();
+    let err = bounded(webhook(&url, Duration::from_millis(200), 1).send(&alert(5)))
+        .await
+        .unwrap_err();
     match err {
         SinkError::GaveUp { attempts: 2, last } => match *last {
             SinkError::Http(e) => assert!(e.is_timeout(), "{e}"),
@@ -170,7 +213,11 @@ async fn hanging_webhook_hits_the_timeout_and_is_retried() {
         },
         other => panic!("{other}"),
     }
-    assert_eq!(seen.lock().unwrap().len(), 2, "the server saw both attempts");
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        2,
+        "the server saw both attempts"
+    );
 }
 
 #[tokio::test]
@@ -179,11 +226,21 @@ async fn refused_connection_is_retried() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let err = bounded(webhook(&format!("http://127.0.0.1:{port}/"), Duration::from_secs(2), 2).send(&alert(6)))
-        .await
-        .unwrap_err();
+    let err = bounded(
+        webhook(
+            &format!("http://127.0.0.1:{port}/"),
+            Duration::from_secs(2),
+            2,
+        )
+        .send(&alert(6)),
+    )
+    .await
+    .unwrap_err();
     match err {
-        SinkError::GaveUp { attempts: 3, last } => assert!(matches!(*last, SinkError::Http(ref e) if e.is_connect()), "{last}"),
+        SinkError::GaveUp { attempts: 3, last } => assert!(
+            matches!(*last, SinkError::Http(ref e) if e.is_connect()),
+            "{last}"
+        ),
         other => panic!("{other}"),
     }
 }
@@ -194,7 +251,10 @@ fn webhook_from_config() {
     assert!(WebhookSink::from_config(&c).unwrap().is_none());
     c.webhook = Some("http://127.0.0.1:1/x".into());
     assert!(WebhookSink::from_config(&c).unwrap().is_some());
-    assert!(matches!(WebhookSink::new("ftp://x/", Duration::from_secs(1), 0), Err(SinkError::Url(_))));
+    assert!(matches!(
+        WebhookSink::new("ftp://x/", Duration::from_secs(1), 0),
+        Err(SinkError::Url(_))
+    ));
 }
 
 /// Records what it is sent.
@@ -224,7 +284,10 @@ impl AlertSink for Stuck {
 
 #[tokio::test]
 async fn dispatcher_delivers_to_every_sink_in_order_and_drains_on_shutdown() {
-    let (a, b) = (Arc::new(Recording::default()), Arc::new(Recording::default()));
+    let (a, b) = (
+        Arc::new(Recording::default()),
+        Arc::new(Recording::default()),
+    );
     let d = AlertDispatcher::new(vec![a.clone(), b.clone(), Arc::new(LogSink)], 64);
     let alerts: Vec<Alert> = (0..10).map(alert).collect();
     d.dispatch(&alerts[..4]);
@@ -233,7 +296,11 @@ async fn dispatcher_delivers_to_every_sink_in_order_and_drains_on_shutdown() {
     assert_eq!(*a.0.lock().unwrap(), alerts);
     assert_eq!(*b.0.lock().unwrap(), alerts);
     for s in stats {
-        assert_eq!((s.sent, s.failed, s.dropped, s.queued), (10, 0, 0, 0), "{s:?}");
+        assert_eq!(
+            (s.sent, s.failed, s.dropped, s.queued),
+            (10, 0, 0, 0),
+            "{s:?}"
+        );
     }
 }
 
@@ -250,7 +317,11 @@ async fn dispatch_never_blocks_on_a_stuck_sink_and_drops_the_oldest() {
     }
     let s = d.stats();
     assert_eq!((s[0].dropped, s[0].queued, s[0].sent), (96, 4, 0));
-    assert_eq!(stuck.0.load(Ordering::SeqCst), 0, "no sink ran during dispatch");
+    assert_eq!(
+        stuck.0.load(Ordering::SeqCst),
+        0,
+        "no sink ran during dispatch"
+    );
 
     // Let the background tasks run: the stuck sink takes one alert and hangs,
     // the good one receives the 4 newest.
@@ -258,7 +329,13 @@ async fn dispatch_never_blocks_on_a_stuck_sink_and_drops_the_oldest() {
         tokio::task::yield_now().await;
     }
     assert_eq!(stuck.0.load(Ordering::SeqCst), 1);
-    let got: Vec<String> = good.0.lock().unwrap().iter().map(|a| a.summary.clone()).collect();
+    let got: Vec<String> = good
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|a| a.summary.clone())
+        .collect();
     assert_eq!(got, ["alert 96", "alert 97", "alert 98", "alert 99"]);
     // Still non-blocking with the stuck sink mid-send and its queue refilled.
     for n in 100..110 {
@@ -267,7 +344,15 @@ async fn dispatch_never_blocks_on_a_stuck_sink_and_drops_the_oldest() {
     let stats = bounded(d.shutdown(Duration::from_millis(100))).await;
     // stuck: alert 96 in flight (failed at shutdown); 97–99 queued, so of the 10
     // new ones the first fits and 9 push out the oldest; 4 are left at shutdown.
-    assert_eq!((stats[0].sent, stats[0].failed, stats[0].dropped, stats[0].queued), (0, 1, 96 + 9 + 4, 0));
+    assert_eq!(
+        (
+            stats[0].sent,
+            stats[0].failed,
+            stats[0].dropped,
+            stats[0].queued
+        ),
+        (0, 1, 96 + 9 + 4, 0)
+    );
     assert_eq!(stats[0].sent + stats[0].failed + stats[0].dropped, 110);
     // good: 96–99, then of 100–109 (dispatched without yielding) the newest 4.
     assert_eq!((stats[1].sent, stats[1].dropped), (4 + 4, 96 + 6));
@@ -302,7 +387,12 @@ async fn kafka_sink_publishes_keyed_by_alert_id() {
     let cluster = rdkafka::mocking::MockCluster::new(1).unwrap();
     cluster.create_topic("feedloop-alerts", 1, 1).unwrap();
     let brokers = cluster.bootstrap_servers();
-    let sink = KafkaSink::new(&brokers, "feedloop-alerts", &BTreeMap::from([("group.id".into(), "ignored".into())])).unwrap();
+    let sink = KafkaSink::new(
+        &brokers,
+        "feedloop-alerts",
+        &BTreeMap::from([("group.id".into(), "ignored".into())]),
+    )
+    .unwrap();
     let a = alert(7);
     let mut r = a.clone();
     r.state = AlertState::Resolved;
