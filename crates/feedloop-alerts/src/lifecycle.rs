@@ -18,7 +18,9 @@
 //! Only **in-band** windows. A value outside the band (on either side, alerting
 //! or not) is held back, so a sustained shift keeps firing instead of quietly
 //! widening the band until it looks normal, and one spike does not inflate σ
-//! for the next `history` windows.
+//! for the next `history` windows. Because the history is therefore cut off at
+//! the band, σ is corrected for the truncation (see [`crate::rules`]); without
+//! that, the band would shrink window after window.
 //!
 //! The cost is a permanent level change: it would stay outside forever. So when
 //! `history` windows in a row are outside the band, the engine **adopts the new

@@ -108,7 +108,9 @@ pub struct AlertsConfig {
     /// built-in or configured direction. Built in: `volume` both, `error_rate`,
     /// `latency_p95`, `latency_p99` up.
     pub direction: Direction,
-    /// Breaching windows in a row needed to fire (1 = fire on the first).
+    /// Breaching windows in a row needed to fire (1 = fire on the first; below
+    /// `history`). At k = 2 a stationary normal series breaches in about 7–9 %
+    /// of windows, so `consecutive = 2` or `k = 3` suits alerts that page.
     pub consecutive: u32,
     /// Relative σ floor: σ is at least this fraction of |mean|, so steady
     /// series need a move of more than k·this·|mean| to alert.
