@@ -30,7 +30,7 @@
 //!
 //! # Drift-test series
 //!
-//! An observation carrying a [`DriftVerdict`](crate::DriftVerdict) follows the
+//! An observation carrying a [`DriftVerdict`] follows the
 //! verdict: `consecutive` drifted windows in a row fire, the first non-drifted
 //! window resolves. No history is kept.
 //!
