@@ -1,4 +1,6 @@
-//! [`LandingSession`]: a DataFusion session over a storage root's landing zone.
+//! [`LandingSession`]: a DataFusion session over a storage root's landing zone
+//! (`predictions`, `corrections`, `latency`) and the window jobs' history
+//! (`metrics`, `alerts`).
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -85,6 +87,17 @@ impl LandingSession {
                 None,
             )
             .await?;
+        }
+        // The window jobs' history tables.
+        for (name, dir, schema) in [
+            ("metrics", crate::windows::history::METRICS_DIR, crate::windows::history::METRICS_SCHEMA.clone()),
+            ("alerts", crate::windows::history::ALERTS_DIR, crate::windows::history::ALERTS_SCHEMA.clone()),
+        ] {
+            if let Some(root) = storage.local_root() {
+                let _ = std::fs::create_dir_all(root.join(dir));
+            }
+            let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+            ctx.register_listing_table(name, storage.url_of(dir, true), options, Some(schema), None).await?;
         }
         Ok(LandingSession { ctx })
     }

@@ -35,8 +35,8 @@ pub enum Command {
         /// Where the demo's landing zone goes. Wiped and rewritten on each run.
         #[arg(long, default_value = "./feedloop-demo")]
         data_dir: PathBuf,
-        /// Predictions to generate per model.
-        #[arg(long, default_value_t = 10_000)]
+        /// Predictions to generate per model (over three hours of event time).
+        #[arg(long, default_value_t = 20_000)]
         predictions: usize,
         /// Seed of the synthetic traffic.
         #[arg(long, default_value_t = 42)]

@@ -23,6 +23,10 @@ pub struct Config {
     pub storage: StorageConfig,
     /// `[ingest]`: batching and validation limits.
     pub ingest: IngestConfig,
+    /// `[windows]`: event-time windows, segments and references of the window jobs.
+    pub windows: feedloop_analytics::windows::WindowsConfig,
+    /// `[alerts]`: the ±kσ rule and where alerts go.
+    pub alerts: feedloop_alerts::AlertsConfig,
     /// `[log]`: log format and level.
     pub log: LogConfig,
 }
@@ -116,6 +120,8 @@ impl Config {
     pub fn validate(&self) -> anyhow::Result<()> {
         self.kafka.validate().context("invalid config")?;
         self.ingest.validate().context("invalid config")?;
+        self.windows.validate().context("invalid config")?;
+        self.alerts.validate().context("invalid config")?;
         if self.storage.url.trim().is_empty() {
             bail!("invalid config: `storage.url`: expected a local path or a file://, s3://, gs:// or az:// URL");
         }

@@ -5,6 +5,7 @@
 //! edge is library crates with typed errors; here they become `anyhow` reports and
 //! exit codes (0 ok, 1 failure, 2 bad usage or config).
 
+pub mod alerting;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -27,6 +27,10 @@ pub struct TrafficSpec {
     pub correction_rate: f64,
     /// Share of each stream's messages that are malformed.
     pub bad_rate: f64,
+    /// An incident in event time `[start, end)` (epoch ms): spam-filter's
+    /// `sender_reputation` drifts low (and its scores with it), spam-filter
+    /// requests fail 25% of the time, and house-price latency quadruples.
+    pub incident: Option<(i64, i64)>,
 }
 
 impl Default for TrafficSpec {
@@ -38,6 +42,7 @@ impl Default for TrafficSpec {
             span_ms: 3_600_000,
             correction_rate: 0.08,
             bad_rate: 0.003,
+            incident: None,
         }
     }
 }
@@ -97,10 +102,11 @@ pub fn generate(spec: &TrafficSpec) -> Traffic {
     let step = (spec.span_ms / (n.max(1) as i64)).max(1);
     for i in 0..n {
         let ts = spec.start_ms + i as i64 * step + rng.random_range(0..step);
+        let incident = spec.incident.is_some_and(|(a, b)| ts >= a && ts < b);
         // spam-filter
         let id = format!("sf-{i:08}");
         let links = (normal(&mut rng, 2.0, 2.0).abs().round()) as i64;
-        let reputation = rng.random::<f64>().powf(0.5);
+        let reputation = rng.random::<f64>().powf(if incident { 2.0 } else { 0.5 });
         let spamminess = 0.35 * (links as f64 / 6.0).min(1.0) + 0.65 * (1.0 - reputation);
         let score = (spamminess + normal(&mut rng, 0.0, 0.1)).clamp(0.0, 1.0);
         let label = if score > 0.5 { "spam" } else { "ham" };
@@ -119,7 +125,11 @@ pub fn generate(spec: &TrafficSpec) -> Traffic {
         });
         t.predictions.push((Some(id.clone()), pred.to_string().into_bytes()));
         let latency_ms = (normal(&mut rng, 3.0, 0.4)).exp();
-        let status = pick(&mut rng, &[("ok", 0.98), ("error", 0.015), ("timeout", 0.005)]);
+        let status = if incident {
+            pick(&mut rng, &[("ok", 0.74), ("error", 0.25), ("timeout", 0.01)])
+        } else {
+            pick(&mut rng, &[("ok", 0.98), ("error", 0.015), ("timeout", 0.005)])
+        };
         t.latency.push((Some(id.clone()), json!({
             "prediction_id": id, "model": "spam-filter", "model_version": "2026-11-01",
             "ts": ts + latency_ms as i64, "latency_ms": (latency_ms * 100.0).round() / 100.0, "status": status,
@@ -147,7 +157,7 @@ pub fn generate(spec: &TrafficSpec) -> Traffic {
             "output": {"value": value},
             "tags": {"channel": pick(&mut rng, &[("web", 0.7), ("app", 0.3)])},
         }).to_string().into_bytes()));
-        let latency_ms = (normal(&mut rng, 4.0, 0.3)).exp();
+        let latency_ms = (normal(&mut rng, 4.0, 0.3)).exp() * if incident { 4.0 } else { 1.0 };
         t.latency.push((Some(id.clone()), json!({
             "prediction_id": id, "model": "house-price", "model_version": "v3",
             "ts": ts + latency_ms as i64, "latency_ms": (latency_ms * 100.0).round() / 100.0,

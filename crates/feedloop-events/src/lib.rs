@@ -40,7 +40,8 @@ pub use wire::{
 
 /// The three event streams feedloop ingests. Each has its own topic, JSON Schema,
 /// Arrow schema and landing-zone table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum StreamKind {
     /// Model predictions: id, model, version, features, output, tags.
     Predictions,

@@ -31,6 +31,40 @@ fn ts_lit(ms: i64) -> datafusion::prelude::Expr {
     lit(ScalarValue::TimestampMillisecond(Some(ms), Some("UTC".into())))
 }
 
+/// Reads the rows of `stream` with `ts` in `[start, end)` from `files` into memory
+/// as table `name`: a batch of windows is then computed without decoding the
+/// same Parquet again for each window (what a backfill would otherwise do).
+pub async fn load_range_table(
+    ctx: &SessionContext,
+    storage: &Storage,
+    name: &str,
+    stream: StreamKind,
+    files: &[&IndexedFile],
+    start: i64,
+    end: i64,
+) -> Result<usize, AnalyticsError> {
+    let scan = format!("{name}__scan");
+    register_window_table(ctx, storage, &scan, stream, files, start, end).await?;
+    let batches = ctx.table(scan.as_str()).await?.collect().await?;
+    let rows = batches.iter().map(|b| b.num_rows()).sum();
+    let _ = ctx.deregister_table(scan.as_str());
+    let _ = ctx.deregister_table(format!("{scan}__files").as_str());
+    let _ = ctx.deregister_table(name);
+    ctx.register_table(name, Arc::new(MemTable::try_new(schema(stream), vec![batches])?))?;
+    Ok(rows)
+}
+
+/// Registers `name` as the rows of table `source` with `ts` in `[start, end)`.
+pub async fn register_filtered_view(ctx: &SessionContext, name: &str, source: &str, start: i64, end: i64) -> Result<(), AnalyticsError> {
+    let _ = ctx.deregister_table(name);
+    let df = ctx
+        .table(source)
+        .await?
+        .filter(col("ts").gt_eq(ts_lit(start)).and(col("ts").lt(ts_lit(end))))?;
+    ctx.register_table(name, df.into_view())?;
+    Ok(())
+}
+
 /// Registers `name` as the rows of `stream` with `ts` in `[start, end)`, read from `files` only.
 pub async fn register_window_table(
     ctx: &SessionContext,

@@ -1,6 +1,6 @@
 //! The landing index: which landing files exist and what event time they cover.
 //!
-//! Discovered incrementally: per partition, only files after the last one seen
+//! Only predictions and latency events move event time. Discovered incrementally: per partition, only files after the last one seen
 //! are listed (landing file names sort by offset), and each new file's footer is
 //! read once for its `ts` range. Files whose events all precede the closed-window
 //! cursor are dropped from the index; their windows are done.
@@ -42,7 +42,10 @@ impl LandingIndex {
     /// Lists files landed since the last call, reads their footers, and returns them.
     pub async fn refresh(&mut self, zone: &LandingZone) -> Result<Vec<IndexedFile>, StorageError> {
         let mut new = Vec::new();
-        for stream in StreamKind::ALL {
+        // Corrections carry the time of the correction (minutes to days after the
+        // prediction): they do not move event time. Their metrics come from the
+        // corrections join, evaluated over the whole landing zone.
+        for stream in [StreamKind::Predictions, StreamKind::Latency] {
             for key in zone.partitions(stream).await? {
                 let id = partition_id(&key);
                 let from = self.last_seen.get(&id).map(|s| s + 1);

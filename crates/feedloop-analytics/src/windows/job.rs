@@ -33,7 +33,7 @@ use std::collections::BTreeMap;
 
 /// Turns a closed window's metric rows into alert transitions; its state is
 /// persisted with the job's.
-pub trait WindowObserver: Send {
+pub trait WindowObserver: Send + Sync {
     fn observe(&mut self, window_start: i64, window_end: i64, rows: &[MetricRow]) -> Vec<AlertRow>;
     /// Delivers alerts once they are recorded in the `alerts` table.
     fn deliver(&mut self, alerts: &[AlertRow]);
@@ -80,6 +80,10 @@ pub struct WindowReport {
 }
 
 pub const STATE_PATH: &str = "state/windows.json";
+/// Most windows closed from one in-memory load.
+const MAX_BATCH_WINDOWS: i64 = 48;
+/// Rows above which a batch of windows is split.
+const MAX_BATCH_ROWS: f64 = 4_000_000.0;
 
 pub struct WindowJob {
     config: WindowsConfig,
@@ -166,12 +170,43 @@ impl WindowJob {
         let mut reports = Vec::new();
         while let Some(wm) = self.watermark() {
             let start = self.state.cursor.unwrap_or(cursor);
-            if start + size > wm {
+            let closable = (wm - start).div_euclid(size);
+            if closable <= 0 {
                 break;
             }
-            reports.push(self.close_window(start, start + size).await?);
+            // Load a batch of closable windows into memory once (bounded by an
+            // estimate of its rows), then close them one by one.
+            let mut n = closable.min(MAX_BATCH_WINDOWS);
+            while n > 1 && self.estimated_rows(start, start + n * size) > MAX_BATCH_ROWS {
+                n /= 2;
+            }
+            let end = start + n * size;
+            for (stream, table) in [(StreamKind::Predictions, "tick_predictions"), (StreamKind::Latency, "tick_latency")] {
+                let files = self.state.index.overlapping(stream, start, end);
+                compute::load_range_table(&self.ctx, &self.storage, table, stream, &files, start, end).await?;
+            }
+            for i in 0..n {
+                let ws = start + i * size;
+                reports.push(self.close_window(ws, ws + size).await?);
+            }
         }
         Ok(reports)
+    }
+
+    /// Rows of the indexed files expected in `[start, end)`, assuming each file's
+    /// rows spread evenly over its event-time range.
+    fn estimated_rows(&self, start: i64, end: i64) -> f64 {
+        self.state
+            .index
+            .files
+            .iter()
+            .filter(|f| f.ts_min < end && f.ts_max >= start)
+            .map(|f| {
+                let span = (f.ts_max - f.ts_min).max(1) as f64;
+                let overlap = (f.ts_max.min(end) - f.ts_min.max(start)).max(1) as f64;
+                f.rows as f64 * (overlap / span).min(1.0)
+            })
+            .sum()
     }
 
     async fn close_window(&mut self, start: i64, end: i64) -> Result<WindowReport, AnalyticsError> {
@@ -211,10 +246,8 @@ impl WindowJob {
 
     async fn compute_rows(&mut self, start: i64, end: i64) -> Result<Vec<MetricRow>, AnalyticsError> {
         let ctx = self.ctx.clone();
-        let p_files = self.state.index.overlapping(StreamKind::Predictions, start, end);
-        compute::register_window_table(&ctx, &self.storage, "w_predictions", StreamKind::Predictions, &p_files, start, end).await?;
-        let l_files = self.state.index.overlapping(StreamKind::Latency, start, end);
-        compute::register_window_table(&ctx, &self.storage, "w_latency", StreamKind::Latency, &l_files, start, end).await?;
+        compute::register_filtered_view(&ctx, "w_predictions", "tick_predictions", start, end).await?;
+        compute::register_filtered_view(&ctx, "w_latency", "tick_latency", start, end).await?;
 
         let mut rows = Vec::new();
         let samples = compute::collect_samples(&ctx, "w_predictions").await?;

@@ -1,6 +1,11 @@
 //! `feedloop run`: the pipeline, until SIGINT/SIGTERM.
 
+use crate::alerting::AlertObserver;
 use crate::config::Config;
+use feedloop_alerts::{AlertDispatcher, AlertSink, KafkaSink, LogSink, WebhookSink};
+use feedloop_analytics::LandingSession;
+use feedloop_analytics::windows::WindowJob;
+use tokio::sync::watch;
 use anyhow::Context;
 use feedloop_ingest::{Ingest, IngestMetrics};
 use feedloop_storage::{LandingZone, Storage};
@@ -56,16 +61,83 @@ pub fn spawn_progress_log(metrics: Arc<IngestMetrics>, every: Duration) -> tokio
     })
 }
 
+/// The alert sinks of a config: the log, the alerts topic, and the webhook if set.
+pub fn alert_dispatcher(config: &Config) -> anyhow::Result<Arc<AlertDispatcher>> {
+    let mut sinks: Vec<Arc<dyn AlertSink>> = vec![Arc::new(LogSink)];
+    sinks.push(Arc::new(
+        KafkaSink::new(&config.kafka.brokers, &config.kafka.topics.alerts, &config.kafka.options)
+            .context("cannot create the alerts producer")?,
+    ));
+    if let Some(w) = WebhookSink::from_config(&config.alerts).context("invalid config: `alerts.webhook`")? {
+        sinks.push(Arc::new(w));
+    }
+    Ok(Arc::new(AlertDispatcher::new(sinks, config.alerts.queue_capacity)))
+}
+
+/// Runs the window jobs until `stop` flips to true.
+pub async fn run_windows(
+    config: Config,
+    storage: Storage,
+    observer: AlertObserver,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let session = LandingSession::new(&storage).await?;
+    let mut job = WindowJob::open(config.windows.clone(), storage, session.context().clone())
+        .await?
+        .with_observer(Box::new(observer))?;
+    tracing::info!(size = ?config.windows.size, lateness = ?config.windows.allowed_lateness, "window jobs started");
+    loop {
+        match job.tick().await {
+            Ok(reports) => {
+                for r in reports {
+                    tracing::info!(window_start = r.window_start, rows = r.rows.len(), alerts = r.alerts.len(), "window closed");
+                }
+            }
+            // Storage hiccups: the next tick retries from the persisted cursor.
+            Err(e) => tracing::warn!(error = %e, "window job failed; retrying at the next poll"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(config.windows.poll_interval) => {}
+            _ = stop.changed() => break,
+        }
+    }
+    Ok(())
+}
+
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let storage = open_storage(&config)?;
     let removed = storage.clean_stale_tmp(Duration::from_secs(3600));
     if removed > 0 {
         tracing::info!(removed, "removed stale temporary files of crashed writers");
     }
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let windows = if config.windows.enabled {
+        let dispatcher = alert_dispatcher(&config)?;
+        let observer = AlertObserver::new(config.alerts.clone(), Some(Arc::clone(&dispatcher)));
+        let task = tokio::spawn(run_windows(config.clone(), storage.clone(), observer, stop_rx.clone()));
+        Some((task, dispatcher))
+    } else {
+        None
+    };
     let landing = LandingZone::new(storage).with_zstd_level(config.ingest.zstd_level);
     let ingest = Ingest::new(config.kafka.clone(), config.ingest.clone(), landing);
     let progress = spawn_progress_log(ingest.metrics(), Duration::from_secs(30));
-    let result = ingest.run(shutdown_signal()).await;
+    let result = ingest
+        .run(async move {
+            shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        })
+        .await;
     progress.abort();
+    if let Some((task, dispatcher)) = windows {
+        match task.await {
+            Ok(Err(e)) => tracing::error!(error = %e, "window jobs failed"),
+            Err(e) => tracing::error!(error = %e, "window jobs task failed"),
+            Ok(Ok(())) => {}
+        }
+        if let Ok(d) = Arc::try_unwrap(dispatcher) {
+            d.shutdown(Duration::from_secs(10)).await;
+        }
+    }
     result.context("ingest failed")
 }
