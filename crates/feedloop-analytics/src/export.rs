@@ -554,7 +554,6 @@ async fn list_parquet(storage: &Storage, dir: &str) -> Result<Vec<object_store::
 
 async fn pinned_table(
     storage: &Storage,
-    session: &LandingSession,
     files: &[object_store::ObjectMeta],
     schema: SchemaRef,
 ) -> Result<Arc<dyn datafusion::catalog::TableProvider>, AnalyticsError> {
@@ -569,7 +568,6 @@ async fn pinned_table(
     let config = ListingTableConfig::new_with_multi_paths(urls)
         .with_listing_options(options)
         .with_schema(schema);
-    let _ = session;
     Ok(Arc::new(ListingTable::try_new(config)?))
 }
 
@@ -579,7 +577,7 @@ async fn snapshot(storage: &Storage, opts: &FeedbackOptions, want_alerts: bool) 
     let mut source_files = Vec::new();
     for stream in [StreamKind::Predictions, StreamKind::Corrections] {
         let files = list_parquet(storage, LandingZone::table_dir(stream).as_ref()).await?;
-        let table = pinned_table(storage, &session, &files, feedloop_events::arrow_schema::schema(stream)).await?;
+        let table = pinned_table(storage, &files, feedloop_events::arrow_schema::schema(stream)).await?;
         ctx.deregister_table(stream.table_name())?;
         ctx.register_table(stream.table_name(), table)?;
         source_files.extend(files.iter().map(|m| SourceFile { path: m.location.to_string(), bytes: m.size }));
@@ -590,7 +588,7 @@ async fn snapshot(storage: &Storage, opts: &FeedbackOptions, want_alerts: bool) 
     if want_alerts {
         let files = list_parquet(storage, ALERTS_DIR).await?;
         if !files.is_empty() {
-            let table = pinned_table(storage, &session, &files, infer_schema(storage, &files[0]).await?).await?;
+            let table = pinned_table(storage, &files, infer_schema(storage, &files[0]).await?).await?;
             ctx.register_table("alerts", table)?;
             source_files.extend(files.iter().map(|m| SourceFile { path: m.location.to_string(), bytes: m.size }));
             alerts = Some(read_alerts(&session).await?);
