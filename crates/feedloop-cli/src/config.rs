@@ -25,6 +25,8 @@ pub struct Config {
     pub ingest: IngestConfig,
     /// `[log]`: log format and level.
     pub log: LogConfig,
+    /// `[export]`: retraining datasets (defaults, privacy rules, scheduled exports).
+    pub export: feedloop_analytics::ExportConfig,
 }
 
 /// `[storage]`.
@@ -116,6 +118,7 @@ impl Config {
     pub fn validate(&self) -> anyhow::Result<()> {
         self.kafka.validate().context("invalid config")?;
         self.ingest.validate().context("invalid config")?;
+        self.export.validate().map_err(|e| anyhow::anyhow!("invalid config: {e}"))?;
         if self.storage.url.trim().is_empty() {
             bail!("invalid config: `storage.url`: expected a local path or a file://, s3://, gs:// or az:// URL");
         }
@@ -131,6 +134,9 @@ impl Config {
                     *v = "<redacted>".into();
                 }
             }
+        }
+        if c.export.privacy.hash_key.is_some() {
+            c.export.privacy.hash_key = Some("<redacted>".into());
         }
         toml_string(&c)
     }
