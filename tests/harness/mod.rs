@@ -274,3 +274,99 @@ where
     }
     false
 }
+
+/// moto's S3 server binary: `$MOTO_SERVER_BIN`, or the venv `scripts/test`
+/// installs under `~/.cache/feedloop/moto-venv`.
+pub fn moto_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("MOTO_SERVER_BIN") {
+        return PathBuf::from(p);
+    }
+    if let Ok(home) = std::env::var("HOME") {
+        let p = Path::new(&home).join(".cache/feedloop/moto-venv/bin/moto_server");
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!("moto is not installed: run `scripts/test` (it installs moto[server] once into ~/.cache/feedloop/moto-venv), or set MOTO_SERVER_BIN");
+}
+
+/// A moto S3 server on 127.0.0.1, killed on drop.
+pub struct Moto {
+    child: Child,
+    pub port: u16,
+    pub endpoint: String,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let port = free_port();
+        let child = Command::new(moto_bin())
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start moto_server");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Moto { child, port, endpoint: format!("http://127.0.0.1:{port}") }
+    }
+
+    /// Creates a bucket (a plain path-style `PUT /<bucket>`).
+    pub fn create_bucket(&self, bucket: &str) {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        write!(
+            s,
+            "PUT /{bucket} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            self.port
+        )
+        .unwrap();
+        let mut resp = String::new();
+        let _ = s.read_to_string(&mut resp);
+        assert!(resp.starts_with("HTTP/1.1 200"), "CreateBucket {bucket} failed: {resp}");
+    }
+
+    /// `object_store` options for this server (dummy credentials).
+    pub fn storage_options(&self) -> Vec<(String, String)> {
+        [
+            ("aws_endpoint", self.endpoint.as_str()),
+            ("aws_allow_http", "true"),
+            ("aws_access_key_id", "testing"),
+            ("aws_secret_access_key", "testing"),
+            ("aws_region", "us-east-1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    /// The same options as a `[storage.options]` TOML table body.
+    pub fn storage_options_toml(&self) -> String {
+        self.storage_options().iter().map(|(k, v)| format!("{k} = \"{v}\"\n")).collect()
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Lands JSON events of one stream as one landing-zone file starting at `start`;
+/// returns the next offset.
+pub async fn land_json(zone: &LandingZone, stream: StreamKind, partition: i32, start: i64, events: &[serde_json::Value]) -> i64 {
+    let topic = stream.table_name().to_string();
+    let key = feedloop_storage::PartitionKey { stream, topic: topic.clone(), partition };
+    let mut b = feedloop_events::BatchBuilder::new(stream, &topic, partition);
+    for (i, e) in events.iter().enumerate() {
+        let ev = feedloop_events::decode(stream, e.to_string().as_bytes(), &feedloop_events::Limits::default()).unwrap();
+        b.append(&ev, feedloop_events::Lineage { offset: start + i as i64, kafka_ts: None }).unwrap();
+    }
+    let end = start + events.len() as i64 - 1;
+    zone.land(&key, start, end, b.finish().unwrap()).await.unwrap();
+    end + 1
+}

@@ -15,12 +15,19 @@
 //! * [`sql_functions`] — [`register_drift_functions`]: `ks_2samp`,
 //!   `wasserstein`, `psi`, `jensenshannon`, … as SQL aggregate functions
 //!   (`docs/sql.md`).
+//! * [`feedback`] — the corrections join: `feedback`, `latest_corrections`,
+//!   `unmatched_corrections` views and [`error_metrics`] for the window jobs.
+//! * [`export`] — retraining datasets: [`export_dataset`], [`run_scheduled_exports`].
 
 pub mod drift_report;
+pub mod export;
+pub mod feedback;
 pub mod windows;
 pub mod session;
 pub mod sql_functions;
 
+pub use export::{ExportConfig, ExportOutcome, ExportRequest, Policy, PolicyKind, export_dataset, run_scheduled_exports};
+pub use feedback::{FeedbackOptions, error_metrics, register_feedback};
 pub use drift_report::{DriftReport, DriftRequest, run_drift_report};
 pub use session::{AnalyticsError, LandingSession};
 pub use sql_functions::register_drift_functions;

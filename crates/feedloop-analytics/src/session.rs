@@ -33,12 +33,6 @@ impl From<datafusion::arrow::error::ArrowError> for AnalyticsError {
     }
 }
 
-impl From<feedloop_storage::StorageError> for AnalyticsError {
-    fn from(e: feedloop_storage::StorageError) -> Self {
-        AnalyticsError::Execution(e.to_string())
-    }
-}
-
 impl From<datafusion::error::DataFusionError> for AnalyticsError {
     fn from(e: datafusion::error::DataFusionError) -> Self {
         use datafusion::error::DataFusionError as E;

@@ -96,6 +96,10 @@ pub enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// Export a retraining dataset (Parquet, versioned, with a manifest) selected
+    /// by a policy from the predictions and their corrections. The last stdout
+    /// line is the dataset URL.
+    Export(crate::commands::export::ExportArgs),
     /// Validate a config file, or events in a file against the event contracts.
     Validate {
         /// Config file to validate (the default config when neither this nor --events is given).

@@ -29,6 +29,8 @@ pub struct Config {
     pub alerts: feedloop_alerts::AlertsConfig,
     /// `[log]`: log format and level.
     pub log: LogConfig,
+    /// `[export]`: retraining datasets (defaults, privacy rules, scheduled exports).
+    pub export: feedloop_analytics::ExportConfig,
 }
 
 /// `[storage]`.
@@ -122,6 +124,7 @@ impl Config {
         self.ingest.validate().context("invalid config")?;
         self.windows.validate().context("invalid config")?;
         self.alerts.validate().context("invalid config")?;
+        self.export.validate().map_err(|e| anyhow::anyhow!("invalid config: {e}"))?;
         if self.storage.url.trim().is_empty() {
             bail!("invalid config: `storage.url`: expected a local path or a file://, s3://, gs:// or az:// URL");
         }
@@ -137,6 +140,9 @@ impl Config {
                     *v = "<redacted>".into();
                 }
             }
+        }
+        if c.export.privacy.hash_key.is_some() {
+            c.export.privacy.hash_key = Some("<redacted>".into());
         }
         toml_string(&c)
     }

@@ -28,8 +28,9 @@ pub struct TrafficSpec {
     /// Share of each stream's messages that are malformed.
     pub bad_rate: f64,
     /// An incident in event time `[start, end)` (epoch ms): spam-filter's
-    /// `sender_reputation` drifts low (and its scores with it), spam-filter
-    /// requests fail 25% of the time, and house-price latency quadruples.
+    /// `sender_reputation` drifts low (and its scores with it), users correct 85%
+    /// of its corrected predictions as wrong (30% otherwise), 25% of its requests
+    /// fail, and house-price latency quadruples.
     pub incident: Option<(i64, i64)>,
 }
 
@@ -136,7 +137,9 @@ pub fn generate(spec: &TrafficSpec) -> Traffic {
         }).to_string().into_bytes()));
         if rng.random_bool(spec.correction_rate) {
             // Users mostly correct mistakes near the decision boundary.
-            let truth = if rng.random_bool(0.7) { if label == "spam" { "ham" } else { "spam" } } else { label };
+            // Users mostly confirm; during the incident the model is mostly wrong.
+            let wrong = rng.random_bool(if incident { 0.85 } else { 0.3 });
+            let truth = if wrong { if label == "spam" { "ham" } else { "spam" } } else { label };
             t.corrections.push((Some(id.clone()), json!({
                 "prediction_id": id, "ts": ts + rng.random_range(60_000..86_400_000),
                 "label": truth, "source": if rng.random_bool(0.9) { "user" } else { "annotator" },

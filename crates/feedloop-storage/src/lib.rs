@@ -9,9 +9,13 @@
 //! * [`landing`] — [`LandingZone`]: the landing-zone layout and its exactly-once file
 //!   protocol (files named by topic, partition and first offset; resume point read
 //!   back from storage). See `docs/architecture.md` § Exactly once.
+//! * [`datasets`] — [`DatasetStore`]: the layout, manifest and commit protocol of
+//!   exported retraining datasets (immutable, content-hash versions, manifest last).
 
+pub mod datasets;
 pub mod landing;
 pub mod store;
 
+pub use datasets::{DatasetId, DatasetStore, Manifest};
 pub use landing::{FileMeta, LandedFile, LandingZone, PartitionKey, ResumePoint};
 pub use store::{PutOutcome, Storage, StorageError};

@@ -264,9 +264,11 @@ async fn analyse(storage: &Storage, kafka: &KafkaConfig, start_ms: i64, incident
     let delivered = Arc::clone(&observer.delivered);
     let session = LandingSession::new(storage).await?;
     let started = Instant::now();
+    let corrections = feedloop_analytics::feedback::CorrectionMetrics::new(storage, Default::default()).await?;
     let mut job = WindowJob::open(windows.clone(), storage.clone(), session.context().clone())
         .await?
-        .with_observer(Box::new(observer))?;
+        .with_observer(Box::new(observer))?
+        .with_source(Box::new(corrections));
     let reports = job.tick().await?;
     drop(job);
     if let Ok(d) = Arc::try_unwrap(dispatcher) {
@@ -281,22 +283,22 @@ async fn analyse(storage: &Storage, kafka: &KafkaConfig, start_ms: i64, incident
         windows.reference_windows
     );
     println!(
-        "incident injected in event time {}–{}: spam-filter sender_reputation drifts low and 25% of its requests fail; house-price latency ×4",
+        "incident injected in event time {}–{}: spam-filter sender_reputation drifts low, users mark most of its answers wrong and 25% of its requests fail; house-price latency ×4",
         clock(start_ms, incident.0),
         clock(start_ms, incident.1)
     );
     let alerts = delivered.lock().map(|a| a.clone()).unwrap_or_default();
     println!("alerts (k = {}, {} windows in a row; the production default is k = 2):", alerts_cfg.k, alerts_cfg.consecutive);
-    println!("  {:<5} {:<8} {:<11} {:<12} {:<20} {:<18} summary", "time", "state", "severity", "model", "metric", "feature");
+    println!("  {:<5} {:<8} {:<8} {:<12} {:<28} {:<18} summary", "time", "state", "severity", "model", "metric", "feature");
     let mut before = 0;
     for a in &alerts {
         let ws = chrono::DateTime::parse_from_rfc3339(&a.window_start).map(|t| t.timestamp_millis()).unwrap_or(0);
         if ws < incident.0 {
             before += 1;
         }
-        let seg = if a.segment.is_empty() { String::new() } else { format!(" {:?}", a.segment) };
+        let seg: String = a.segment.iter().map(|(k, v)| format!("[{k}={v}]")).collect();
         println!(
-            "  {:<5} {:<8} {:<11} {:<12} {:<20} {:<18} {}",
+            "  {:<5} {:<8} {:<8} {:<12} {:<28} {:<18} {}",
             clock(start_ms, ws),
             serde_json::to_value(&a.state).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
             serde_json::to_value(&a.severity).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),

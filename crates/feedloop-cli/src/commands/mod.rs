@@ -2,6 +2,7 @@
 
 pub mod demo;
 pub mod drift;
+pub mod export;
 pub mod produce;
 pub mod query;
 pub mod run;
@@ -67,6 +68,11 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             req.threshold = threshold.into_iter().collect();
             req.drift_share = drift_share;
             drift::drift(&req, format, output.as_deref()).await.map(|_| ExitCode::SUCCESS)
+        }
+        Command::Export(args) => {
+            let config = load_config(args.config.as_deref())?;
+            init_logging(&LogConfig { level: "warn".into(), ..config.log.clone() }, log_format);
+            export::export_with(&config, args).await.map(|_| ExitCode::SUCCESS)
         }
         Command::Validate { config, events, stream, print_schema } => {
             init_logging(&LogConfig { level: "warn".into(), ..LogConfig::default() }, log_format);

@@ -82,9 +82,11 @@ pub async fn run_windows(
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let session = LandingSession::new(&storage).await?;
+    let corrections = feedloop_analytics::feedback::CorrectionMetrics::new(&storage, config.export.feedback.clone()).await?;
     let mut job = WindowJob::open(config.windows.clone(), storage, session.context().clone())
         .await?
-        .with_observer(Box::new(observer))?;
+        .with_observer(Box::new(observer))?
+        .with_source(Box::new(corrections));
     tracing::info!(size = ?config.windows.size, lateness = ?config.windows.allowed_lateness, "window jobs started");
     loop {
         match job.tick().await {
@@ -119,6 +121,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     } else {
         None
     };
+    let exports = (!config.export.datasets.is_empty()).then(|| {
+        tokio::spawn(run_exports(config.clone(), storage.clone(), stop_rx.clone()))
+    });
     let landing = LandingZone::new(storage).with_zstd_level(config.ingest.zstd_level);
     let ingest = Ingest::new(config.kafka.clone(), config.ingest.clone(), landing);
     let progress = spawn_progress_log(ingest.metrics(), Duration::from_secs(30));
@@ -139,5 +144,28 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             d.shutdown(Duration::from_secs(10)).await;
         }
     }
+    if let Some(t) = exports {
+        let _ = t.await;
+    }
     result.context("ingest failed")
+}
+
+/// Runs the `[[export.datasets]]` that are due, every minute, until `stop`.
+pub async fn run_exports(config: Config, storage: Storage, mut stop: watch::Receiver<bool>) {
+    tracing::info!(datasets = config.export.datasets.len(), "scheduled exports started");
+    loop {
+        let now = chrono::Utc::now().timestamp_millis();
+        match feedloop_analytics::export::run_scheduled_exports(&storage, &config.export, now).await {
+            Ok(runs) => {
+                for r in runs {
+                    tracing::info!(run = ?r, "scheduled export");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "scheduled export failed; retrying later"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+            _ = stop.changed() => break,
+        }
+    }
 }

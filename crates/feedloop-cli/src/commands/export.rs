@@ -1,0 +1,204 @@
+//! `feedloop export`: a retraining dataset from the landing zone.
+//!
+//! Progress goes to stderr (one line per step), the summary too; the last line
+//! of stdout is the dataset URL (the folder holding `_manifest.json`), so
+//! `url=$(feedloop export … | tail -1)` works.
+
+use crate::config::Config;
+use anyhow::Context;
+use clap::Args;
+use feedloop_analytics::export::{ExportRequest, Policy, PolicyKind, PolicyParams, count_policies, export_dataset};
+use feedloop_storage::datasets::FailPoint;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+/// Arguments of `feedloop export`.
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    #[arg(long, short, env = "FEEDLOOP_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Model whose predictions to export.
+    #[arg(long)]
+    pub model: String,
+    /// Only this model version.
+    #[arg(long)]
+    pub version: Option<String>,
+    /// Which predictions: wrong (corrected and wrong), corrected, sample (--rate),
+    /// stratified (--cap, --by), uncertain (--boundary, --band), drifted (windows
+    /// and segments with a raised alert in <storage>/alerts/), sql (--where).
+    #[arg(long, value_parser = |s: &str| s.parse::<PolicyKind>())]
+    pub policy: PolicyKind,
+    /// Predictions with ts at or after this instant (RFC 3339).
+    #[arg(long, value_parser = parse_rfc3339)]
+    pub since: Option<i64>,
+    /// Predictions with ts before this instant (RFC 3339).
+    #[arg(long, value_parser = parse_rfc3339)]
+    pub until: Option<i64>,
+    /// Dataset name (default: the policy's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// sample: share of predictions kept, in [0, 1] (deterministic per prediction id and seed).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// sample, stratified: hash seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// stratified: most rows per stratum.
+    #[arg(long)]
+    pub cap: Option<u64>,
+    /// stratified: stratum keys, comma-separated: label, model_version, tag:<name>.
+    #[arg(long, value_delimiter = ',')]
+    pub by: Vec<String>,
+    /// uncertain: decision boundary of output_score [default: 0.5].
+    #[arg(long)]
+    pub boundary: Option<f64>,
+    /// uncertain: half-width of the band around the boundary [default: 0.1].
+    #[arg(long)]
+    pub band: Option<f64>,
+    /// drifted: alert states that count (repeatable; default: any but ok/resolved/inactive/normal).
+    #[arg(long = "alert-state")]
+    pub alert_states: Vec<String>,
+    /// sql: predicate over the feedback view (prediction columns, corrected_label,
+    /// corrected_value, correction_source, correction_ts, correction_count,
+    /// is_corrected, is_wrong).
+    #[arg(long = "where")]
+    pub where_clause: Option<String>,
+    /// Print how many rows each policy would select; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+fn parse_rfc3339(s: &str) -> Result<i64, String> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.timestamp_millis())
+        .map_err(|e| format!("`{s}` is not an RFC 3339 instant ({e}), e.g. 2026-11-23T10:00:00Z"))
+}
+
+fn human_bytes(n: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut x = n as f64;
+    let mut u = 0;
+    while x >= 1024.0 && u + 1 < units.len() {
+        x /= 1024.0;
+        u += 1;
+    }
+    if u == 0 { format!("{n} B") } else { format!("{x:.1} {}", units[u]) }
+}
+
+pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
+    let config = super::load_config(args.config.as_deref())?;
+    export_with(&config, args).await
+}
+
+pub async fn export_with(config: &Config, args: ExportArgs) -> anyhow::Result<()> {
+    let usage = |m: String| anyhow::Error::new(super::UsageError(m));
+    let storage = super::run::open_storage(config)?;
+    let params = PolicyParams {
+        rate: args.rate,
+        seed: args.seed,
+        cap: args.cap,
+        by: args.by.clone(),
+        boundary: args.boundary,
+        band: args.band,
+        alert_states: args.alert_states.clone(),
+        where_clause: args.where_clause.clone(),
+    };
+    let policy = Policy::from_params(args.policy, &params).map_err(usage)?;
+    let mut req = ExportRequest::new(args.model.clone(), policy);
+    req.name = args.name.clone();
+    req.model_version = args.version.clone();
+    req.since_ms = args.since;
+    req.until_ms = args.until;
+    // Crash-safety tests stop an export between its parts and its manifest.
+    if std::env::var("FEEDLOOP_TEST_FAILPOINT").as_deref() == Ok("before_manifest") {
+        req.fail_point = FailPoint::BeforeManifest;
+    }
+    let input_err = |e: feedloop_analytics::AnalyticsError| match e {
+        feedloop_analytics::AnalyticsError::Input(m) | feedloop_analytics::AnalyticsError::Query(m) => usage(m),
+        other => anyhow::Error::new(other),
+    };
+
+    if args.dry_run {
+        let counts = count_policies(&storage, &config.export, &req, &params).await.map_err(input_err)?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{:<12} {:>12}", "policy", "rows")?;
+        for (policy, n) in counts {
+            let mark = if policy == args.policy.as_str() { " *" } else { "" };
+            writeln!(out, "{policy:<12} {n:>12}{mark}")?;
+        }
+        eprintln!("dry run: nothing written (* = --policy {})", args.policy.as_str());
+        return Ok(());
+    }
+
+    let tty = std::io::stderr().is_terminal();
+    let progress = move |msg: &str| {
+        let mut e = std::io::stderr().lock();
+        if tty {
+            // One status line, rewritten in place.
+            let _ = write!(e, "\r\x1b[2Kexport: {msg}");
+            let _ = e.flush();
+        } else {
+            let _ = writeln!(e, "export: {msg}");
+        }
+    };
+    let outcome = export_dataset(&storage, &config.export, &req, &progress)
+        .await
+        .map_err(input_err)
+        .context("export failed")?;
+    if tty {
+        eprintln!();
+    }
+    let m = &outcome.manifest;
+    eprintln!(
+        "{} dataset {}/{} version {}: {} rows, {} files, {}{}",
+        if outcome.created { "exported" } else { "unchanged (already exported):" },
+        m.model,
+        m.name,
+        m.version,
+        m.row_count,
+        m.files.len(),
+        human_bytes(outcome.bytes),
+        if m.notes.is_empty() { String::new() } else { format!(" — {}", m.notes.join("; ")) }
+    );
+    println!("{}", outcome.url);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use feedloop_analytics::export::{PolicyKind, PrivacyRule};
+
+    fn load(toml: &str) -> anyhow::Result<Config> {
+        let dir = tempfile::tempdir()?;
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, toml)?;
+        Config::load(Some(&p))
+    }
+
+    #[test]
+    fn export_section_parses_validates_and_hides_the_key() {
+        let c = load(
+            "[export]\nrows_per_part = 10\n[export.feedback]\nabs_tolerance = 0.5\nhorizon = \"3days\"\n\
+             [export.privacy]\nhash_key = \"s3cret\"\n[export.privacy.features]\nemail = \"drop\"\nuser = \"hash\"\n\
+             [[export.datasets]]\nname = \"daily\"\nmodel = \"spam\"\npolicy = \"sample\"\nrate = 0.1\nevery = \"1day\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.export.rows_per_part, 10);
+        assert_eq!(c.export.feedback.abs_tolerance, 0.5);
+        assert_eq!(c.export.feedback.horizon, std::time::Duration::from_secs(3 * 86400));
+        assert_eq!(c.export.privacy.features["user"], PrivacyRule::Hash);
+        assert_eq!(c.export.datasets[0].policy, PolicyKind::Sample);
+        assert!(!c.to_redacted_toml().contains("s3cret"));
+
+        for (toml, needle) in [
+            ("[[export.datasets]]\nname = \"d\"\nmodel = \"m\"\npolicy = \"sample\"\nevery = \"1h\"\n", "rate"),
+            ("[[export.datasets]]\nname = \"d\"\nmodel = \"m\"\npolicy = \"best\"\nevery = \"1h\"\n", "policy"),
+            ("[export.privacy.tags]\nuser = \"hash\"\n", "hash_key"),
+            ("[export.feedback]\nrel_tolerance = -1.0\n", "rel_tolerance"),
+        ] {
+            let err = format!("{:#}", load(toml).unwrap_err());
+            assert!(err.contains(needle), "{toml}: {err}");
+        }
+    }
+}
