@@ -156,3 +156,155 @@ async fn crash_one_of_two_group_members_repeatedly() {
     let second = FeedloopProc::run(&cfg, &log);
     finish_and_check(&storage, n, vec![steady, second], &log).await;
 }
+
+/// A minimal HTTP/1.1 server on 127.0.0.1 that records POSTed bodies.
+async fn webhook_server() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let g = std::sync::Arc::clone(&got);
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let g = std::sync::Arc::clone(&g);
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 8192];
+                loop {
+                    let n = match sock.read(&mut chunk).await { Ok(0) | Err(_) => return, Ok(n) => n };
+                    buf.extend_from_slice(&chunk[..n]);
+                    let Some(h) = buf.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+                    let head = String::from_utf8_lossy(&buf[..h]).to_ascii_lowercase();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
+                        .unwrap_or(0);
+                    if buf.len() < h + 4 + len {
+                        continue;
+                    }
+                    if let Ok(v) = serde_json::from_slice(&buf[h + 4..h + 4 + len]) {
+                        g.lock().unwrap().push(v);
+                    }
+                    let _ = sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await;
+                    buf.drain(..h + 4 + len);
+                }
+            });
+        }
+    });
+    (port, got)
+}
+
+fn consume_all(brokers: &str, topic: &str) -> Vec<serde_json::Value> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::Message;
+    let c: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "alert-reader")
+        .create()
+        .unwrap();
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    tpl.add_partition_offset(topic, 0, rdkafka::Offset::Beginning).unwrap();
+    c.assign(&tpl).unwrap();
+    let mut out = Vec::new();
+    let mut idle = 0;
+    while idle < 10 {
+        match c.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                idle = 0;
+                if let Some(v) = m.payload().and_then(|p| serde_json::from_slice(p).ok()) {
+                    out.push(v);
+                }
+            }
+            _ => idle += 1,
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_raises_and_resolves_alerts_on_kafka_webhook_and_log() {
+    const MINUTE: i64 = 60_000;
+    let broker = Nisshi::start();
+    broker.create_feedloop_topics(2);
+    broker.create_topic("feedloop-alerts", 1);
+    let (port, hooked) = webhook_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("store");
+    let log = dir.path().join("run.log");
+    let cfg = harness::write_config(dir.path(), &broker.brokers, "alerting", &storage, "300ms");
+    let mut body = std::fs::read_to_string(&cfg).unwrap();
+    body.push_str(&format!(
+        "[windows]\nsize = \"1m\"\nallowed_lateness = \"5s\"\npoll_interval = \"500ms\"\n\
+         [alerts]\nk = 3.0\nconsecutive = 2\nwebhook = \"http://127.0.0.1:{port}/hook\"\n"
+    ));
+    std::fs::write(&cfg, body).unwrap();
+
+    // 36 one-minute windows; house-price latency ×4 and a spam-filter drift from minute 24 to 28.
+    let spec = feedloop_cli::traffic::TrafficSpec::default();
+    let incident = (spec.start_ms + 24 * MINUTE, spec.start_ms + 28 * MINUTE);
+    let traffic = feedloop_cli::traffic::generate(&feedloop_cli::traffic::TrafficSpec {
+        predictions_per_model: 36 * 400,
+        span_ms: 36 * MINUTE,
+        incident: Some(incident),
+        bad_rate: 0.0,
+        ..spec
+    });
+    let p = harness::producer(&broker.brokers);
+    harness::produce(&p, "predictions", &traffic.predictions).await;
+    harness::produce(&p, "latency", &traffic.latency).await;
+    let run = FeedloopProc::run(&cfg, &log);
+
+    let key = |a: &serde_json::Value| {
+        (
+            a["model"].as_str().unwrap_or_default().to_string(),
+            a["metric"].as_str().unwrap_or_default().to_string(),
+            a["feature"].as_str().map(str::to_string),
+            a["state"].as_str().unwrap_or_default().to_string(),
+        )
+    };
+    let wanted = [
+        ("house-price", "latency_p95", None, "firing"),
+        ("house-price", "latency_p95", None, "resolved"),
+        ("spam-filter", "drift", Some("sender_reputation"), "firing"),
+        ("spam-filter", "drift", Some("sender_reputation"), "resolved"),
+    ];
+    let have_all = |alerts: &[serde_json::Value]| {
+        wanted.iter().all(|w| {
+            alerts.iter().any(|a| {
+                let k = key(a);
+                k.0 == w.0 && k.1 == w.1 && k.2.as_deref() == w.2 && k.3 == w.3 && a["segment"] == serde_json::json!({})
+            })
+        })
+    };
+    let ok = harness::wait_for(Duration::from_secs(240), || {
+        let hooked = std::sync::Arc::clone(&hooked);
+        async move { have_all(&hooked.lock().unwrap()) }
+    })
+    .await;
+    assert!(ok, "webhook got {:#?}\nlog tail:\n{}", hooked.lock().unwrap().iter().map(key).collect::<Vec<_>>(), std::fs::read_to_string(&log).unwrap_or_default().lines().rev().take(30).collect::<Vec<_>>().join("\n"));
+    assert!(run.terminate(Duration::from_secs(60)));
+
+    let on_kafka = consume_all(&broker.brokers, "feedloop-alerts");
+    assert!(have_all(&on_kafka), "{:#?}", on_kafka.iter().map(key).collect::<Vec<_>>());
+    // The firing and resolved alert of a series share their id, and fired in the incident.
+    for (model, metric) in [("house-price", "latency_p95"), ("spam-filter", "drift")] {
+        let series: Vec<_> = on_kafka.iter().filter(|a| a["model"] == model && a["metric"] == metric && a["segment"] == serde_json::json!({})).collect();
+        let firing = series.iter().find(|a| a["state"] == "firing").unwrap();
+        let resolved = series.iter().find(|a| a["state"] == "resolved").unwrap();
+        assert_eq!(firing["id"], resolved["id"]);
+        let at = chrono::DateTime::parse_from_rfc3339(firing["window_start"].as_str().unwrap()).unwrap().timestamp_millis();
+        assert!(at >= incident.0 && at < incident.1, "{model} {metric} fired outside the incident: {firing}");
+    }
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("latency_p95 of house-price"), "alerts are logged");
+
+    // The metrics and alerts tables are queryable.
+    let out = Command::new(harness::feedloop_bin())
+        .args(["query", "--config"])
+        .arg(&cfg)
+        .args(["--format", "csv", "SELECT count(*) > 0 AS has_firing FROM alerts WHERE state = 'firing' AND metric = 'latency_p95'"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "has_firing\ntrue\n", "{}", String::from_utf8_lossy(&out.stderr));
+}
