@@ -589,6 +589,8 @@ async fn snapshot(storage: &Storage, opts: &FeedbackOptions, want_alerts: bool) 
         let files = list_parquet(storage, ALERTS_DIR).await?;
         if !files.is_empty() {
             let table = pinned_table(storage, &files, infer_schema(storage, &files[0]).await?).await?;
+            // Replace the session's live `alerts` table with this pinned snapshot.
+            ctx.deregister_table("alerts")?;
             ctx.register_table("alerts", table)?;
             source_files.extend(files.iter().map(|m| SourceFile { path: m.location.to_string(), bytes: m.size }));
             alerts = Some(read_alerts(&session).await?);
