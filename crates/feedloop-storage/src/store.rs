@@ -256,16 +256,7 @@ impl Storage {
     /// local storage).
     pub async fn put_if_absent(&self, rel: &Path, bytes: Bytes) -> Result<PutOutcome, StorageError> {
         match &self.local_root {
-            Some(root) => {
-                let root = root.clone();
-                let rel = rel.clone();
-                tokio::task::spawn_blocking(move || local_put_if_absent(&root, &rel, &bytes))
-                    .await
-                    .map_err(|e| StorageError::Io {
-                        path: "(blocking task)".into(),
-                        source: std::io::Error::other(e),
-                    })?
-            }
+            Some(root) => local_blocking(root, rel, bytes, local_put_if_absent).await,
             None => {
                 let path = self.path(rel);
                 let opts = PutOptions {
@@ -285,16 +276,7 @@ impl Storage {
     /// Writes `bytes` at `rel`, replacing what is there (atomically, durably).
     pub async fn put_overwrite(&self, rel: &Path, bytes: Bytes) -> Result<(), StorageError> {
         match &self.local_root {
-            Some(root) => {
-                let root = root.clone();
-                let rel = rel.clone();
-                tokio::task::spawn_blocking(move || local_put_overwrite(&root, &rel, &bytes))
-                    .await
-                    .map_err(|e| StorageError::Io {
-                        path: "(blocking task)".into(),
-                        source: std::io::Error::other(e),
-                    })?
-            }
+            Some(root) => local_blocking(root, rel, bytes, local_put_overwrite).await,
             None => {
                 let path = self.path(rel);
                 self.store
@@ -391,6 +373,22 @@ impl Storage {
         }
         removed
     }
+}
+
+/// Runs a local write on the blocking pool.
+async fn local_blocking<T: Send + 'static>(
+    root: &std::path::Path,
+    rel: &Path,
+    bytes: Bytes,
+    write: fn(&std::path::Path, &Path, &[u8]) -> Result<T, StorageError>,
+) -> Result<T, StorageError> {
+    let (root, rel) = (root.to_path_buf(), rel.clone());
+    tokio::task::spawn_blocking(move || write(&root, &rel, &bytes))
+        .await
+        .map_err(|e| StorageError::Io {
+            path: "(blocking task)".into(),
+            source: std::io::Error::other(e),
+        })?
 }
 
 fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> StorageError + '_ {

@@ -91,12 +91,7 @@ pub async fn register_window_table(
             .with_schema(schema(stream));
         ctx.register_table(raw.as_str(), Arc::new(ListingTable::try_new(config)?))?;
     }
-    let df = ctx
-        .table(raw.as_str())
-        .await?
-        .filter(col("ts").gt_eq(ts_lit(start)).and(col("ts").lt(ts_lit(end))))?;
-    ctx.register_table(name, df.into_view())?;
-    Ok(())
+    register_filtered_view(ctx, name, &raw, start, end).await
 }
 
 async fn sql(ctx: &SessionContext, q: &str) -> Result<Vec<RecordBatch>, AnalyticsError> {
