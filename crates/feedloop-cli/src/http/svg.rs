@@ -48,7 +48,7 @@ pub fn rolling_band(points: &[(i64, f64)], window: usize, k: f64) -> Vec<(i64, f
 /// (start, end epoch ms) as red spans (alert windows).
 pub fn line_chart(title: &str, series: &[Series], marks: &[(i64, i64)]) -> String {
     let (w, h) = (560.0_f64, 200.0_f64);
-    let (l, r, t, b) = (56.0, 10.0, 22.0, 22.0);
+    let (l, r, t, b) = (56.0, 10.0, 36.0, 22.0);
     let xs = series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
     let (mut x0, mut x1) = (i64::MAX, i64::MIN);
     for x in xs {
@@ -133,12 +133,15 @@ pub fn line_chart(title: &str, series: &[Series], marks: &[(i64, i64)]) -> Strin
             s.points.len(),
             pts.join(" ")
         );
-        let _ = write!(
-            svg,
-            r#"<text x="{}" y="14" font-size="10" fill="{c}" text-anchor="end">{}</text>"#,
-            w - r - (series.len() - 1 - i) as f64 * 90.0,
-            esc(&truncate(&s.label, 16))
-        );
+        // Legend: one row under the title, as many entries as fit.
+        let lx = l + i as f64 * 100.0;
+        if lx + 100.0 <= w {
+            let _ = write!(
+                svg,
+                r#"<text class="legend" x="{lx}" y="29" font-size="10" fill="{c}">{}</text>"#,
+                esc(&truncate(&s.label, 17))
+            );
+        }
     }
     svg.push_str("</svg>");
     svg
