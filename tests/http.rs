@@ -264,9 +264,14 @@ fn check_deploy_files(exposed: &BTreeMap<String, String>) {
                         let v = <serde_yaml_ng::Value as serde::Deserialize>::deserialize(doc)
                             .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
                         assert!(!v.is_null(), "{}: empty document", p.display());
+                        // A ConfigMap's feedloop.toml is a valid config.
+                        if let Some(toml) = v.get("data").and_then(|d| d.get("feedloop.toml")).and_then(|t| t.as_str()) {
+                            validate_config_text(toml, &p);
+                        }
                     }
                     yaml += 1;
                 }
+                Some("toml") => validate_config_text(&text, &p),
                 Some("json") => {
                     let v = json(&text);
                     if v.get("panels").is_some() {
@@ -290,6 +295,20 @@ fn check_deploy_files(exposed: &BTreeMap<String, String>) {
     }
     assert!(yaml >= 5, "expected the compose file and the Kubernetes manifests under deploy/, found {yaml} YAML files");
     assert!(dashboards >= 1, "no Grafana dashboard JSON under deploy/");
+}
+
+/// `feedloop validate` accepts the config (with the token the Secret provides).
+fn validate_config_text(toml: &str, from: &Path) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("feedloop.toml");
+    std::fs::write(&p, toml).unwrap();
+    let out = std::process::Command::new(feedloop_bin())
+        .args(["validate", "--config"])
+        .arg(&p)
+        .env("FEEDLOOP_HTTP__TOKEN", "from-the-secret")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}: {}", from.display(), String::from_utf8_lossy(&out.stderr));
 }
 
 fn collect_metric_names(text: &str, out: &mut BTreeSet<String>) {
