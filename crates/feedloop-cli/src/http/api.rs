@@ -62,7 +62,8 @@ const METRIC_COLUMNS: &str = "model, model_version, segment, metric, feature, \
     CAST(window_start AS BIGINT) AS window_start_ms, CAST(window_end AS BIGINT) AS window_end_ms, \
     value, test, threshold, drift";
 
-fn where_clause(q: &TableQuery, allow_state: bool) -> Result<String, Response> {
+/// The WHERE clause of a table query; `Err` is the message about `since`.
+fn where_clause(q: &TableQuery, allow_state: bool) -> Result<String, String> {
     let mut w = vec!["1 = 1".to_string()];
     if allow_state && let Some(s) = &q.state {
         w.push(format!("state = {}", sql_str(s)));
@@ -77,7 +78,7 @@ fn where_clause(q: &TableQuery, allow_state: bool) -> Result<String, Response> {
         w.push(format!("feature = {}", sql_str(f)));
     }
     if let Some(s) = &q.since {
-        let ms = parse_since(s).map_err(|e| error(StatusCode::BAD_REQUEST, &e, Some("since"), None))?;
+        let ms = parse_since(s)?;
         w.push(format!("CAST(window_end AS BIGINT) > {ms}"));
     }
     Ok(w.join(" AND "))
@@ -109,7 +110,7 @@ pub fn batches_to_json(batches: &[RecordBatch]) -> Result<serde_json::Value, Str
 pub async fn alerts(State(st): State<HttpState>, Query(q): Query<TableQuery>) -> Response {
     let w = match where_clause(&q, true) {
         Ok(w) => w,
-        Err(r) => return r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e, Some("since"), None),
     };
     let limit = q.limit.unwrap_or(1000).min(100_000);
     let sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE {w} ORDER BY window_start DESC, id LIMIT {limit}");
@@ -120,7 +121,7 @@ pub async fn alerts(State(st): State<HttpState>, Query(q): Query<TableQuery>) ->
 pub async fn metrics(State(st): State<HttpState>, Query(q): Query<TableQuery>) -> Response {
     let w = match where_clause(&q, false) {
         Ok(w) => w,
-        Err(r) => return r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e, Some("since"), None),
     };
     let limit = q.limit.unwrap_or(10_000).min(1_000_000);
     let sql = format!(

@@ -25,6 +25,8 @@ struct Point {
 
 /// (metric, feature) → alert spans, per model.
 type Spans = BTreeMap<(String, Option<String>), Vec<(i64, i64)>>;
+/// (model version, feature) → points.
+type Groups = BTreeMap<(String, Option<String>), Vec<(i64, f64)>>;
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:16px;color:#222;background:#fff}h1{font-size:20px}h2{font-size:17px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:28px}.grid{display:flex;flex-wrap:wrap;gap:10px}.chart{border:1px solid #eee;background:#fcfcfc}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left}.muted{color:#777;font-size:12px}";
 
@@ -130,7 +132,7 @@ pub async fn render(st: &HttpState) -> String {
         let versions: std::collections::BTreeSet<&str> = pts.iter().map(|p| p.version.as_str()).collect();
         let multi = versions.len() > 1;
         let series_of = |metric: &str, by_feature: bool, band: bool| -> Vec<Series> {
-            let mut groups: BTreeMap<(String, Option<String>), Vec<(i64, f64)>> = BTreeMap::new();
+            let mut groups = Groups::new();
             for p in pts.iter().filter(|p| p.metric == metric) {
                 let f = if by_feature { p.feature.clone() } else { None };
                 groups.entry((p.version.clone(), f)).or_default().push((p.ts, p.value));
