@@ -31,6 +31,8 @@ pub struct Config {
     pub log: LogConfig,
     /// `[export]`: retraining datasets (defaults, privacy rules, scheduled exports).
     pub export: feedloop_analytics::ExportConfig,
+    /// `[http]`: the HTTP server of `feedloop run` (metrics, probes, API, page).
+    pub http: crate::http::HttpConfig,
 }
 
 /// `[storage]`.
@@ -125,6 +127,7 @@ impl Config {
         self.windows.validate().context("invalid config")?;
         self.alerts.validate().context("invalid config")?;
         self.export.validate().map_err(|e| anyhow::anyhow!("invalid config: {e}"))?;
+        self.http.validate().map_err(|e| anyhow::anyhow!("invalid config: {e}"))?;
         if self.storage.url.trim().is_empty() {
             bail!("invalid config: `storage.url`: expected a local path or a file://, s3://, gs:// or az:// URL");
         }
@@ -143,6 +146,9 @@ impl Config {
         }
         if c.export.privacy.hash_key.is_some() {
             c.export.privacy.hash_key = Some("<redacted>".into());
+        }
+        if c.http.token.is_some() {
+            c.http.token = Some("<redacted>".into());
         }
         toml_string(&c)
     }

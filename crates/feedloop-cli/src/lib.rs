@@ -9,6 +9,7 @@ pub mod alerting;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod http;
 pub mod output;
 pub mod traffic;
 

@@ -124,9 +124,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let exports = (!config.export.datasets.is_empty()).then(|| {
         tokio::spawn(run_exports(config.clone(), storage.clone(), stop_rx.clone()))
     });
+    let landing_storage = storage.clone();
     let landing = LandingZone::new(storage).with_zstd_level(config.ingest.zstd_level);
     let ingest = Ingest::new(config.kafka.clone(), config.ingest.clone(), landing);
     let progress = spawn_progress_log(ingest.metrics(), Duration::from_secs(30));
+    let http = crate::http::start(&config, landing_storage.clone(), ingest.metrics(), windows.as_ref().map(|(_, d)| d), stop_rx.clone()).await?;
     let result = ingest
         .run(async move {
             shutdown_signal().await;
@@ -134,6 +136,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         })
         .await;
     progress.abort();
+    if let Some(h) = http {
+        let _ = h.await;
+    }
     if let Some((task, dispatcher)) = windows {
         match task.await {
             Ok(Err(e)) => tracing::error!(error = %e, "window jobs failed"),

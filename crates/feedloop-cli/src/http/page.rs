@@ -1,0 +1,205 @@
+//! `GET /`: one HTML page, no scripts, charts as inline SVG. Per model: drift
+//! per feature, each watched metric with its rolling ±kσ band (mean and
+//! population σ of the previous 24 windows) and alert windows in red, latency
+//! percentiles; then the latest datasets.
+
+use super::HttpState;
+use super::api::{col_f64s, col_i64s, col_strs, list_datasets};
+use super::svg::{Series, esc, line_chart, rolling_band};
+use axum::extract::State;
+use axum::response::{Html, IntoResponse, Response};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// Windows the band is computed over.
+pub const BAND_WINDOW: usize = 24;
+const NOT_CHARTED_ALONE: [&str; 7] = ["drift", "prediction_drift", "late_events", "requests", "latency_p50", "latency_p95", "latency_p99"];
+
+struct Point {
+    version: String,
+    metric: String,
+    feature: Option<String>,
+    ts: i64,
+    value: f64,
+}
+
+/// (metric, feature) → alert spans, per model.
+type Spans = BTreeMap<(String, Option<String>), Vec<(i64, i64)>>;
+/// (model version, feature) → points.
+type Groups = BTreeMap<(String, Option<String>), Vec<(i64, f64)>>;
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:16px;color:#222;background:#fff}h1{font-size:20px}h2{font-size:17px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:28px}.grid{display:flex;flex-wrap:wrap;gap:10px}.chart{border:1px solid #eee;background:#fcfcfc}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left}.muted{color:#777;font-size:12px}";
+
+pub async fn page(State(st): State<HttpState>) -> Response {
+    Html(render(&st).await).into_response()
+}
+
+pub async fn render(st: &HttpState) -> String {
+    let mut points: BTreeMap<String, Vec<Point>> = BTreeMap::new();
+    let mut errors = Vec::new();
+    let sql = "SELECT model, model_version, metric, feature, CAST(window_start AS BIGINT) AS ws, value FROM metrics \
+               WHERE segment = '{}' ORDER BY ws";
+    match st.inner.session.sql(sql).await {
+        Ok((_, batches)) => {
+            for b in &batches {
+                let (m, v, me, f, ts, val) = (
+                    col_strs(b, "model"),
+                    col_strs(b, "model_version"),
+                    col_strs(b, "metric"),
+                    col_strs(b, "feature"),
+                    col_i64s(b, "ws"),
+                    col_f64s(b, "value"),
+                );
+                for i in 0..b.num_rows() {
+                    let (Some(model), Some(ts), Some(value)) = (m[i].clone(), ts[i], val[i]) else { continue };
+                    if !value.is_finite() {
+                        continue;
+                    }
+                    points.entry(model).or_default().push(Point {
+                        version: v[i].clone().unwrap_or_default(),
+                        metric: me[i].clone().unwrap_or_default(),
+                        feature: f[i].clone(),
+                        ts,
+                        value,
+                    });
+                }
+            }
+        }
+        Err(e) => errors.push(format!("metrics: {e}")),
+    }
+    let mut spans: BTreeMap<String, Spans> = BTreeMap::new();
+    let sql = "SELECT id, model, metric, feature, state, CAST(window_start AS BIGINT) AS ws, CAST(window_end AS BIGINT) AS we \
+               FROM alerts ORDER BY ws";
+    match st.inner.session.sql(sql).await {
+        Ok((_, batches)) => {
+            // id → (model, metric, feature, start, end)
+            let mut by_id: BTreeMap<String, (String, String, Option<String>, i64, i64)> = BTreeMap::new();
+            for b in &batches {
+                let (id, m, me, f, s, ws, we) = (
+                    col_strs(b, "id"),
+                    col_strs(b, "model"),
+                    col_strs(b, "metric"),
+                    col_strs(b, "feature"),
+                    col_strs(b, "state"),
+                    col_i64s(b, "ws"),
+                    col_i64s(b, "we"),
+                );
+                for i in 0..b.num_rows() {
+                    let (Some(id), Some(ws), Some(we)) = (id[i].clone(), ws[i], we[i]) else { continue };
+                    let firing = s[i].as_deref() == Some("firing");
+                    let e = by_id.entry(id).or_insert_with(|| {
+                        (m[i].clone().unwrap_or_default(), me[i].clone().unwrap_or_default(), f[i].clone(), ws, i64::MAX)
+                    });
+                    e.3 = e.3.min(ws);
+                    if !firing {
+                        e.4 = we;
+                    }
+                }
+            }
+            for (_, (model, metric, feature, s, e)) in by_id {
+                spans.entry(model).or_default().entry((metric, feature)).or_default().push((s, e));
+            }
+        }
+        Err(e) => errors.push(format!("alerts: {e}")),
+    }
+    let datasets = list_datasets(st).await.unwrap_or_else(|e| {
+        errors.push(format!("datasets: {e}"));
+        Vec::new()
+    });
+
+    let k = st.inner.k;
+    let total = st.inner.ingest.total();
+    let mut html = String::new();
+    let _ = write!(
+        html,
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>feedloop</title><style>{STYLE}</style></head><body><h1>feedloop</h1>\
+         <p class=\"muted\">this process: {} consumed, {} landed, {} dead-lettered, lag {} · bands: mean ± {k}σ of the previous {BAND_WINDOW} windows · red: alert windows</p>",
+        total.consumed,
+        total.landed,
+        total.dead_lettered,
+        st.inner.ingest.total_lag()
+    );
+    for e in &errors {
+        let _ = write!(html, "<p class=\"muted\">could not read {}</p>", esc(e));
+    }
+    if points.is_empty() {
+        html.push_str("<p>No window metrics yet: the window jobs write them as windows close.</p>");
+    }
+    let no_spans = Spans::new();
+    for (model, pts) in &points {
+        let model_spans = spans.get(model).unwrap_or(&no_spans);
+        let _ = write!(html, "<h2>{}</h2><div class=\"grid\">", esc(model));
+        let versions: std::collections::BTreeSet<&str> = pts.iter().map(|p| p.version.as_str()).collect();
+        let multi = versions.len() > 1;
+        let series_of = |metric: &str, by_feature: bool, band: bool| -> Vec<Series> {
+            let mut groups = Groups::new();
+            for p in pts.iter().filter(|p| p.metric == metric) {
+                let f = if by_feature { p.feature.clone() } else { None };
+                groups.entry((p.version.clone(), f)).or_default().push((p.ts, p.value));
+            }
+            groups
+                .into_iter()
+                .map(|((v, f), points)| {
+                    let base = f.unwrap_or_else(|| metric.to_string());
+                    Series {
+                        label: if multi { format!("{base} {v}") } else { base },
+                        band: if band { rolling_band(&points, BAND_WINDOW, k) } else { Vec::new() },
+                        points,
+                    }
+                })
+                .collect()
+        };
+        let marks_of = |metric: &str| -> Vec<(i64, i64)> {
+            model_spans.iter().filter(|((m, _), _)| m == metric).flat_map(|(_, v)| v.iter().copied()).collect()
+        };
+        // Drift per feature.
+        let drift = series_of("drift", true, false);
+        if !drift.is_empty() {
+            html.push_str(&line_chart("drift per feature", &drift, &marks_of("drift")));
+        }
+        // Latency percentiles together.
+        let mut lat = Vec::new();
+        for m in ["latency_p50", "latency_p95", "latency_p99"] {
+            lat.extend(series_of(m, false, false).into_iter().map(|mut s| {
+                s.label = s.label.replace("latency_", "");
+                s
+            }));
+        }
+        if !lat.is_empty() {
+            let mut marks = marks_of("latency_p95");
+            marks.extend(marks_of("latency_p99"));
+            html.push_str(&line_chart("latency percentiles (ms)", &lat, &marks));
+        }
+        // Every other metric with its band, error rate and coverage first.
+        let mut metrics: Vec<&str> = pts.iter().map(|p| p.metric.as_str()).filter(|m| !NOT_CHARTED_ALONE.contains(m)).collect();
+        metrics.sort_by_key(|m| (!matches!(*m, "error_rate" | "correction_coverage" | "drift_share"), *m));
+        metrics.dedup();
+        for m in metrics {
+            let s = series_of(m, false, true);
+            html.push_str(&line_chart(&format!("{m} ± {k}σ"), &s, &marks_of(m)));
+        }
+        html.push_str("</div>");
+    }
+    html.push_str("<h2>Datasets</h2>");
+    if datasets.is_empty() {
+        html.push_str("<p class=\"muted\">No datasets exported yet.</p>");
+    } else {
+        html.push_str("<table><tr><th>model</th><th>dataset</th><th>latest version</th><th>rows</th><th>created</th><th>versions</th></tr>");
+        for d in datasets.iter().take(50) {
+            let latest = d["versions"].get(0).cloned().unwrap_or_default();
+            let _ = write!(
+                html,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(d["model"].as_str().unwrap_or_default()),
+                esc(d["name"].as_str().unwrap_or_default()),
+                esc(latest["version"].as_str().unwrap_or_default()),
+                latest["row_count"],
+                esc(latest["created_at"].as_str().unwrap_or_default()),
+                d["versions"].as_array().map_or(0, |v| v.len())
+            );
+        }
+        html.push_str("</table>");
+    }
+    html.push_str("</body></html>");
+    html
+}

@@ -1,0 +1,180 @@
+//! `GET /metrics`: the Prometheus text exposition format (version 0.0.4),
+//! written by hand. Every metric name is listed in [`METRIC_NAMES`].
+
+use super::HttpState;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use feedloop_events::StreamKind;
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+/// Every metric family `/metrics` exposes (the deploy tests check dashboards against it).
+pub const METRIC_NAMES: &[&str] = &[
+    "feedloop_events_consumed_total",
+    "feedloop_events_landed_total",
+    "feedloop_events_dead_lettered_total",
+    "feedloop_events_skipped_landed_total",
+    "feedloop_consumed_bytes_total",
+    "feedloop_landed_bytes_total",
+    "feedloop_files_landed_total",
+    "feedloop_consumer_lag_messages",
+    "feedloop_assigned_partitions",
+    "feedloop_landing_retries_total",
+    "feedloop_consumer_errors_total",
+    "feedloop_alert_deliveries_total",
+    "feedloop_alert_queue_length",
+    "feedloop_alerts_firing",
+    "feedloop_corrections_accepted_total",
+    "feedloop_start_time_seconds",
+];
+
+/// Escapes a label value (`\`, `"`, newline).
+pub fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// Builds an exposition: one `family` call per metric family.
+#[derive(Default)]
+pub struct Exposition {
+    out: String,
+}
+
+impl Exposition {
+    pub fn family(&mut self, name: &str, kind: &str, help: &str, samples: &[(Vec<(&str, String)>, f64)]) {
+        let _ = writeln!(self.out, "# HELP {name} {help}");
+        let _ = writeln!(self.out, "# TYPE {name} {kind}");
+        for (labels, value) in samples {
+            self.out.push_str(name);
+            if !labels.is_empty() {
+                self.out.push('{');
+                for (i, (k, v)) in labels.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(',');
+                    }
+                    let _ = write!(self.out, "{k}=\"{}\"", escape(v));
+                }
+                self.out.push('}');
+            }
+            let _ = writeln!(self.out, " {}", fmt_value(*value));
+        }
+    }
+
+    pub fn finish(self) -> String {
+        self.out
+    }
+}
+
+fn fmt_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
+    } else if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Alerts currently firing: alert ids whose latest transition is `firing`.
+async fn alerts_firing(st: &HttpState) -> Option<f64> {
+    let sql = "SELECT count(*) AS n FROM (SELECT id, last_value(state ORDER BY window_start) AS s FROM alerts GROUP BY id) t WHERE s = 'firing'";
+    let (_, batches) = st.inner.session.sql(sql).await.ok()?;
+    let b = batches.first()?;
+    let col = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Int64).ok()?;
+    let a = col.as_any().downcast_ref::<arrow::array::Int64Array>()?;
+    (a.len() == 1).then(|| a.value(0) as f64)
+}
+
+pub async fn render(st: &HttpState) -> String {
+    let m = &st.inner.ingest;
+    let mut e = Exposition::default();
+    type Pick = fn(&feedloop_ingest::metrics::CountersSnapshot) -> u64;
+    let per_stream: [(&str, &str, Pick); 7] = [
+        ("feedloop_events_consumed_total", "Messages received from Kafka (valid or not).", |s| s.consumed),
+        ("feedloop_events_landed_total", "Events written to the landing zone by this process.", |s| s.landed),
+        ("feedloop_events_dead_lettered_total", "Invalid events sent to the dead-letter topic.", |s| s.dead_lettered),
+        ("feedloop_events_skipped_landed_total", "Re-delivered messages skipped because storage already holds them.", |s| s.skipped_landed),
+        ("feedloop_consumed_bytes_total", "Payload bytes of consumed messages.", |s| s.consumed_bytes),
+        ("feedloop_landed_bytes_total", "Parquet bytes written to the landing zone.", |s| s.landed_bytes),
+        ("feedloop_files_landed_total", "Parquet files written to the landing zone.", |s| s.files),
+    ];
+    let snaps: Vec<_> = StreamKind::ALL.iter().map(|s| (s.table_name().to_string(), m.stream(*s).snapshot())).collect();
+    for (name, help, pick) in per_stream {
+        let samples: Vec<_> = snaps.iter().map(|(s, c)| (vec![("stream", s.clone())], pick(c) as f64)).collect();
+        e.family(name, "counter", help, &samples);
+    }
+    let lag: Vec<_> = m
+        .lag
+        .lock()
+        .map(|l| {
+            l.iter()
+                .map(|((t, p), v)| (vec![("topic", t.clone()), ("partition", p.to_string())], *v as f64))
+                .collect()
+        })
+        .unwrap_or_default();
+    e.family("feedloop_consumer_lag_messages", "gauge", "Consumer lag per assigned partition (messages).", &lag);
+    let assigned = m.assigned.lock().map(|a| a.len()).unwrap_or(0) as f64;
+    e.family("feedloop_assigned_partitions", "gauge", "Kafka partitions assigned to this process.", &[(vec![], assigned)]);
+    e.family(
+        "feedloop_landing_retries_total",
+        "counter",
+        "Landing attempts that failed and were retried.",
+        &[(vec![], m.landing_retries.load(Ordering::Relaxed) as f64)],
+    );
+    e.family(
+        "feedloop_consumer_errors_total",
+        "counter",
+        "Consumer errors reported by librdkafka.",
+        &[(vec![], m.consumer_errors.load(Ordering::Relaxed) as f64)],
+    );
+    let stats = st.inner.dispatcher.upgrade().map(|d| d.stats()).unwrap_or_default();
+    let mut deliveries = Vec::new();
+    let mut queued = Vec::new();
+    for s in &stats {
+        for (outcome, n) in [("sent", s.sent), ("failed", s.failed), ("dropped", s.dropped)] {
+            deliveries.push((vec![("sink", s.sink.clone()), ("outcome", outcome.to_string())], n as f64));
+        }
+        queued.push((vec![("sink", s.sink.clone())], s.queued as f64));
+    }
+    e.family("feedloop_alert_deliveries_total", "counter", "Alert deliveries per sink and outcome (sent, failed, dropped).", &deliveries);
+    e.family("feedloop_alert_queue_length", "gauge", "Alerts waiting in each sink's queue.", &queued);
+    let firing: Vec<_> = alerts_firing(st).await.map(|n| (vec![], n)).into_iter().collect();
+    e.family("feedloop_alerts_firing", "gauge", "Alerts whose latest transition in the alerts table is firing.", &firing);
+    e.family(
+        "feedloop_corrections_accepted_total",
+        "counter",
+        "Corrections accepted by POST /api/v1/corrections and produced to Kafka.",
+        &[(vec![], st.inner.corrections_accepted.load(Ordering::Relaxed) as f64)],
+    );
+    e.family(
+        "feedloop_start_time_seconds",
+        "gauge",
+        "Start time of the HTTP server, seconds since the Unix epoch.",
+        &[(vec![], st.inner.started_at)],
+    );
+    e.finish()
+}
+
+pub async fn metrics(State(st): State<HttpState>) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        render(&st).await,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format() {
+        let mut e = Exposition::default();
+        e.family("x_total", "counter", "X.", &[(vec![("a", "q\"\\\n".into()), ("b", "2".into())], 3.0), (vec![], 0.5)]);
+        let s = e.finish();
+        assert_eq!(s, "# HELP x_total X.\n# TYPE x_total counter\nx_total{a=\"q\\\"\\\\\\n\",b=\"2\"} 3\nx_total 0.5\n");
+    }
+}
