@@ -308,3 +308,67 @@ async fn run_raises_and_resolves_alerts_on_kafka_webhook_and_log() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "has_firing\ntrue\n", "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_export_in_run_writes_the_user_labelled_wrong_predictions() {
+    let broker = Nisshi::start();
+    broker.create_feedloop_topics(2);
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("store");
+    let log = dir.path().join("run.log");
+    let cfg = harness::write_config(dir.path(), &broker.brokers, "exporting", &storage, "300ms");
+    let mut body = std::fs::read_to_string(&cfg).unwrap();
+    body.push_str("[windows]\nenabled = false\n[[export.datasets]]\nname = \"retrain\"\nmodel = \"spam-filter\"\npolicy = \"wrong\"\nevery = \"2s\"\n");
+    std::fs::write(&cfg, body).unwrap();
+    let traffic = feedloop_cli::traffic::generate(&feedloop_cli::traffic::TrafficSpec {
+        predictions_per_model: 3000,
+        bad_rate: 0.0,
+        ..Default::default()
+    });
+    // The known answer: spam-filter predictions whose (only) correction disagrees.
+    let mut predicted = std::collections::HashMap::new();
+    for (_, p) in &traffic.predictions {
+        let v: serde_json::Value = serde_json::from_slice(p).unwrap();
+        if v["model"] == "spam-filter" {
+            predicted.insert(v["prediction_id"].as_str().unwrap().to_string(), v["output"]["label"].as_str().unwrap().to_string());
+        }
+    }
+    let mut wrong = std::collections::BTreeSet::new();
+    for (_, c) in &traffic.corrections {
+        let v: serde_json::Value = serde_json::from_slice(c).unwrap();
+        if let (Some(label), Some(p)) = (v["label"].as_str(), predicted.get(v["prediction_id"].as_str().unwrap())) {
+            if label != p {
+                wrong.insert(v["prediction_id"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    assert!(wrong.len() > 50);
+    let p = harness::producer(&broker.brokers);
+    harness::produce(&p, "predictions", &traffic.predictions).await;
+    harness::produce(&p, "corrections", &traffic.corrections).await;
+    let run = FeedloopProc::run(&cfg, &log);
+
+    // Versions are content hashes: each scheduled run over new data commits a new
+    // one; wait for the version that holds every wrong prediction.
+    let manifests = |dir: &std::path::Path| -> Vec<serde_json::Value> {
+        let root = dir.join("datasets/spam-filter/retrain");
+        std::fs::read_dir(&root)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| std::fs::read(e.path().join("_manifest.json")).ok())
+            .filter_map(|b| serde_json::from_slice(&b).ok())
+            .collect()
+    };
+    let want = wrong.len() as u64;
+    let ok = harness::wait_for(Duration::from_secs(120), || {
+        let storage = storage.clone();
+        async move { manifests(&storage).iter().any(|m| m["row_count"] == want) }
+    })
+    .await;
+    assert!(ok, "no scheduled export with {want} rows: {:?}\n{}", manifests(&storage).iter().map(|m| m["row_count"].clone()).collect::<Vec<_>>(), tail(&log));
+    assert!(run.terminate(Duration::from_secs(30)));
+    let m = manifests(&storage).into_iter().find(|m| m["row_count"] == want).unwrap();
+    assert_eq!(m["policy"], "wrong");
+    assert!(m["files"].as_array().unwrap().iter().all(|f| f["sha256"].as_str().is_some_and(|s| s.len() == 64)));
+}

@@ -212,16 +212,21 @@ async fn late_events_are_counted_and_two_instances_feed_one_analysis() {
         land(&zone, StreamKind::Latency, part, &mut next, &l).await;
     }
     let (mut job, _) = open_job(&storage).await;
-    assert_eq!(job.tick().await.unwrap().len(), 9);
-    // 40 events of window 3 arrive late, and window 10 arrives on time.
+    // Instance 1 is one window behind instance 0 (its latest event is in window
+    // 9, instance 0's in window 8): the lagging instance holds the watermark, so
+    // windows 0..=7 close.
+    assert_eq!(job.tick().await.unwrap().len(), 8);
+    // 40 events of window 3 arrive late through instance 1, then both instances move on.
     let (late, _) = window_events(3, &mut rng);
     let late: Vec<String> = late.into_iter().take(40).map(|e| e.replace("\"w3-", "\"late-w3-")).collect();
     land(&zone, StreamKind::Predictions, 1, &mut next, &late).await;
-    let (p, l) = window_events(10, &mut rng);
-    land(&zone, StreamKind::Predictions, 0, &mut next, &p).await;
-    land(&zone, StreamKind::Latency, 0, &mut next, &l).await;
+    for (w, part) in [(10, 0), (11, 1)] {
+        let (p, l) = window_events(w, &mut rng);
+        land(&zone, StreamKind::Predictions, part, &mut next, &p).await;
+        land(&zone, StreamKind::Latency, part, &mut next, &l).await;
+    }
     let reports = job.tick().await.unwrap();
-    assert_eq!(reports.len(), 1);
+    assert_eq!(reports.len(), 2, "windows 8 and 9 close");
     let late_rows: Vec<_> = reports[0].rows.iter().filter(|r| r.metric == "late_events").collect();
     assert_eq!(late_rows.len(), 1);
     assert_eq!((late_rows[0].window_start - T0) / MIN, 3);

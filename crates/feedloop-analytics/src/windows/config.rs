@@ -24,6 +24,10 @@ pub struct WindowsConfig {
     /// How often the landing zone is checked for new files.
     #[serde(with = "humantime_serde")]
     pub poll_interval: Duration,
+    /// A partition with no new landed file for this long stops holding back the
+    /// watermark (it is idle, not late).
+    #[serde(with = "humantime_serde")]
+    pub partition_idle_timeout: Duration,
     /// Default reference of every model version: its first N windows.
     pub reference_windows: usize,
     /// Per-model settings, by model name.
@@ -38,6 +42,7 @@ impl Default for WindowsConfig {
             allowed_lateness: Duration::from_secs(60),
             segments: Vec::new(),
             poll_interval: Duration::from_secs(5),
+            partition_idle_timeout: Duration::from_secs(30),
             reference_windows: 12,
             models: BTreeMap::new(),
         }

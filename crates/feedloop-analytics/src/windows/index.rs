@@ -32,6 +32,12 @@ pub struct LandingIndex {
     pub max_ts: Option<i64>,
     /// Smallest event time ever seen (epoch ms).
     pub min_ts: Option<i64>,
+    /// Per partition, the largest event time landed.
+    #[serde(default)]
+    pub partition_max: BTreeMap<String, i64>,
+    /// Per partition, when this process last discovered a new file of it.
+    #[serde(skip)]
+    pub last_new: BTreeMap<String, std::time::Instant>,
 }
 
 fn partition_id(key: &PartitionKey) -> String {
@@ -55,6 +61,9 @@ impl LandingIndex {
                     self.last_seen.insert(id.clone(), start);
                     let Some((lo, hi)) = meta.ts_range else { continue };
                     self.max_ts = Some(self.max_ts.map_or(hi, |m| m.max(hi)));
+                    let pm = self.partition_max.entry(id.clone()).or_insert(hi);
+                    *pm = (*pm).max(hi);
+                    self.last_new.insert(id.clone(), std::time::Instant::now());
                     self.min_ts = Some(self.min_ts.map_or(lo, |m| m.min(lo)));
                     let f = IndexedFile { path: path.to_string(), stream, rows: meta.rows, ts_min: lo, ts_max: hi };
                     self.files.push(f.clone());
@@ -63,6 +72,21 @@ impl LandingIndex {
             }
         }
         Ok(new)
+    }
+
+    /// Event-time progress: the smallest "latest event time" over the partitions
+    /// that are still receiving data (a new file within `idle`), so a partition
+    /// that lags behind (a backfill, a slow instance) holds windows open instead of
+    /// having its events counted late. When every partition is idle — traffic
+    /// stopped, or this process just started — the latest event time overall.
+    pub fn progress(&self, idle: std::time::Duration) -> Option<i64> {
+        let active = self
+            .last_new
+            .iter()
+            .filter(|(_, t)| t.elapsed() < idle)
+            .filter_map(|(id, _)| self.partition_max.get(id).copied())
+            .min();
+        active.or(self.max_ts)
     }
 
     /// Files of `stream` with events in `[start, end)`.

@@ -1,9 +1,12 @@
 //! [`WindowJob`]: closes event-time windows as the watermark passes them and
 //! turns each into metric rows, alerts and durable history.
 //!
-//! * **Watermark** = the latest event time in the landing zone (over all
-//!   partitions and ingest instances) − `allowed_lateness`. A window
-//!   `[start, start + size)` closes when the watermark reaches its end.
+//! * **Watermark** = the latest event time in the landing zone − `allowed_lateness`,
+//!   where "latest" is taken over the partitions still receiving data: the
+//!   smallest of their latest event times, so a lagging partition holds windows
+//!   open; a partition with no new file for `partition_idle_timeout` stops
+//!   holding them (and when all are idle, the latest event time overall counts).
+//!   A window `[start, start + size)` closes when the watermark reaches its end.
 //! * **Late events** (landed after their window closed) are counted as
 //!   `late_events` rows of the window they belong to; they do not change the
 //!   window's other metrics.
@@ -147,7 +150,10 @@ impl WindowJob {
 
     /// The current watermark (epoch ms), once any event has landed.
     pub fn watermark(&self) -> Option<i64> {
-        self.state.index.max_ts.map(|t| t - self.config.lateness_ms())
+        self.state
+            .index
+            .progress(self.config.partition_idle_timeout)
+            .map(|t| t - self.config.lateness_ms())
     }
 
     /// Discovers new landing files and closes every window the watermark passed.

@@ -155,21 +155,33 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     result.context("ingest failed")
 }
 
-/// Runs the `[[export.datasets]]` that are due, every minute, until `stop`.
+/// Runs the `[[export.datasets]]` that are due until `stop`, checking as often as
+/// the most frequent dataset asks (between once a second and once a minute).
 pub async fn run_exports(config: Config, storage: Storage, mut stop: watch::Receiver<bool>) {
-    tracing::info!(datasets = config.export.datasets.len(), "scheduled exports started");
+    let tick = config
+        .export
+        .datasets
+        .iter()
+        .map(|d| d.every)
+        .min()
+        .unwrap_or(Duration::from_secs(60))
+        .clamp(Duration::from_secs(1), Duration::from_secs(60));
+    tracing::info!(datasets = config.export.datasets.len(), ?tick, "scheduled exports started");
     loop {
         let now = chrono::Utc::now().timestamp_millis();
         match feedloop_analytics::export::run_scheduled_exports(&storage, &config.export, now).await {
             Ok(runs) => {
                 for r in runs {
-                    tracing::info!(run = ?r, "scheduled export");
+                    match &r.result {
+                        Ok(out) => tracing::info!(model = %r.model, dataset = %r.name, rows = out.manifest.row_count, created = out.created, url = %out.url, "scheduled export"),
+                        Err(e) => tracing::warn!(model = %r.model, dataset = %r.name, error = %e, "scheduled export failed; retrying at its next turn"),
+                    }
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "scheduled export failed; retrying later"),
+            Err(e) => tracing::warn!(error = %e, "scheduled exports failed; retrying later"),
         }
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+            _ = tokio::time::sleep(tick) => {}
             _ = stop.changed() => break,
         }
     }
