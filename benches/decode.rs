@@ -8,8 +8,16 @@ use feedloop_storage::{LandingZone, PartitionKey, Storage};
 use std::hint::black_box;
 
 fn bench(c: &mut Criterion) {
-    let traffic = generate(&TrafficSpec { predictions_per_model: 5_000, bad_rate: 0.0, ..TrafficSpec::default() });
-    let msgs: Vec<&[u8]> = traffic.predictions.iter().map(|(_, p)| p.as_slice()).collect();
+    let traffic = generate(&TrafficSpec {
+        predictions_per_model: 5_000,
+        bad_rate: 0.0,
+        ..TrafficSpec::default()
+    });
+    let msgs: Vec<&[u8]> = traffic
+        .predictions
+        .iter()
+        .map(|(_, p)| p.as_slice())
+        .collect();
     let bytes: usize = msgs.iter().map(|m| m.len()).sum();
     let limits = Limits::default();
 
@@ -22,28 +30,58 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
-    let events: Vec<_> = msgs.iter().map(|m| decode(StreamKind::Predictions, m, &limits).unwrap()).collect();
+    let events: Vec<_> = msgs
+        .iter()
+        .map(|m| decode(StreamKind::Predictions, m, &limits).unwrap())
+        .collect();
     g.bench_function("arrow batch", |b| {
         b.iter(|| {
             let mut bb = BatchBuilder::new(StreamKind::Predictions, "predictions", 0);
             for (i, e) in events.iter().enumerate() {
-                bb.append(e, Lineage { offset: i as i64, kafka_ts: Some(0) }).unwrap();
+                bb.append(
+                    e,
+                    Lineage {
+                        offset: i as i64,
+                        kafka_ts: Some(0),
+                    },
+                )
+                .unwrap();
             }
             black_box(bb.finish().unwrap())
         })
     });
     let mut bb = BatchBuilder::new(StreamKind::Predictions, "predictions", 0);
     for (i, e) in events.iter().enumerate() {
-        bb.append(e, Lineage { offset: i as i64, kafka_ts: Some(0) }).unwrap();
+        bb.append(
+            e,
+            Lineage {
+                offset: i as i64,
+                kafka_ts: Some(0),
+            },
+        )
+        .unwrap();
     }
     let batch = bb.finish().unwrap();
     let zone = LandingZone::new(Storage::open("memory://bench", []).unwrap());
-    let key = PartitionKey { stream: StreamKind::Predictions, topic: "predictions".into(), partition: 0 };
+    let key = PartitionKey {
+        stream: StreamKind::Predictions,
+        topic: "predictions".into(),
+        partition: 0,
+    };
     g.bench_function("parquet zstd(1)", |b| {
-        b.iter(|| black_box(zone.encode(&key, 0, events.len() as i64 - 1, &batch).unwrap()))
+        b.iter(|| {
+            black_box(
+                zone.encode(&key, 0, events.len() as i64 - 1, &batch)
+                    .unwrap(),
+            )
+        })
     });
     g.finish();
-    eprintln!("(10 000 predictions, {:.1} MB of JSON, {} B per event)", bytes as f64 / 1e6, bytes / msgs.len());
+    eprintln!(
+        "(10 000 predictions, {:.1} MB of JSON, {} B per event)",
+        bytes as f64 / 1e6,
+        bytes / msgs.len()
+    );
 }
 
 criterion_group!(benches, bench);

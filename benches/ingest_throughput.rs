@@ -20,12 +20,21 @@ use std::time::{Duration, Instant};
 
 fn rss_kib(pid: u32) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 /// Rows landed so far, reading only the footers of files not seen before.
 async fn landed_rows(zone: &LandingZone, seen: &mut HashMap<String, usize>) -> usize {
-    for key in zone.partitions(StreamKind::Predictions).await.unwrap_or_default() {
+    for key in zone
+        .partitions(StreamKind::Predictions)
+        .await
+        .unwrap_or_default()
+    {
         for path in zone.list_partition(&key, None).await.unwrap_or_default() {
             if !seen.contains_key(path.as_ref())
                 && let Ok((_, _, rows)) = zone.read_range(&path).await
@@ -46,7 +55,8 @@ fn raw_drain(brokers: &str, partitions: i32, n: usize) -> (Duration, u64) {
         .unwrap();
     let mut tpl = rdkafka::TopicPartitionList::new();
     for p in 0..partitions {
-        tpl.add_partition_offset("predictions", p, rdkafka::Offset::Beginning).unwrap();
+        tpl.add_partition_offset("predictions", p, rdkafka::Offset::Beginning)
+            .unwrap();
     }
     c.assign(&tpl).unwrap();
     let start = Instant::now();
@@ -65,7 +75,10 @@ async fn main() {
     if std::env::args().any(|a| a == "--list" || a == "--test") {
         return; // `cargo test --benches` / `--list`: nothing to do.
     }
-    let n: usize = std::env::var("FEEDLOOP_BENCH_EVENTS").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    let n: usize = std::env::var("FEEDLOOP_BENCH_EVENTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
     let partitions = 8;
     let broker = harness::Nisshi::start();
     broker.create_feedloop_topics(partitions);
@@ -99,7 +112,9 @@ async fn main() {
     let storage = dir.path().join("store");
     let cfg = harness::write_config(dir.path(), &broker.brokers, "bench", &storage, "5s");
     // The harness config lowers flush_max_events for tests; the bench uses the defaults.
-    let body = std::fs::read_to_string(&cfg).unwrap().replace("flush_max_events = 5000\n", "");
+    let body = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("flush_max_events = 5000\n", "");
     std::fs::write(&cfg, body).unwrap();
     let zone = LandingZone::new(Storage::open(storage.to_str().unwrap(), []).unwrap());
     let start = Instant::now();
@@ -114,7 +129,10 @@ async fn main() {
             rss.push((start.elapsed().as_secs_f64(), r));
         }
         landed = landed_rows(&zone, &mut seen).await;
-        assert!(start.elapsed() < Duration::from_secs(600), "ingest did not finish");
+        assert!(
+            start.elapsed() < Duration::from_secs(600),
+            "ingest did not finish"
+        );
     }
     let t = start.elapsed();
     let rate = msgs.len() as f64 / t.as_secs_f64();
@@ -129,7 +147,10 @@ async fn main() {
         parquet_bytes as f64 / 1e6
     );
     let peak = rss.iter().map(|r| r.1).max().unwrap_or(0);
-    let q = |f: f64| rss.get(((rss.len() as f64 - 1.0) * f) as usize).map_or(0, |r| r.1);
+    let q = |f: f64| {
+        rss.get(((rss.len() as f64 - 1.0) * f) as usize)
+            .map_or(0, |r| r.1)
+    };
     println!(
         "feedloop RSS: peak {:.0} MiB; at 25/50/75/100% of the run {:.0}/{:.0}/{:.0}/{:.0} MiB ({} samples)",
         peak as f64 / 1024.0,
@@ -143,11 +164,17 @@ async fn main() {
 }
 
 fn walk_size(p: &Path) -> u64 {
-    let Ok(rd) = std::fs::read_dir(p) else { return 0 };
+    let Ok(rd) = std::fs::read_dir(p) else {
+        return 0;
+    };
     rd.flatten()
         .map(|e| {
             let m = e.metadata().ok();
-            if m.as_ref().is_some_and(|m| m.is_dir()) { walk_size(&e.path()) } else { m.map_or(0, |m| m.len()) }
+            if m.as_ref().is_some_and(|m| m.is_dir()) {
+                walk_size(&e.path())
+            } else {
+                m.map_or(0, |m| m.len())
+            }
         })
         .sum()
 }

@@ -15,7 +15,12 @@ fn seed() -> u64 {
     let s = std::env::var("FEEDLOOP_TEST_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64);
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
     eprintln!("seed: {s} (rerun with FEEDLOOP_TEST_SEED={s})");
     s
 }
@@ -32,9 +37,16 @@ async fn cli_produce_run_query_against_a_real_broker() {
         bad_rate: 0.0,
         ..Default::default()
     });
-    for (topic, msgs) in [("predictions", &traffic.predictions), ("corrections", &traffic.corrections), ("latency", &traffic.latency)] {
+    for (topic, msgs) in [
+        ("predictions", &traffic.predictions),
+        ("corrections", &traffic.corrections),
+        ("latency", &traffic.latency),
+    ] {
         let file = dir.path().join(format!("{topic}.jsonl"));
-        let body: Vec<u8> = msgs.iter().flat_map(|(_, p)| p.iter().copied().chain([b'\n'])).collect();
+        let body: Vec<u8> = msgs
+            .iter()
+            .flat_map(|(_, p)| p.iter().copied().chain([b'\n']))
+            .collect();
         std::fs::write(&file, body).unwrap();
         let out = Command::new(harness::feedloop_bin())
             .args(["produce", "--config"])
@@ -43,28 +55,59 @@ async fn cli_produce_run_query_against_a_real_broker() {
             .arg(&file)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("produced {} messages to {topic}", msgs.len()));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            format!("produced {} messages to {topic}", msgs.len())
+        );
     }
     let run = FeedloopProc::run(&cfg, &dir.path().join("run.log"));
     let want = traffic.predictions.len() as i64;
-    let ok = harness::wait_for(Duration::from_secs(90), || harness::landed_at_least(&storage, want)).await;
-    assert!(ok, "not landed in time; log:\n{}", std::fs::read_to_string(dir.path().join("run.log")).unwrap_or_default());
-    assert!(harness::wait_for(Duration::from_secs(30), || async {
-        harness::landed(&storage, "latency").await.0 == traffic.latency.len() as i64
-            && harness::landed(&storage, "corrections").await.0 == traffic.corrections.len() as i64
+    let ok = harness::wait_for(Duration::from_secs(90), || {
+        harness::landed_at_least(&storage, want)
     })
-    .await);
-    assert!(run.terminate(Duration::from_secs(30)), "feedloop run did not exit cleanly on SIGTERM");
+    .await;
+    assert!(
+        ok,
+        "not landed in time; log:\n{}",
+        std::fs::read_to_string(dir.path().join("run.log")).unwrap_or_default()
+    );
+    assert!(
+        harness::wait_for(Duration::from_secs(30), || async {
+            harness::landed(&storage, "latency").await.0 == traffic.latency.len() as i64
+                && harness::landed(&storage, "corrections").await.0
+                    == traffic.corrections.len() as i64
+        })
+        .await
+    );
+    assert!(
+        run.terminate(Duration::from_secs(30)),
+        "feedloop run did not exit cleanly on SIGTERM"
+    );
 
     let out = Command::new(harness::feedloop_bin())
         .args(["query", "--config"])
         .arg(&cfg)
-        .args(["--format", "csv", "SELECT model, count(*) AS n FROM predictions GROUP BY model ORDER BY model"])
+        .args([
+            "--format",
+            "csv",
+            "SELECT model, count(*) AS n FROM predictions GROUP BY model ORDER BY model",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "model,n\nhouse-price,1500\nspam-filter,1500\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "model,n\nhouse-price,1500\nspam-filter,1500\n"
+    );
 }
 
 /// Produces `n` valid predictions (plus 0.5% malformed ones) in chunks, slowly
@@ -75,7 +118,12 @@ async fn produce_stream(brokers: String, n: usize, chunk: usize, pause: Duration
     while sent < n {
         let k = chunk.min(n - sent);
         let mut msgs: Vec<_> = (sent..sent + k)
-            .map(|i| (Some(format!("id-{i:07}")), harness::prediction(&format!("id-{i:07}"), "crash-model", None)))
+            .map(|i| {
+                (
+                    Some(format!("id-{i:07}")),
+                    harness::prediction(&format!("id-{i:07}"), "crash-model", None),
+                )
+            })
             .collect();
         if sent % (chunk * 4) == 0 {
             msgs.push((None, b"{not json".to_vec()));
@@ -87,12 +135,23 @@ async fn produce_stream(brokers: String, n: usize, chunk: usize, pause: Duration
     n
 }
 
-async fn finish_and_check(storage: &std::path::Path, n: usize, procs: Vec<FeedloopProc>, log: &std::path::Path) {
-    let ok = harness::wait_for(Duration::from_secs(240), || harness::landed_at_least(storage, n as i64)).await;
+async fn finish_and_check(
+    storage: &std::path::Path,
+    n: usize,
+    procs: Vec<FeedloopProc>,
+    log: &std::path::Path,
+) {
+    let ok = harness::wait_for(Duration::from_secs(240), || {
+        harness::landed_at_least(storage, n as i64)
+    })
+    .await;
     // Give any duplicate a chance to show up before checking.
     tokio::time::sleep(Duration::from_secs(2)).await;
     for p in procs {
-        assert!(p.terminate(Duration::from_secs(60)), "graceful shutdown failed");
+        assert!(
+            p.terminate(Duration::from_secs(60)),
+            "graceful shutdown failed"
+        );
     }
     let (rows, ids, offsets) = harness::landed(storage, "predictions").await;
     assert!(ok, "only {rows} of {n} landed; log tail:\n{}", tail(log));
@@ -105,7 +164,14 @@ async fn finish_and_check(storage: &std::path::Path, n: usize, procs: Vec<Feedlo
 
 fn tail(log: &std::path::Path) -> String {
     let s = std::fs::read_to_string(log).unwrap_or_default();
-    s.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
+    s.lines()
+        .rev()
+        .take(40)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,13 +184,21 @@ async fn crash_sigkill_at_random_moments_loses_and_duplicates_nothing() {
     let log = dir.path().join("run.log");
     let cfg = harness::write_config(dir.path(), &broker.brokers, "crash", &storage, "300ms");
     let n = 200_000;
-    let producer = tokio::spawn(produce_stream(broker.brokers.clone(), n, 10_000, Duration::from_millis(400)));
+    let producer = tokio::spawn(produce_stream(
+        broker.brokers.clone(),
+        n,
+        10_000,
+        Duration::from_millis(400),
+    ));
 
     for i in 0..6 {
         let proc = FeedloopProc::run(&cfg, &log);
         let after = Duration::from_millis(rng.random_range(1500..5000));
         tokio::time::sleep(after).await;
-        eprintln!("kill #{i} after {after:?}; landed so far: {}", harness::landed(&storage, "predictions").await.0);
+        eprintln!(
+            "kill #{i} after {after:?}; landed so far: {}",
+            harness::landed(&storage, "predictions").await.0
+        );
         proc.kill9();
     }
     assert_eq!(producer.await.unwrap(), n);
@@ -142,14 +216,22 @@ async fn crash_one_of_two_group_members_repeatedly() {
     let log = dir.path().join("run.log");
     let cfg = harness::write_config(dir.path(), &broker.brokers, "pair", &storage, "300ms");
     let n = 200_000;
-    let producer = tokio::spawn(produce_stream(broker.brokers.clone(), n, 10_000, Duration::from_millis(400)));
+    let producer = tokio::spawn(produce_stream(
+        broker.brokers.clone(),
+        n,
+        10_000,
+        Duration::from_millis(400),
+    ));
 
     let steady = FeedloopProc::run(&cfg, &log);
     for i in 0..5 {
         let victim = FeedloopProc::run(&cfg, &log);
         let after = Duration::from_millis(rng.random_range(2000..7000));
         tokio::time::sleep(after).await;
-        eprintln!("kill #{i} after {after:?}; landed so far: {}", harness::landed(&storage, "predictions").await.0);
+        eprintln!(
+            "kill #{i} after {after:?}; landed so far: {}",
+            harness::landed(&storage, "predictions").await.0
+        );
         victim.kill9();
     }
     assert_eq!(producer.await.unwrap(), n);
@@ -158,7 +240,10 @@ async fn crash_one_of_two_group_members_repeatedly() {
 }
 
 /// A minimal HTTP/1.1 server on 127.0.0.1 that records POSTed bodies.
-async fn webhook_server() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>) {
+async fn webhook_server() -> (
+    u16,
+    std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -166,19 +251,29 @@ async fn webhook_server() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<serde_jso
     let g = std::sync::Arc::clone(&got);
     tokio::spawn(async move {
         loop {
-            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
             let g = std::sync::Arc::clone(&g);
             tokio::spawn(async move {
                 let mut buf = Vec::new();
                 let mut chunk = [0u8; 8192];
                 loop {
-                    let n = match sock.read(&mut chunk).await { Ok(0) | Err(_) => return, Ok(n) => n };
+                    let n = match sock.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
                     buf.extend_from_slice(&chunk[..n]);
-                    let Some(h) = buf.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+                    let Some(h) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        continue;
+                    };
                     let head = String::from_utf8_lossy(&buf[..h]).to_ascii_lowercase();
                     let len: usize = head
                         .lines()
-                        .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
+                        .find_map(|l| {
+                            l.strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap_or(0))
+                        })
                         .unwrap_or(0);
                     if buf.len() < h + 4 + len {
                         continue;
@@ -186,7 +281,9 @@ async fn webhook_server() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<serde_jso
                     if let Ok(v) = serde_json::from_slice(&buf[h + 4..h + 4 + len]) {
                         g.lock().unwrap().push(v);
                     }
-                    let _ = sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await;
+                    let _ = sock
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                        .await;
                     buf.drain(..h + 4 + len);
                 }
             });
@@ -204,7 +301,8 @@ fn consume_all(brokers: &str, topic: &str) -> Vec<serde_json::Value> {
         .create()
         .unwrap();
     let mut tpl = rdkafka::TopicPartitionList::new();
-    tpl.add_partition_offset(topic, 0, rdkafka::Offset::Beginning).unwrap();
+    tpl.add_partition_offset(topic, 0, rdkafka::Offset::Beginning)
+        .unwrap();
     c.assign(&tpl).unwrap();
     let mut out = Vec::new();
     let mut idle = 0;
@@ -259,7 +357,12 @@ async fn run_raises_and_resolves_alerts_on_kafka_webhook_and_log() {
         let p = harness::producer(&brokers);
         let chunk = 2 * PER_MINUTE;
         for m in 0..36 {
-            harness::produce(&p, "predictions", &traffic.predictions[m * chunk..(m + 1) * chunk]).await;
+            harness::produce(
+                &p,
+                "predictions",
+                &traffic.predictions[m * chunk..(m + 1) * chunk],
+            )
+            .await;
             harness::produce(&p, "latency", &traffic.latency[m * chunk..(m + 1) * chunk]).await;
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
@@ -277,13 +380,22 @@ async fn run_raises_and_resolves_alerts_on_kafka_webhook_and_log() {
         ("house-price", "latency_p95", None, "firing"),
         ("house-price", "latency_p95", None, "resolved"),
         ("spam-filter", "drift", Some("sender_reputation"), "firing"),
-        ("spam-filter", "drift", Some("sender_reputation"), "resolved"),
+        (
+            "spam-filter",
+            "drift",
+            Some("sender_reputation"),
+            "resolved",
+        ),
     ];
     let have_all = |alerts: &[serde_json::Value]| {
         wanted.iter().all(|w| {
             alerts.iter().any(|a| {
                 let k = key(a);
-                k.0 == w.0 && k.1 == w.1 && k.2.as_deref() == w.2 && k.3 == w.3 && a["segment"] == serde_json::json!({})
+                k.0 == w.0
+                    && k.1 == w.1
+                    && k.2.as_deref() == w.2
+                    && k.3 == w.3
+                    && a["segment"] == serde_json::json!({})
             })
         })
     };
@@ -293,22 +405,52 @@ async fn run_raises_and_resolves_alerts_on_kafka_webhook_and_log() {
     })
     .await;
     producing.await.unwrap();
-    assert!(ok, "webhook got {:#?}\nlog tail:\n{}", hooked.lock().unwrap().iter().map(key).collect::<Vec<_>>(), std::fs::read_to_string(&log).unwrap_or_default().lines().rev().take(30).collect::<Vec<_>>().join("\n"));
+    assert!(
+        ok,
+        "webhook got {:#?}\nlog tail:\n{}",
+        hooked.lock().unwrap().iter().map(key).collect::<Vec<_>>(),
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .rev()
+            .take(30)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     assert!(run.terminate(Duration::from_secs(60)));
 
     let on_kafka = consume_all(&broker.brokers, "feedloop-alerts");
-    assert!(have_all(&on_kafka), "{:#?}", on_kafka.iter().map(key).collect::<Vec<_>>());
+    assert!(
+        have_all(&on_kafka),
+        "{:#?}",
+        on_kafka.iter().map(key).collect::<Vec<_>>()
+    );
     // The firing and resolved alert of a series share their id, and fired in the incident.
     for (model, metric) in [("house-price", "latency_p95"), ("spam-filter", "drift")] {
-        let series: Vec<_> = on_kafka.iter().filter(|a| a["model"] == model && a["metric"] == metric && a["segment"] == serde_json::json!({})).collect();
+        let series: Vec<_> = on_kafka
+            .iter()
+            .filter(|a| {
+                a["model"] == model
+                    && a["metric"] == metric
+                    && a["segment"] == serde_json::json!({})
+            })
+            .collect();
         let firing = series.iter().find(|a| a["state"] == "firing").unwrap();
         let resolved = series.iter().find(|a| a["state"] == "resolved").unwrap();
         assert_eq!(firing["id"], resolved["id"]);
-        let at = chrono::DateTime::parse_from_rfc3339(firing["window_start"].as_str().unwrap()).unwrap().timestamp_millis();
-        assert!(at >= incident.0 && at < incident.1, "{model} {metric} fired outside the incident: {firing}");
+        let at = chrono::DateTime::parse_from_rfc3339(firing["window_start"].as_str().unwrap())
+            .unwrap()
+            .timestamp_millis();
+        assert!(
+            at >= incident.0 && at < incident.1,
+            "{model} {metric} fired outside the incident: {firing}"
+        );
     }
     let logged = std::fs::read_to_string(&log).unwrap();
-    assert!(logged.contains("latency_p95 of house-price"), "alerts are logged");
+    assert!(
+        logged.contains("latency_p95 of house-price"),
+        "alerts are logged"
+    );
 
     // The metrics and alerts tables are queryable.
     let out = Command::new(harness::feedloop_bin())
@@ -317,7 +459,12 @@ async fn run_raises_and_resolves_alerts_on_kafka_webhook_and_log() {
         .args(["--format", "csv", "SELECT count(*) > 0 AS has_firing FROM alerts WHERE state = 'firing' AND metric = 'latency_p95'"])
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "has_firing\ntrue\n", "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "has_firing\ntrue\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -341,13 +488,19 @@ async fn scheduled_export_in_run_writes_the_user_labelled_wrong_predictions() {
     for (_, p) in &traffic.predictions {
         let v: serde_json::Value = serde_json::from_slice(p).unwrap();
         if v["model"] == "spam-filter" {
-            predicted.insert(v["prediction_id"].as_str().unwrap().to_string(), v["output"]["label"].as_str().unwrap().to_string());
+            predicted.insert(
+                v["prediction_id"].as_str().unwrap().to_string(),
+                v["output"]["label"].as_str().unwrap().to_string(),
+            );
         }
     }
     let mut wrong = std::collections::BTreeSet::new();
     for (_, c) in &traffic.corrections {
         let v: serde_json::Value = serde_json::from_slice(c).unwrap();
-        if let (Some(label), Some(p)) = (v["label"].as_str(), predicted.get(v["prediction_id"].as_str().unwrap())) {
+        if let (Some(label), Some(p)) = (
+            v["label"].as_str(),
+            predicted.get(v["prediction_id"].as_str().unwrap()),
+        ) {
             if label != p {
                 wrong.insert(v["prediction_id"].as_str().unwrap().to_string());
             }
@@ -377,9 +530,26 @@ async fn scheduled_export_in_run_writes_the_user_labelled_wrong_predictions() {
         async move { manifests(&storage).iter().any(|m| m["row_count"] == want) }
     })
     .await;
-    assert!(ok, "no scheduled export with {want} rows: {:?}\n{}", manifests(&storage).iter().map(|m| m["row_count"].clone()).collect::<Vec<_>>(), tail(&log));
+    assert!(
+        ok,
+        "no scheduled export with {want} rows: {:?}\n{}",
+        manifests(&storage)
+            .iter()
+            .map(|m| m["row_count"].clone())
+            .collect::<Vec<_>>(),
+        tail(&log)
+    );
     assert!(run.terminate(Duration::from_secs(30)));
-    let m = manifests(&storage).into_iter().find(|m| m["row_count"] == want).unwrap();
+    let m = manifests(&storage)
+        .into_iter()
+        .find(|m| m["row_count"] == want)
+        .unwrap();
     assert_eq!(m["policy"], "wrong");
-    assert!(m["files"].as_array().unwrap().iter().all(|f| f["sha256"].as_str().is_some_and(|s| s.len() == 64)));
+    assert!(
+        m["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["sha256"].as_str().is_some_and(|s| s.len() == 64))
+    );
 }

@@ -34,10 +34,16 @@ fn help_lists_every_command() {
 fn bad_config_fails_at_start_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
-        ("[ingest]\nflush_max_events = \"many\"\n", "ingest.flush_max_events"),
+        (
+            "[ingest]\nflush_max_events = \"many\"\n",
+            "ingest.flush_max_events",
+        ),
         ("[kafka]\nbrokers = \"\"\n", "kafka.brokers"),
         ("[storage]\nurl = \"ftp://nowhere/x\"\n", "storage.url"),
-        ("[kafka.topics]\ndead_letter = \"predictions\"\n", "kafka.topics.dead_letter"),
+        (
+            "[kafka.topics]\ndead_letter = \"predictions\"\n",
+            "kafka.topics.dead_letter",
+        ),
         ("[ingest]\nunknown_key = 1\n", "unknown_key"),
     ];
     for (i, (toml, key)) in cases.iter().enumerate() {
@@ -45,7 +51,11 @@ fn bad_config_fails_at_start_naming_the_key() {
         std::fs::write(&path, format!("{toml}\n[log]\nlevel = \"warn\"\n")).unwrap();
         let out = feedloop(&["run", "--config", path.to_str().unwrap()], &[]);
         assert_eq!(out.status.code(), Some(2), "{toml}: {}", text(&out.stderr));
-        assert!(text(&out.stderr).contains(key), "{toml}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains(key),
+            "{toml}: {}",
+            text(&out.stderr)
+        );
     }
     let out = feedloop(&["run", "--config", "/no/such/feedloop.toml"], &[]);
     assert_eq!(out.status.code(), Some(2));
@@ -56,20 +66,40 @@ fn bad_config_fails_at_start_naming_the_key() {
 fn environment_overrides_every_key_and_secrets_stay_hidden() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.toml");
-    std::fs::write(&path, "[kafka]\nbrokers = \"file:9092\"\n[kafka.options]\n\"sasl.password\" = \"s3cr3t-pw\"\n").unwrap();
+    std::fs::write(
+        &path,
+        "[kafka]\nbrokers = \"file:9092\"\n[kafka.options]\n\"sasl.password\" = \"s3cr3t-pw\"\n",
+    )
+    .unwrap();
     let out = feedloop(
         &["validate", "--config", path.to_str().unwrap()],
-        &[("FEEDLOOP_KAFKA__BROKERS", "env-host:9092"), ("FEEDLOOP_INGEST__LIMITS__MAX_TAGS", "7")],
+        &[
+            ("FEEDLOOP_KAFKA__BROKERS", "env-host:9092"),
+            ("FEEDLOOP_INGEST__LIMITS__MAX_TAGS", "7"),
+        ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let shown = text(&out.stdout);
     assert!(shown.contains("brokers = \"env-host:9092\""), "{shown}");
     assert!(shown.contains("max_tags = 7"), "{shown}");
     assert!(!shown.contains("s3cr3t-pw"), "{shown}");
-    let out = feedloop(&["validate", "--config", path.to_str().unwrap()], &[("FEEDLOOP_INGEST__FLUSH_INTERVAL", "whenever")]);
+    let out = feedloop(
+        &["validate", "--config", path.to_str().unwrap()],
+        &[("FEEDLOOP_INGEST__FLUSH_INTERVAL", "whenever")],
+    );
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("ingest.flush_interval"), "{}", text(&out.stderr));
-    let help = text(&feedloop(&["run", "--help"], &[("FEEDLOOP_KAFKA__OPTIONS__SASL_PASSWORD", "s3cr3t-pw")]).stdout);
+    assert!(
+        text(&out.stderr).contains("ingest.flush_interval"),
+        "{}",
+        text(&out.stderr)
+    );
+    let help = text(
+        &feedloop(
+            &["run", "--help"],
+            &[("FEEDLOOP_KAFKA__OPTIONS__SASL_PASSWORD", "s3cr3t-pw")],
+        )
+        .stdout,
+    );
     assert!(!help.contains("s3cr3t-pw"));
 }
 
@@ -87,7 +117,16 @@ fn validate_events_reports_each_bad_line() {
         ),
     )
     .unwrap();
-    let out = feedloop(&["validate", "--events", path.to_str().unwrap(), "--stream", "predictions"], &[]);
+    let out = feedloop(
+        &[
+            "validate",
+            "--events",
+            path.to_str().unwrap(),
+            "--stream",
+            "predictions",
+        ],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(1));
     let s = text(&out.stdout);
     assert!(s.contains("line 2: field `model`"), "{s}");
@@ -102,10 +141,26 @@ fn validate_events_reports_each_bad_line() {
 fn query_formats_on_an_empty_landing_zone_and_sql_errors() {
     let dir = tempfile::tempdir().unwrap();
     let env = [("FEEDLOOP_STORAGE__URL", dir.path().to_str().unwrap())];
-    let out = feedloop(&["query", "--format", "csv", "SELECT prediction_id, ts FROM predictions"], &env);
+    let out = feedloop(
+        &[
+            "query",
+            "--format",
+            "csv",
+            "SELECT prediction_id, ts FROM predictions",
+        ],
+        &env,
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "prediction_id,ts\n");
-    let out = feedloop(&["query", "--format", "json", "SELECT count(*) AS n FROM latency"], &env);
+    let out = feedloop(
+        &[
+            "query",
+            "--format",
+            "json",
+            "SELECT count(*) AS n FROM latency",
+        ],
+        &env,
+    );
     assert_eq!(text(&out.stdout).trim(), r#"[{"n":0}]"#);
     let out = feedloop(&["query", "SELECT nope FROM predictions"], &env);
     assert_eq!(out.status.code(), Some(1));
@@ -121,11 +176,26 @@ fn drift_report_and_sql_drift_functions() {
     let mut cb = String::from("x,color\n");
     for i in 0..200 {
         rb.push_str(&format!("{},{}\n", i as f64 / 10.0, ["red", "blue"][i % 2]));
-        cb.push_str(&format!("{},{}\n", 5.0 + i as f64 / 10.0, ["red", "blue"][i % 2]));
+        cb.push_str(&format!(
+            "{},{}\n",
+            5.0 + i as f64 / 10.0,
+            ["red", "blue"][i % 2]
+        ));
     }
     std::fs::write(&r, rb).unwrap();
     std::fs::write(&c, cb).unwrap();
-    let out = feedloop(&["drift", "--reference", r.to_str().unwrap(), "--current", c.to_str().unwrap(), "--format", "json"], &[]);
+    let out = feedloop(
+        &[
+            "drift",
+            "--reference",
+            r.to_str().unwrap(),
+            "--current",
+            c.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        &[],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["n_reference"], 200);
@@ -135,16 +205,45 @@ fn drift_report_and_sql_drift_functions() {
     assert_eq!(v["columns"]["color"]["drift"], false);
     assert_eq!(v["share_drifted"], 0.5);
     assert_eq!(v["dataset_drift"], true);
-    let out = feedloop(&["drift", "--reference", r.to_str().unwrap(), "--current", c.to_str().unwrap(), "--stattest", "x=psi", "--threshold", "x=100"], &[]);
+    let out = feedloop(
+        &[
+            "drift",
+            "--reference",
+            r.to_str().unwrap(),
+            "--current",
+            c.to_str().unwrap(),
+            "--stattest",
+            "x=psi",
+            "--threshold",
+            "x=100",
+        ],
+        &[],
+    );
     let table = text(&out.stdout);
     assert!(table.contains("psi") && !table.contains("DRIFT"), "{table}");
-    let out = feedloop(&["drift", "--reference", r.to_str().unwrap(), "--current", c.to_str().unwrap(), "--stattest", "x=magic"], &[]);
+    let out = feedloop(
+        &[
+            "drift",
+            "--reference",
+            r.to_str().unwrap(),
+            "--current",
+            c.to_str().unwrap(),
+            "--stattest",
+            "x=magic",
+        ],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("unknown test `magic`"));
 
     let env = [("FEEDLOOP_STORAGE__URL", dir.path().to_str().unwrap())];
     let out = feedloop(
-        &["query", "--format", "csv", "SELECT round(ks_2samp(v, c)['statistic'], 3) AS d FROM (VALUES (1.0, false), (2.0, false), (3.0, true), (4.0, true)) AS t(v, c)"],
+        &[
+            "query",
+            "--format",
+            "csv",
+            "SELECT round(ks_2samp(v, c)['statistic'], 3) AS d FROM (VALUES (1.0, false), (2.0, false), (3.0, true), (4.0, true)) AS t(v, c)",
+        ],
         &env,
     );
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -26,7 +26,10 @@ fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: Option<&
         req.push_str(&format!("Authorization: Bearer {t}\r\n"));
     }
     if let Some(b) = body {
-        req.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}", b.len()));
+        req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}",
+            b.len()
+        ));
     } else {
         req.push_str("\r\n");
     }
@@ -35,9 +38,24 @@ fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: Option<&
     let _ = s.read_to_end(&mut raw);
     let text = String::from_utf8_lossy(&raw).to_string();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { unchunk(body) } else { body.to_string() };
-    Resp { status, headers: head.to_string(), body }
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        unchunk(body)
+    } else {
+        body.to_string()
+    };
+    Resp {
+        status,
+        headers: head.to_string(),
+        body,
+    }
 }
 
 fn unchunk(mut s: &str) -> String {
@@ -55,13 +73,21 @@ fn unchunk(mut s: &str) -> String {
 
 /// Parses the Prometheus text format: family → TYPE, and every sample as
 /// (name, labels, value). Panics on a malformed line.
-fn parse_prometheus(text: &str) -> (BTreeMap<String, String>, Vec<(String, BTreeMap<String, String>, f64)>) {
+fn parse_prometheus(
+    text: &str,
+) -> (
+    BTreeMap<String, String>,
+    Vec<(String, BTreeMap<String, String>, f64)>,
+) {
     let mut types = BTreeMap::new();
     let mut samples = Vec::new();
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix("# TYPE ") {
             let (n, t) = rest.split_once(' ').expect("TYPE line");
-            assert!(["counter", "gauge", "histogram", "summary", "untyped"].contains(&t), "{line}");
+            assert!(
+                ["counter", "gauge", "histogram", "summary", "untyped"].contains(&t),
+                "{line}"
+            );
             types.insert(n.to_string(), t.to_string());
             continue;
         }
@@ -72,7 +98,9 @@ fn parse_prometheus(text: &str) -> (BTreeMap<String, String>, Vec<(String, BTree
         let value: f64 = match value {
             "+Inf" => f64::INFINITY,
             "-Inf" => f64::NEG_INFINITY,
-            v => v.parse().unwrap_or_else(|_| panic!("bad value in {line:?}")),
+            v => v
+                .parse()
+                .unwrap_or_else(|_| panic!("bad value in {line:?}")),
         };
         let (name, labels) = match series.split_once('{') {
             Some((n, l)) => {
@@ -95,12 +123,19 @@ fn parse_prometheus(text: &str) -> (BTreeMap<String, String>, Vec<(String, BTree
             None => (series.to_string(), BTreeMap::new()),
         };
         assert!(
-            name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+            name.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
             "bad metric name {name}"
         );
-        assert!(types.contains_key(&name), "{name} has no TYPE line before its samples");
+        assert!(
+            types.contains_key(&name),
+            "{name} has no TYPE line before its samples"
+        );
         if types[&name] == "counter" {
-            assert!(name.ends_with("_total"), "counter {name} should end in _total");
+            assert!(
+                name.ends_with("_total"),
+                "counter {name} should end in _total"
+            );
         }
         samples.push((name, labels, value));
     }
@@ -115,7 +150,12 @@ fn wait_http(port: u16, path: &str, want: u16, timeout: Duration) -> Resp {
             if r.status == want {
                 return r;
             }
-            assert!(Instant::now() < deadline, "{path}: still {} {}", r.status, r.body);
+            assert!(
+                Instant::now() < deadline,
+                "{path}: still {} {}",
+                r.status,
+                r.body
+            );
         } else {
             assert!(Instant::now() < deadline, "nothing listens on {port}");
         }
@@ -123,10 +163,18 @@ fn wait_http(port: u16, path: &str, want: u16, timeout: Duration) -> Resp {
     }
 }
 
-fn http_config(dir: &Path, brokers: &str, storage: &Path, port: u16, token: Option<&str>) -> std::path::PathBuf {
+fn http_config(
+    dir: &Path,
+    brokers: &str,
+    storage: &Path,
+    port: u16,
+    token: Option<&str>,
+) -> std::path::PathBuf {
     let path = write_config(dir, brokers, "http-test", storage, "200ms");
     let mut text = std::fs::read_to_string(&path).unwrap();
-    text.push_str(&format!("[http]\nenabled = true\nlisten = \"127.0.0.1:{port}\"\nmax_body_bytes = 4096\n"));
+    text.push_str(&format!(
+        "[http]\nenabled = true\nlisten = \"127.0.0.1:{port}\"\nmax_body_bytes = 4096\n"
+    ));
     if let Some(t) = token {
         text.push_str(&format!("token = \"{t}\"\n"));
     }
@@ -143,16 +191,35 @@ fn non_loopback_without_token_is_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("c.toml");
     std::fs::write(&cfg, "[http]\nenabled = true\nlisten = \"0.0.0.0:9464\"\n").unwrap();
-    let out = std::process::Command::new(feedloop_bin()).args(["run", "--config"]).arg(&cfg).output().unwrap();
+    let out = std::process::Command::new(feedloop_bin())
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("http.listen"), "{err}");
     // And the token never shows when the config is printed.
-    std::fs::write(&cfg, "[http]\nenabled = true\nlisten = \"0.0.0.0:9464\"\ntoken = \"hunter2hunter2\"\n").unwrap();
-    let out = std::process::Command::new(feedloop_bin()).args(["validate", "--config"]).arg(&cfg).output().unwrap();
-    let shown = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    std::fs::write(
+        &cfg,
+        "[http]\nenabled = true\nlisten = \"0.0.0.0:9464\"\ntoken = \"hunter2hunter2\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(feedloop_bin())
+        .args(["validate", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let shown = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.status.success(), "{shown}");
-    assert!(shown.contains("[http]") && !shown.contains("hunter2"), "{shown}");
+    assert!(
+        shown.contains("[http]") && !shown.contains("hunter2"),
+        "{shown}"
+    );
 }
 
 #[test]
@@ -174,25 +241,59 @@ fn metrics_probes_api_and_corrections() {
     // /metrics parses, and every documented family is there.
     let m = http(port, "GET", "/metrics", None, None);
     assert_eq!(m.status, 200);
-    assert!(m.headers.contains("text/plain; version=0.0.4"), "{}", m.headers);
+    assert!(
+        m.headers.contains("text/plain; version=0.0.4"),
+        "{}",
+        m.headers
+    );
     let (types, samples) = parse_prometheus(&m.body);
     for name in feedloop_cli::http::prom::METRIC_NAMES {
-        assert!(types.contains_key(*name), "{name} missing from /metrics:\n{}", m.body);
+        assert!(
+            types.contains_key(*name),
+            "{name} missing from /metrics:\n{}",
+            m.body
+        );
     }
     let streams: BTreeSet<_> = samples
         .iter()
         .filter(|s| s.0 == "feedloop_events_consumed_total")
         .map(|s| s.1["stream"].clone())
         .collect();
-    assert_eq!(streams, ["corrections", "latency", "predictions"].map(String::from).into());
-    assert!(samples.iter().any(|s| s.0 == "feedloop_assigned_partitions" && s.2 >= 1.0));
-    assert!(samples.iter().any(|s| s.0 == "feedloop_alert_deliveries_total" && s.1["outcome"] == "sent"));
+    assert_eq!(
+        streams,
+        ["corrections", "latency", "predictions"]
+            .map(String::from)
+            .into()
+    );
+    assert!(
+        samples
+            .iter()
+            .any(|s| s.0 == "feedloop_assigned_partitions" && s.2 >= 1.0)
+    );
+    assert!(
+        samples
+            .iter()
+            .any(|s| s.0 == "feedloop_alert_deliveries_total" && s.1["outcome"] == "sent")
+    );
     check_deploy_files(&types);
 
     // Auth.
     let good = r#"[{"prediction_id":"p-1","ts":1795392000000,"label":"spam","source":"user"},{"prediction_id":"p-2","ts":"2026-11-23T00:00:00Z","value":3.5}]"#;
-    assert_eq!(http(port, "POST", "/api/v1/corrections", None, Some(good)).status, 401);
-    assert_eq!(http(port, "POST", "/api/v1/corrections", Some("t0ken-for-tesTs"), Some(good)).status, 401);
+    assert_eq!(
+        http(port, "POST", "/api/v1/corrections", None, Some(good)).status,
+        401
+    );
+    assert_eq!(
+        http(
+            port,
+            "POST",
+            "/api/v1/corrections",
+            Some("t0ken-for-tesTs"),
+            Some(good)
+        )
+        .status,
+        401
+    );
     assert_eq!(http(port, "GET", "/api/v1/alerts", None, None).status, 401);
     assert_eq!(http(port, "GET", "/", None, None).status, 401);
 
@@ -203,38 +304,78 @@ fn metrics_probes_api_and_corrections() {
     let e = json(&r.body);
     assert_eq!(e["index"], 1, "{e}");
     assert_eq!(e["field"], "label", "{e}");
-    let r = http(port, "POST", "/api/v1/corrections", Some(token), Some("{not json"));
+    let r = http(
+        port,
+        "POST",
+        "/api/v1/corrections",
+        Some(token),
+        Some("{not json"),
+    );
     assert_eq!(r.status, 400);
     assert!(json(&r.body)["error"].as_str().unwrap().contains("JSON"));
-    let big = format!(r#"{{"prediction_id":"p-5","ts":1795392000000,"label":"{}"}}"#, "x".repeat(5000));
-    assert_eq!(http(port, "POST", "/api/v1/corrections", Some(token), Some(&big)).status, 413);
+    let big = format!(
+        r#"{{"prediction_id":"p-5","ts":1795392000000,"label":"{}"}}"#,
+        "x".repeat(5000)
+    );
+    assert_eq!(
+        http(port, "POST", "/api/v1/corrections", Some(token), Some(&big)).status,
+        413
+    );
 
     // Good input: accepted, produced, landed.
     let r = http(port, "POST", "/api/v1/corrections", Some(token), Some(good));
     assert_eq!(r.status, 202, "{}", r.body);
     assert_eq!(json(&r.body)["accepted"], 2);
     let single = r#"{"prediction_id":"p-6","ts":1795392000000,"label":"ham"}"#;
-    let r = http(port, "POST", "/api/v1/corrections", Some(token), Some(single));
+    let r = http(
+        port,
+        "POST",
+        "/api/v1/corrections",
+        Some(token),
+        Some(single),
+    );
     assert_eq!(json(&r.body)["accepted"], 1);
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let ok = rt.block_on(wait_for(Duration::from_secs(60), || async { landed(&storage, "corrections").await.0 >= 3 }));
+    let ok = rt.block_on(wait_for(Duration::from_secs(60), || async {
+        landed(&storage, "corrections").await.0 >= 3
+    }));
     assert!(ok, "corrections did not land:\n{}", log());
     std::thread::sleep(Duration::from_secs(1));
     let (rows, ids, _) = rt.block_on(landed(&storage, "corrections"));
     assert_eq!((rows, ids), (3, 3), "exactly the accepted corrections land");
     let m = http(port, "GET", "/metrics", None, None);
     let (_, samples) = parse_prometheus(&m.body);
-    assert!(samples.iter().any(|s| s.0 == "feedloop_corrections_accepted_total" && s.2 == 3.0));
+    assert!(
+        samples
+            .iter()
+            .any(|s| s.0 == "feedloop_corrections_accepted_total" && s.2 == 3.0)
+    );
 
     // Read API: JSON, quoted literals, bad `since`.
-    for path in ["/api/v1/alerts", "/api/v1/alerts?state=firing&model=it%27s&since=24h", "/api/v1/metrics?model=a&metric=error_rate&since=2026-01-01T00:00:00Z"] {
+    for path in [
+        "/api/v1/alerts",
+        "/api/v1/alerts?state=firing&model=it%27s&since=24h",
+        "/api/v1/metrics?model=a&metric=error_rate&since=2026-01-01T00:00:00Z",
+    ] {
         let r = http(port, "GET", path, Some(token), None);
         assert_eq!(r.status, 200, "{path}: {}", r.body);
         let v = json(&r.body);
-        assert!(v.get("alerts").or(v.get("metrics")).unwrap().is_array(), "{v}");
+        assert!(
+            v.get("alerts").or(v.get("metrics")).unwrap().is_array(),
+            "{v}"
+        );
     }
-    let r = http(port, "GET", "/api/v1/alerts?since=yesterday", Some(token), None);
-    assert_eq!((r.status, json(&r.body)["field"].as_str()), (400, Some("since")));
+    let r = http(
+        port,
+        "GET",
+        "/api/v1/alerts?since=yesterday",
+        Some(token),
+        None,
+    );
+    assert_eq!(
+        (r.status, json(&r.body)["field"].as_str()),
+        (400, Some("since"))
+    );
     let r = http(port, "GET", "/api/v1/datasets", Some(token), None);
     assert_eq!(r.status, 200);
     assert!(json(&r.body)["datasets"].is_array());
@@ -265,7 +406,11 @@ fn check_deploy_files(exposed: &BTreeMap<String, String>) {
                             .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
                         assert!(!v.is_null(), "{}: empty document", p.display());
                         // A ConfigMap's feedloop.toml is a valid config.
-                        if let Some(toml) = v.get("data").and_then(|d| d.get("feedloop.toml")).and_then(|t| t.as_str()) {
+                        if let Some(toml) = v
+                            .get("data")
+                            .and_then(|d| d.get("feedloop.toml"))
+                            .and_then(|t| t.as_str())
+                        {
                             validate_config_text(toml, &p);
                         }
                     }
@@ -278,9 +423,17 @@ fn check_deploy_files(exposed: &BTreeMap<String, String>) {
                         dashboards += 1;
                         let mut names = BTreeSet::new();
                         collect_metric_names(&text, &mut names);
-                        assert!(!names.is_empty(), "{}: references no feedloop metric", p.display());
+                        assert!(
+                            !names.is_empty(),
+                            "{}: references no feedloop metric",
+                            p.display()
+                        );
                         for n in names {
-                            let base = ["_bucket", "_sum", "_count"].iter().fold(n.clone(), |b, s| b.strip_suffix(s).map(str::to_string).unwrap_or(b));
+                            let base = ["_bucket", "_sum", "_count"]
+                                .iter()
+                                .fold(n.clone(), |b, s| {
+                                    b.strip_suffix(s).map(str::to_string).unwrap_or(b)
+                                });
                             assert!(
                                 exposed.contains_key(&n) || exposed.contains_key(&base),
                                 "{}: metric {n} is not exposed by /metrics",
@@ -293,7 +446,10 @@ fn check_deploy_files(exposed: &BTreeMap<String, String>) {
             }
         }
     }
-    assert!(yaml >= 5, "expected the compose file and the Kubernetes manifests under deploy/, found {yaml} YAML files");
+    assert!(
+        yaml >= 5,
+        "expected the compose file and the Kubernetes manifests under deploy/, found {yaml} YAML files"
+    );
     assert!(dashboards >= 1, "no Grafana dashboard JSON under deploy/");
 }
 
@@ -308,14 +464,21 @@ fn validate_config_text(toml: &str, from: &Path) {
         .env("FEEDLOOP_HTTP__TOKEN", "from-the-secret")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}: {}", from.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        from.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn collect_metric_names(text: &str, out: &mut BTreeSet<String>) {
     let mut rest = text;
     while let Some(i) = rest.find("feedloop_") {
         let tail = &rest[i..];
-        let end = tail.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(tail.len());
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
         // Only whole identifiers (not e.g. part of a path or a longer word).
         let before = rest[..i].chars().last();
         if !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '/') {
@@ -334,7 +497,11 @@ fn page_draws_charts_from_the_demo_data() {
         .arg(&data)
         .output()
         .unwrap();
-    assert!(out.status.success(), "demo failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "demo failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let broker = Nisshi::start();
     broker.create_feedloop_topics(1);
     let port = free_port();
@@ -349,7 +516,10 @@ fn page_draws_charts_from_the_demo_data() {
     assert_eq!(page.status, 200);
     let html = page.body;
     std::fs::write(dir.path().join("page.html"), &html).unwrap();
-    assert!(html.contains("<svg") && !html.contains("<script"), "inline SVG, no scripts");
+    assert!(
+        html.contains("<svg") && !html.contains("<script"),
+        "inline SVG, no scripts"
+    );
     // Charts carry data: polylines with many points, bands, and the demo's incident as alert spans.
     let polylines = html.matches("<polyline").count();
     assert!(polylines >= 5, "{polylines} polylines");
@@ -365,21 +535,39 @@ fn page_draws_charts_from_the_demo_data() {
     assert!(html.contains("drift per feature") && html.contains("latency percentiles"));
 
     // A real browser renders it.
-    let chromium = ["chromium", "chromium-browser"]
-        .into_iter()
-        .find(|c| std::process::Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()));
+    let chromium = ["chromium", "chromium-browser"].into_iter().find(|c| {
+        std::process::Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
     let Some(chromium) = chromium else {
         eprintln!("chromium not installed: skipping the screenshot (scripts/test installs it)");
         return;
     };
-    let shot = std::env::var("FEEDLOOP_SCREENSHOT").map(std::path::PathBuf::from).unwrap_or_else(|_| dir.path().join("page.png"));
+    let shot = std::env::var("FEEDLOOP_SCREENSHOT")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| dir.path().join("page.png"));
     let profile = tempfile::tempdir().unwrap();
     let status = std::process::Command::new(chromium)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
-        .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+        ])
+        .args([
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg(format!("--screenshot={}", shot.display()))
-        .args(["--window-size=1280,2000", &format!("http://127.0.0.1:{port}/")])
+        .args([
+            "--window-size=1280,2000",
+            &format!("http://127.0.0.1:{port}/"),
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()
@@ -388,5 +576,9 @@ fn page_draws_charts_from_the_demo_data() {
     let png = std::fs::read(&shot).expect("no screenshot written");
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     // A blank 1280×2000 page compresses to a few KB; charts do not.
-    assert!(png.len() > 40_000, "screenshot is {} bytes: blank?", png.len());
+    assert!(
+        png.len() > 40_000,
+        "screenshot is {} bytes: blank?",
+        png.len()
+    );
 }

@@ -56,16 +56,38 @@ fn window_events(w: i64, rng: &mut StdRng) -> (Vec<String>, Vec<String>) {
 }
 
 /// Lands events as one file per call, continuing each partition's offset chain.
-async fn land(zone: &LandingZone, stream: StreamKind, partition: i32, next: &mut BTreeMap<(StreamKind, i32), i64>, events: &[String]) {
-    let key = PartitionKey { stream, topic: stream.table_name().into(), partition };
+async fn land(
+    zone: &LandingZone,
+    stream: StreamKind,
+    partition: i32,
+    next: &mut BTreeMap<(StreamKind, i32), i64>,
+    events: &[String],
+) {
+    let key = PartitionKey {
+        stream,
+        topic: stream.table_name().into(),
+        partition,
+    };
     let start = *next.get(&(stream, partition)).unwrap_or(&0);
     let mut b = BatchBuilder::new(stream, &key.topic, partition);
     for (i, e) in events.iter().enumerate() {
         let ev = decode(stream, e.as_bytes(), &Limits::default()).unwrap();
-        b.append(&ev, Lineage { offset: start + i as i64, kafka_ts: None }).unwrap();
+        b.append(
+            &ev,
+            Lineage {
+                offset: start + i as i64,
+                kafka_ts: None,
+            },
+        )
+        .unwrap();
     }
     let end = start + events.len() as i64 - 1;
-    assert!(zone.land(&key, start, end, b.finish().unwrap()).await.unwrap().created);
+    assert!(
+        zone.land(&key, start, end, b.finish().unwrap())
+            .await
+            .unwrap()
+            .created
+    );
     next.insert((stream, partition), end + 1);
 }
 
@@ -82,10 +104,18 @@ fn windows_config() -> WindowsConfig {
 fn alerts_config() -> AlertsConfig {
     // k = 3 keeps sampling noise of 300-event windows from firing in this
     // deterministic test; the k = 2 false-alarm rate is tested in feedloop-alerts.
-    AlertsConfig { k: 3.0, ..AlertsConfig::default() }
+    AlertsConfig {
+        k: 3.0,
+        ..AlertsConfig::default()
+    }
 }
 
-async fn open_job(storage: &Storage) -> (WindowJob, std::sync::Arc<std::sync::Mutex<Vec<feedloop_alerts::Alert>>>) {
+async fn open_job(
+    storage: &Storage,
+) -> (
+    WindowJob,
+    std::sync::Arc<std::sync::Mutex<Vec<feedloop_alerts::Alert>>>,
+) {
     let session = LandingSession::new(storage).await.unwrap();
     let observer = AlertObserver::new(alerts_config(), None);
     let delivered = std::sync::Arc::clone(&observer.delivered);
@@ -98,11 +128,19 @@ async fn open_job(storage: &Storage) -> (WindowJob, std::sync::Arc<std::sync::Mu
 }
 
 fn window_of(a: &feedloop_alerts::Alert) -> i64 {
-    (chrono::DateTime::parse_from_rfc3339(&a.window_start).unwrap().timestamp_millis() - T0) / MIN
+    (chrono::DateTime::parse_from_rfc3339(&a.window_start)
+        .unwrap()
+        .timestamp_millis()
+        - T0)
+        / MIN
 }
 
 fn state(a: &feedloop_alerts::Alert) -> String {
-    serde_json::to_value(&a.state).unwrap().as_str().unwrap().to_string()
+    serde_json::to_value(&a.state)
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 /// (window, state, metric, feature) of every alert on the overall segment.
@@ -114,7 +152,12 @@ fn summary(alerts: &[feedloop_alerts::Alert]) -> Vec<(i64, String, String, Optio
         .collect()
 }
 
-async fn land_windows(zone: &LandingZone, range: std::ops::Range<i64>, rng: &mut StdRng, next: &mut BTreeMap<(StreamKind, i32), i64>) {
+async fn land_windows(
+    zone: &LandingZone,
+    range: std::ops::Range<i64>,
+    rng: &mut StdRng,
+    next: &mut BTreeMap<(StreamKind, i32), i64>,
+) {
     for w in range {
         let (p, l) = window_events(w, rng);
         land(zone, StreamKind::Predictions, 0, next, &p).await;
@@ -136,17 +179,32 @@ async fn injected_drift_and_latency_spike_fire_in_their_windows_and_resolve() {
     assert_eq!(reports.len(), 39, "the last window waits for the watermark");
     let alerts = delivered.lock().unwrap().clone();
     let s = summary(&alerts);
-    let drift_x: Vec<_> = s.iter().filter(|a| a.2 == "drift" && a.3.as_deref() == Some("x")).collect();
+    let drift_x: Vec<_> = s
+        .iter()
+        .filter(|a| a.2 == "drift" && a.3.as_deref() == Some("x"))
+        .collect();
     assert_eq!(
-        drift_x.iter().map(|a| (a.0, a.1.as_str())).collect::<Vec<_>>(),
+        drift_x
+            .iter()
+            .map(|a| (a.0, a.1.as_str()))
+            .collect::<Vec<_>>(),
         vec![(25, "firing"), (30, "resolved")],
         "{s:#?}"
     );
     let p95: Vec<_> = s.iter().filter(|a| a.2 == "latency_p95").collect();
-    assert_eq!(p95.iter().map(|a| (a.0, a.1.as_str())).collect::<Vec<_>>(), vec![(20, "firing"), (23, "resolved")], "{s:#?}");
+    assert_eq!(
+        p95.iter().map(|a| (a.0, a.1.as_str())).collect::<Vec<_>>(),
+        vec![(20, "firing"), (23, "resolved")],
+        "{s:#?}"
+    );
     // The injected series fire in their window and not before (the k-σ
     // false-alarm rate of unrelated series is tested in feedloop-alerts).
-    assert!(s.iter().filter(|a| a.2 == "drift" || a.2 == "latency_p95" || a.2 == "latency_p50").all(|a| a.0 >= 20), "{s:#?}");
+    assert!(
+        s.iter()
+            .filter(|a| a.2 == "drift" || a.2 == "latency_p95" || a.2 == "latency_p50")
+            .all(|a| a.0 >= 20),
+        "{s:#?}"
+    );
     // Drift of the categorical feature that did not change never fires.
     assert!(!s.iter().any(|a| a.3.as_deref() == Some("color")), "{s:#?}");
 
@@ -156,11 +214,21 @@ async fn injected_drift_and_latency_spike_fire_in_their_windows_and_resolve() {
         .sql("SELECT count(DISTINCT window_start) AS w, sum(CASE WHEN metric = 'volume' AND segment = '{}' THEN value END) AS n FROM metrics")
         .await
         .unwrap();
-    let out = arrow::util::pretty::pretty_format_batches(&b).unwrap().to_string();
-    assert!(out.contains(&format!("| 39 | {}.0 |", 39 * PER_WINDOW)), "{out}");
+    let out = arrow::util::pretty::pretty_format_batches(&b)
+        .unwrap()
+        .to_string();
+    assert!(
+        out.contains(&format!("| 39 | {}.0 |", 39 * PER_WINDOW)),
+        "{out}"
+    );
     let (_, b) = session.sql("SELECT state, count(*) AS n FROM alerts WHERE segment = '{}' GROUP BY state ORDER BY state").await.unwrap();
-    let out = arrow::util::pretty::pretty_format_batches(&b).unwrap().to_string();
-    assert!(out.contains("| firing   |") && out.contains("| resolved |"), "{out}");
+    let out = arrow::util::pretty::pretty_format_batches(&b)
+        .unwrap()
+        .to_string();
+    assert!(
+        out.contains("| firing   |") && out.contains("| resolved |"),
+        "{out}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -169,7 +237,13 @@ async fn restart_in_the_middle_neither_refires_nor_forgets() {
     let dir_a = tempfile::tempdir().unwrap();
     let a = Storage::open(dir_a.path().to_str().unwrap(), []).unwrap();
     let mut next = BTreeMap::new();
-    land_windows(&LandingZone::new(a.clone()), 0..40, &mut StdRng::seed_from_u64(7), &mut next).await;
+    land_windows(
+        &LandingZone::new(a.clone()),
+        0..40,
+        &mut StdRng::seed_from_u64(7),
+        &mut next,
+    )
+    .await;
     let (mut job, all) = open_job(&a).await;
     job.tick().await.unwrap();
     let expected = summary(&all.lock().unwrap());
@@ -184,14 +258,27 @@ async fn restart_in_the_middle_neither_refires_nor_forgets() {
     let (mut job, first) = open_job(&b).await;
     job.tick().await.unwrap();
     let before = summary(&first.lock().unwrap());
-    assert!(before.iter().any(|a| a.0 == 25 && a.1 == "firing" && a.2 == "drift"), "{before:#?}");
+    assert!(
+        before
+            .iter()
+            .any(|a| a.0 == 25 && a.1 == "firing" && a.2 == "drift"),
+        "{before:#?}"
+    );
     drop(job);
     land_windows(&zone, 28..40, &mut rng, &mut next).await;
     let (mut job, second) = open_job(&b).await;
     job.tick().await.unwrap();
     let after = summary(&second.lock().unwrap());
-    assert!(!after.iter().any(|a| a.1 == "firing" && a.0 < 28), "an old alert fired again: {after:#?}");
-    assert!(after.iter().any(|a| a.0 == 30 && a.1 == "resolved" && a.3.as_deref() == Some("x")), "the open alert was forgotten: {after:#?}");
+    assert!(
+        !after.iter().any(|a| a.1 == "firing" && a.0 < 28),
+        "an old alert fired again: {after:#?}"
+    );
+    assert!(
+        after
+            .iter()
+            .any(|a| a.0 == 30 && a.1 == "resolved" && a.3.as_deref() == Some("x")),
+        "the open alert was forgotten: {after:#?}"
+    );
     let mut combined = before;
     combined.extend(after);
     assert_eq!(combined, expected);
@@ -218,7 +305,11 @@ async fn late_events_are_counted_and_two_instances_feed_one_analysis() {
     assert_eq!(job.tick().await.unwrap().len(), 8);
     // 40 events of window 3 arrive late through instance 1, then both instances move on.
     let (late, _) = window_events(3, &mut rng);
-    let late: Vec<String> = late.into_iter().take(40).map(|e| e.replace("\"w3-", "\"late-w3-")).collect();
+    let late: Vec<String> = late
+        .into_iter()
+        .take(40)
+        .map(|e| e.replace("\"w3-", "\"late-w3-"))
+        .collect();
     land(&zone, StreamKind::Predictions, 1, &mut next, &late).await;
     for (w, part) in [(10, 0), (11, 1)] {
         let (p, l) = window_events(w, &mut rng);
@@ -227,7 +318,11 @@ async fn late_events_are_counted_and_two_instances_feed_one_analysis() {
     }
     let reports = job.tick().await.unwrap();
     assert_eq!(reports.len(), 2, "windows 8 and 9 close");
-    let late_rows: Vec<_> = reports[0].rows.iter().filter(|r| r.metric == "late_events").collect();
+    let late_rows: Vec<_> = reports[0]
+        .rows
+        .iter()
+        .filter(|r| r.metric == "late_events")
+        .collect();
     assert_eq!(late_rows.len(), 1);
     assert_eq!((late_rows[0].window_start - T0) / MIN, 3);
     assert_eq!(late_rows[0].value, 40.0);
@@ -237,10 +332,11 @@ async fn late_events_are_counted_and_two_instances_feed_one_analysis() {
         .sql("SELECT CAST((CAST(window_start AS BIGINT) - 1795392000000) / 60000 AS BIGINT) AS w, metric, value FROM metrics WHERE segment = '{}' AND metric IN ('volume', 'late_events') ORDER BY 1, 2")
         .await
         .unwrap();
-    let out = arrow::util::pretty::pretty_format_batches(&b).unwrap().to_string();
+    let out = arrow::util::pretty::pretty_format_batches(&b)
+        .unwrap()
+        .to_string();
     // Every window holds both instances' events; window 3 keeps its on-time volume.
     assert!(out.contains("| 3 | late_events | 40.0   |"), "{out}");
     assert!(out.contains("| 3 | volume      | 1500.0 |"), "{out}");
     assert_eq!(out.matches("| volume      | 1500.0 |").count(), 10, "{out}");
 }
-

@@ -26,7 +26,10 @@ pub fn nisshi_bin() -> PathBuf {
             return p;
         }
     }
-    if let Ok(out) = Command::new("sh").arg("-c").arg("command -v nisshi").output()
+    if let Ok(out) = Command::new("sh")
+        .arg("-c")
+        .arg("command -v nisshi")
+        .output()
         && out.status.success()
     {
         return PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
@@ -55,8 +58,20 @@ impl Nisshi {
         let port = free_port();
         let url = format!("tcp://127.0.0.1:{port}");
         let child = Command::new(nisshi_bin())
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
-            .args(["--storage-engine", "memory://nisshi/", "--group-initial-rebalance-delay", "0s", "--silent"])
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args([
+                "--storage-engine",
+                "memory://nisshi/",
+                "--group-initial-rebalance-delay",
+                "0s",
+                "--silent",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -66,13 +81,27 @@ impl Nisshi {
             assert!(Instant::now() < deadline, "nisshi did not listen on {port}");
             std::thread::sleep(Duration::from_millis(20));
         }
-        Nisshi { child, port, brokers: format!("127.0.0.1:{port}") }
+        Nisshi {
+            child,
+            port,
+            brokers: format!("127.0.0.1:{port}"),
+        }
     }
 
     pub fn create_topic(&self, name: &str, partitions: i32) {
         let status = Command::new(nisshi_bin())
-            .args(["topic", "create", name, "--partitions", &partitions.to_string()])
-            .args(["--broker", &format!("tcp://127.0.0.1:{}", self.port), "--silent"])
+            .args([
+                "topic",
+                "create",
+                name,
+                "--partitions",
+                &partitions.to_string(),
+            ])
+            .args([
+                "--broker",
+                &format!("tcp://127.0.0.1:{}", self.port),
+                "--silent",
+            ])
             .status()
             .expect("cannot run nisshi topic create");
         assert!(status.success(), "creating topic {name} failed");
@@ -95,7 +124,13 @@ impl Drop for Nisshi {
 }
 
 /// Writes a feedloop config for a broker and storage folder; returns its path.
-pub fn write_config(dir: &Path, brokers: &str, group: &str, storage: &Path, flush: &str) -> PathBuf {
+pub fn write_config(
+    dir: &Path,
+    brokers: &str,
+    group: &str,
+    storage: &Path,
+    flush: &str,
+) -> PathBuf {
     let path = dir.join(format!("{group}.toml"));
     std::fs::write(
         &path,
@@ -126,7 +161,11 @@ pub struct FeedloopProc {
 
 impl FeedloopProc {
     pub fn run(config: &Path, log: &Path) -> FeedloopProc {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
         let child = Command::new(feedloop_bin())
             .args(["run", "--config"])
             .arg(config)
@@ -145,7 +184,10 @@ impl FeedloopProc {
 
     /// SIGTERM, then wait for a graceful exit; returns whether it exited 0.
     pub fn terminate(mut self, timeout: Duration) -> bool {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         let deadline = Instant::now() + timeout;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -192,7 +234,12 @@ pub async fn produce(p: &FutureProducer, topic: &str, msgs: &[(Option<String>, V
         }
         inflight.push(p.send(rec, Duration::from_secs(60)));
         if inflight.len() > 20_000 {
-            inflight.next().await.unwrap().map_err(|(e, _)| e).expect("delivery");
+            inflight
+                .next()
+                .await
+                .unwrap()
+                .map_err(|(e, _)| e)
+                .expect("delivery");
         }
     }
     while let Some(r) = inflight.next().await {
@@ -247,9 +294,16 @@ pub async fn assert_chains(storage_dir: &Path, stream: StreamKind) -> usize {
         let mut expect: Option<i64> = None;
         for path in zone.list_partition(&key, None).await.unwrap() {
             let (s, e, _) = zone.read_range(&path).await.unwrap();
-            assert_eq!(Some(s), LandingZone::start_of(&path), "{path}: name and metadata disagree");
+            assert_eq!(
+                Some(s),
+                LandingZone::start_of(&path),
+                "{path}: name and metadata disagree"
+            );
             if let Some(x) = expect {
-                assert_eq!(s, x, "{key}: file {path} does not start where the previous one ended");
+                assert_eq!(
+                    s, x,
+                    "{key}: file {path} does not start where the previous one ended"
+                );
             }
             assert!(e >= s, "{path}: empty range");
             expect = Some(e + 1);
@@ -287,7 +341,9 @@ pub fn moto_bin() -> PathBuf {
             return p;
         }
     }
-    panic!("moto is not installed: run `scripts/test` (it installs moto[server] once into ~/.cache/feedloop/moto-venv), or set MOTO_SERVER_BIN");
+    panic!(
+        "moto is not installed: run `scripts/test` (it installs moto[server] once into ~/.cache/feedloop/moto-venv), or set MOTO_SERVER_BIN"
+    );
 }
 
 /// A moto S3 server on 127.0.0.1, killed on drop.
@@ -311,7 +367,11 @@ impl Moto {
             assert!(Instant::now() < deadline, "moto did not listen on {port}");
             std::thread::sleep(Duration::from_millis(50));
         }
-        Moto { child, port, endpoint: format!("http://127.0.0.1:{port}") }
+        Moto {
+            child,
+            port,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        }
     }
 
     /// Creates a bucket (a plain path-style `PUT /<bucket>`).
@@ -326,7 +386,10 @@ impl Moto {
         .unwrap();
         let mut resp = String::new();
         let _ = s.read_to_string(&mut resp);
-        assert!(resp.starts_with("HTTP/1.1 200"), "CreateBucket {bucket} failed: {resp}");
+        assert!(
+            resp.starts_with("HTTP/1.1 200"),
+            "CreateBucket {bucket} failed: {resp}"
+        );
     }
 
     /// `object_store` options for this server (dummy credentials).
@@ -345,7 +408,10 @@ impl Moto {
 
     /// The same options as a `[storage.options]` TOML table body.
     pub fn storage_options_toml(&self) -> String {
-        self.storage_options().iter().map(|(k, v)| format!("{k} = \"{v}\"\n")).collect()
+        self.storage_options()
+            .iter()
+            .map(|(k, v)| format!("{k} = \"{v}\"\n"))
+            .collect()
     }
 }
 
@@ -358,15 +424,39 @@ impl Drop for Moto {
 
 /// Lands JSON events of one stream as one landing-zone file starting at `start`;
 /// returns the next offset.
-pub async fn land_json(zone: &LandingZone, stream: StreamKind, partition: i32, start: i64, events: &[serde_json::Value]) -> i64 {
+pub async fn land_json(
+    zone: &LandingZone,
+    stream: StreamKind,
+    partition: i32,
+    start: i64,
+    events: &[serde_json::Value],
+) -> i64 {
     let topic = stream.table_name().to_string();
-    let key = feedloop_storage::PartitionKey { stream, topic: topic.clone(), partition };
+    let key = feedloop_storage::PartitionKey {
+        stream,
+        topic: topic.clone(),
+        partition,
+    };
     let mut b = feedloop_events::BatchBuilder::new(stream, &topic, partition);
     for (i, e) in events.iter().enumerate() {
-        let ev = feedloop_events::decode(stream, e.to_string().as_bytes(), &feedloop_events::Limits::default()).unwrap();
-        b.append(&ev, feedloop_events::Lineage { offset: start + i as i64, kafka_ts: None }).unwrap();
+        let ev = feedloop_events::decode(
+            stream,
+            e.to_string().as_bytes(),
+            &feedloop_events::Limits::default(),
+        )
+        .unwrap();
+        b.append(
+            &ev,
+            feedloop_events::Lineage {
+                offset: start + i as i64,
+                kafka_ts: None,
+            },
+        )
+        .unwrap();
     }
     let end = start + events.len() as i64 - 1;
-    zone.land(&key, start, end, b.finish().unwrap()).await.unwrap();
+    zone.land(&key, start, end, b.finish().unwrap())
+        .await
+        .unwrap();
     end + 1
 }

@@ -59,8 +59,8 @@ use datafusion::dataframe::DataFrame;
 use datafusion::execution::context::SessionContext;
 use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionConfig};
 use feedloop_drift::{
-    ColumnData, ColumnDriftResult, ColumnKind, ColumnOptions, DEFAULT_DRIFT_SHARE, DatasetDrift, DriftError,
-    StatTest, column_drift, dataset_drift,
+    ColumnData, ColumnDriftResult, ColumnKind, ColumnOptions, DEFAULT_DRIFT_SHARE, DatasetDrift,
+    DriftError, StatTest, column_drift, dataset_drift,
 };
 use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
@@ -138,7 +138,10 @@ fn column_json(c: &ColumnDriftResult) -> Value {
     let s = &c.stats;
     let mut stats = Map::new();
     if let Some(ks) = s.ks {
-        stats.insert("ks".into(), json!({"statistic": json_f64(ks.statistic), "p_value": json_f64(ks.p_value)}));
+        stats.insert(
+            "ks".into(),
+            json!({"statistic": json_f64(ks.statistic), "p_value": json_f64(ks.p_value)}),
+        );
     }
     if let Some(w) = s.wasserstein {
         stats.insert("wasserstein".into(), json_f64(w));
@@ -155,7 +158,10 @@ fn column_json(c: &ColumnDriftResult) -> Value {
         json!({"statistic": json_f64(s.chisquare.statistic), "p_value": json_f64(s.chisquare.p_value)}),
     );
     if let Some(z) = s.z {
-        stats.insert("z".into(), json!({"statistic": json_f64(z.statistic), "p_value": json_f64(z.p_value)}));
+        stats.insert(
+            "z".into(),
+            json!({"statistic": json_f64(z.statistic), "p_value": json_f64(z.p_value)}),
+        );
     }
     json!({
         "kind": kind_name(c.kind),
@@ -169,7 +175,11 @@ fn column_json(c: &ColumnDriftResult) -> Value {
 
 /// Scores span p-values near 0 and distances near 1: scientific notation for tiny ones.
 fn fmt_score(x: f64) -> String {
-    if x != 0.0 && x.is_finite() && x.abs() < 1e-4 { format!("{x:.3e}") } else { format!("{x:.6}") }
+    if x != 0.0 && x.is_finite() && x.abs() < 1e-4 {
+        format!("{x:.3e}")
+    } else {
+        format!("{x:.6}")
+    }
 }
 
 impl DriftReport {
@@ -187,10 +197,17 @@ impl DriftReport {
     /// `psi`, `jensenshannon`, `kl_div`, `hellinger`, `chisquare` always.
     /// Non-finite floats are the strings `"inf"`, `"-inf"`, `"nan"`.
     pub fn to_json(&self) -> Value {
-        let columns: Map<String, Value> =
-            self.drift.columns.iter().map(|(name, c)| (name.clone(), column_json(c))).collect();
-        let skipped: Map<String, Value> =
-            self.skipped.iter().map(|(name, why)| (name.clone(), Value::String(why.clone()))).collect();
+        let columns: Map<String, Value> = self
+            .drift
+            .columns
+            .iter()
+            .map(|(name, c)| (name.clone(), column_json(c)))
+            .collect();
+        let skipped: Map<String, Value> = self
+            .skipped
+            .iter()
+            .map(|(name, why)| (name.clone(), Value::String(why.clone())))
+            .collect();
         json!({
             "dataset_drift": self.drift.dataset_drift,
             "share_drifted": json_f64(self.drift.share_drifted),
@@ -227,7 +244,11 @@ impl DriftReport {
                     c.test.name().to_string(),
                     fmt_score(c.score),
                     fmt_score(c.threshold),
-                    if c.drift { "DRIFT".to_string() } else { "-".to_string() },
+                    if c.drift {
+                        "DRIFT".to_string()
+                    } else {
+                        "-".to_string()
+                    },
                 ]
             })
             .collect();
@@ -326,20 +347,36 @@ fn resolve_local(given: &str, path: &FsPath, side: Which) -> Result<Source, Anal
             input(format!("cannot read {side} input {given}: {e}"))
         }
     })?;
-    let abs = std::path::absolute(path).map_err(|e| input(format!("bad {side} path {given}: {e}")))?;
+    let abs =
+        std::path::absolute(path).map_err(|e| input(format!("bad {side} path {given}: {e}")))?;
     let abs = abs.to_string_lossy().to_string();
     if meta.is_dir() {
-        let found = has_parquet_file(path).map_err(|e| input(format!("cannot list {side} folder {given}: {e}")))?;
+        let found = has_parquet_file(path)
+            .map_err(|e| input(format!("cannot list {side} folder {given}: {e}")))?;
         if !found {
-            return Err(input(format!("{side} folder {given} contains no .parquet files")));
+            return Err(input(format!(
+                "{side} folder {given} contains no .parquet files"
+            )));
         }
-        let location = if abs.ends_with('/') { abs } else { format!("{abs}/") };
-        Ok(Source { location, csv: false, single_file: false })
+        let location = if abs.ends_with('/') {
+            abs
+        } else {
+            format!("{abs}/")
+        };
+        Ok(Source {
+            location,
+            csv: false,
+            single_file: false,
+        })
     } else {
         if meta.len() == 0 {
             return Err(input(format!("{side} input {given} is an empty file")));
         }
-        Ok(Source { csv: is_csv(given), location: abs, single_file: true })
+        Ok(Source {
+            csv: is_csv(given),
+            location: abs,
+            single_file: true,
+        })
     }
 }
 
@@ -349,13 +386,19 @@ async fn resolve(ctx: &SessionContext, given: &str, side: Which) -> Result<Sourc
         _ => return resolve_local(given, FsPath::new(given), side),
     };
     if url.scheme() == "file" {
-        let path = url.to_file_path().map_err(|_| input(format!("bad {side} file URL {given}")))?;
+        let path = url
+            .to_file_path()
+            .map_err(|_| input(format!("bad {side} file URL {given}")))?;
         return resolve_local(given, &path, side);
     }
     let storage = feedloop_storage::Storage::open(given, [])
         .map_err(|e| input(format!("cannot open {side} location {given}: {e}")))?;
-    let base = url::Url::parse(&format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default()))
-        .map_err(|e| input(format!("bad {side} URL {given}: {e}")))?;
+    let base = url::Url::parse(&format!(
+        "{}://{}",
+        url.scheme(),
+        url.host_str().unwrap_or_default()
+    ))
+    .map_err(|e| input(format!("bad {side} URL {given}: {e}")))?;
     let store = Arc::clone(storage.object_store());
     ctx.register_object_store(&base, Arc::clone(&store));
     let path = object_store::path::Path::from_url_path(url.path())
@@ -365,31 +408,68 @@ async fn resolve(ctx: &SessionContext, given: &str, side: Which) -> Result<Sourc
     if is_file {
         match store.head(&path).await {
             Ok(m) if m.size == 0 => Err(input(format!("{side} input {given} is an empty file"))),
-            Ok(_) => Ok(Source { location: given.to_string(), csv: is_csv(name), single_file: true }),
-            Err(object_store::Error::NotFound { .. }) => Err(input(format!("{side} input not found: {given}"))),
-            Err(e) => Err(AnalyticsError::Execution(format!("cannot read {side} input {given}: {e}"))),
+            Ok(_) => Ok(Source {
+                location: given.to_string(),
+                csv: is_csv(name),
+                single_file: true,
+            }),
+            Err(object_store::Error::NotFound { .. }) => {
+                Err(input(format!("{side} input not found: {given}")))
+            }
+            Err(e) => Err(AnalyticsError::Execution(format!(
+                "cannot read {side} input {given}: {e}"
+            ))),
         }
     } else {
         let objects: Vec<_> = match store.list(Some(&path)).try_collect().await {
             Ok(v) => v,
             Err(object_store::Error::NotFound { .. }) => Vec::new(),
-            Err(e) => return Err(AnalyticsError::Execution(format!("cannot list {side} input {given}: {e}"))),
+            Err(e) => {
+                return Err(AnalyticsError::Execution(format!(
+                    "cannot list {side} input {given}: {e}"
+                )));
+            }
         };
-        if !objects.iter().any(|m| m.location.as_ref().ends_with(".parquet")) {
-            return Err(input(format!("{side} input not found: no .parquet files under {given}")));
+        if !objects
+            .iter()
+            .any(|m| m.location.as_ref().ends_with(".parquet"))
+        {
+            return Err(input(format!(
+                "{side} input not found: no .parquet files under {given}"
+            )));
         }
-        let location = if given.ends_with('/') { given.to_string() } else { format!("{given}/") };
-        Ok(Source { location, csv: false, single_file: false })
+        let location = if given.ends_with('/') {
+            given.to_string()
+        } else {
+            format!("{given}/")
+        };
+        Ok(Source {
+            location,
+            csv: false,
+            single_file: false,
+        })
     }
 }
 
-async fn open(ctx: &SessionContext, src: &Source, given: &str, side: Which) -> Result<DataFrame, AnalyticsError> {
+async fn open(
+    ctx: &SessionContext,
+    src: &Source,
+    given: &str,
+    side: Which,
+) -> Result<DataFrame, AnalyticsError> {
     let ext = if src.single_file { "" } else { ".parquet" };
     let df = if src.csv {
-        let opts = CsvReadOptions::new().has_header(true).file_extension(ext).schema_infer_max_records(usize::MAX);
+        let opts = CsvReadOptions::new()
+            .has_header(true)
+            .file_extension(ext)
+            .schema_infer_max_records(usize::MAX);
         ctx.read_csv(src.location.as_str(), opts).await
     } else {
-        ctx.read_parquet(src.location.as_str(), ParquetReadOptions::default().file_extension(ext)).await
+        ctx.read_parquet(
+            src.location.as_str(),
+            ParquetReadOptions::default().file_extension(ext),
+        )
+        .await
     };
     df.map_err(|e| input(format!("cannot read {side} input {given}: {e}")))
 }
@@ -418,13 +498,17 @@ fn classify(t: &DataType) -> Result<Class, String> {
     use DataType as T;
     match t {
         T::Float16 | T::Float32 | T::Float64 => Ok(Class::Float),
-        T::Int8 | T::Int16 | T::Int32 | T::Int64 | T::UInt8 | T::UInt16 | T::UInt32 | T::UInt64 => Ok(Class::Int),
+        T::Int8 | T::Int16 | T::Int32 | T::Int64 | T::UInt8 | T::UInt16 | T::UInt32 | T::UInt64 => {
+            Ok(Class::Int)
+        }
         T::Boolean => Ok(Class::Bool),
         T::Utf8 | T::LargeUtf8 | T::Utf8View => Ok(Class::Str),
-        T::Dictionary(_, v) if matches!(**v, T::Utf8 | T::LargeUtf8 | T::Utf8View) => Ok(Class::Str),
-        T::Timestamp(..) | T::Date32 | T::Date64 => {
-            Err(format!("timestamp/date column ({t}): drift tests apply to numbers, booleans and strings"))
+        T::Dictionary(_, v) if matches!(**v, T::Utf8 | T::LargeUtf8 | T::Utf8View) => {
+            Ok(Class::Str)
         }
+        T::Timestamp(..) | T::Date32 | T::Date64 => Err(format!(
+            "timestamp/date column ({t}): drift tests apply to numbers, booleans and strings"
+        )),
         T::Null => Err("column has no values (null type)".to_string()),
         other => Err(format!("unsupported type {other}")),
     }
@@ -450,7 +534,9 @@ fn plan_columns(
     reference: &[(String, DataType)],
     current: &[(String, DataType)],
 ) -> Result<(Vec<Plan>, BTreeMap<String, String>), AnalyticsError> {
-    let find = |cols: &[(String, DataType)], name: &str| cols.iter().find(|(n, _)| n == name).map(|(_, t)| t.clone());
+    let find = |cols: &[(String, DataType)], name: &str| {
+        cols.iter().find(|(n, _)| n == name).map(|(_, t)| t.clone())
+    };
     let mut skipped = BTreeMap::new();
     let mut chosen: Vec<(String, DataType, DataType, bool)> = Vec::new();
     match &req.columns {
@@ -463,10 +549,18 @@ fn plan_columns(
                 if !seen.insert(name.as_str()) {
                     continue;
                 }
-                let r = find(reference, name)
-                    .ok_or_else(|| input(format!("column '{name}' not found in the reference data ({})", req.reference)))?;
-                let c = find(current, name)
-                    .ok_or_else(|| input(format!("column '{name}' not found in the current data ({})", req.current)))?;
+                let r = find(reference, name).ok_or_else(|| {
+                    input(format!(
+                        "column '{name}' not found in the reference data ({})",
+                        req.reference
+                    ))
+                })?;
+                let c = find(current, name).ok_or_else(|| {
+                    input(format!(
+                        "column '{name}' not found in the current data ({})",
+                        req.current
+                    ))
+                })?;
                 chosen.push((name.clone(), r, c, true));
             }
         }
@@ -496,7 +590,11 @@ fn plan_columns(
             (Ok(a), Ok(b)) if a == b => a,
             (Ok(Class::Int | Class::Float), Ok(Class::Int | Class::Float)) => Class::Float,
             (Ok(a), Ok(b)) => {
-                let why = format!("type mismatch: {} in the reference, {} in the current data", a.name(), b.name());
+                let why = format!(
+                    "type mismatch: {} in the reference, {} in the current data",
+                    a.name(),
+                    b.name()
+                );
                 if requested {
                     return Err(input(format!("column '{name}': {why}")));
                 }
@@ -518,16 +616,30 @@ fn plan_columns(
             }
         }
         let threshold = req.threshold.get(&name).copied();
-        plans.push(Plan { name, class, requested, options: ColumnOptions { kind, test, threshold } });
+        plans.push(Plan {
+            name,
+            class,
+            requested,
+            options: ColumnOptions {
+                kind,
+                test,
+                threshold,
+            },
+        });
     }
-    for (what, keys) in [("stattest", req.stattest.keys().collect::<Vec<_>>()), ("threshold", req.threshold.keys().collect())] {
+    for (what, keys) in [
+        ("stattest", req.stattest.keys().collect::<Vec<_>>()),
+        ("threshold", req.threshold.keys().collect()),
+    ] {
         for key in keys {
             if !plans.iter().any(|p| &p.name == key) {
                 let why = match skipped.get(key) {
                     Some(why) => format!("it is skipped: {why}"),
                     None => "it is not in the data".to_string(),
                 };
-                return Err(input(format!("{what} given for column '{key}', which is not compared ({why})")));
+                return Err(input(format!(
+                    "{what} given for column '{key}', which is not compared ({why})"
+                )));
             }
         }
     }
@@ -535,18 +647,28 @@ fn plan_columns(
 }
 
 fn fields(df: &DataFrame) -> Vec<(String, DataType)> {
-    df.schema().fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect()
+    df.schema()
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), f.data_type().clone()))
+        .collect()
 }
 
 /// Reads one column of one side (a projection) as its arrays.
-async fn read_column(df: &DataFrame, name: &str, side: Which) -> Result<Vec<ArrayRef>, AnalyticsError> {
+async fn read_column(
+    df: &DataFrame,
+    name: &str,
+    side: Which,
+) -> Result<Vec<ArrayRef>, AnalyticsError> {
     let batches = df
         .clone()
         .select_columns(&[name])
         .map_err(AnalyticsError::from)?
         .collect()
         .await
-        .map_err(|e| AnalyticsError::Execution(format!("reading column '{name}' of the {side} data: {e}")))?;
+        .map_err(|e| {
+            AnalyticsError::Execution(format!("reading column '{name}' of the {side} data: {e}"))
+        })?;
     Ok(batches.iter().map(|b| Arc::clone(b.column(0))).collect())
 }
 
@@ -559,18 +681,26 @@ enum Values {
 }
 
 fn convert(arrays: &[ArrayRef], class: Class, name: &str) -> Result<Values, AnalyticsError> {
-    let arrow_err = |e: datafusion::arrow::error::ArrowError| input(format!("column '{name}': {e}"));
+    let arrow_err =
+        |e: datafusion::arrow::error::ArrowError| input(format!("column '{name}': {e}"));
     Ok(match class {
         Class::Float => {
             let mut v = Vec::new();
             for a in arrays {
                 let f = cast(a, &DataType::Float64).map_err(arrow_err)?;
-                v.extend(f.as_primitive::<Float64Type>().iter().map(|x| x.unwrap_or(f64::NAN)));
+                v.extend(
+                    f.as_primitive::<Float64Type>()
+                        .iter()
+                        .map(|x| x.unwrap_or(f64::NAN)),
+                );
             }
             Values::Float(v)
         }
         Class::Int => {
-            let strict = CastOptions { safe: false, ..Default::default() };
+            let strict = CastOptions {
+                safe: false,
+                ..Default::default()
+            };
             let mut v = Vec::new();
             for a in arrays {
                 let i = cast_with_options(a, &DataType::Int64, &strict).map_err(arrow_err)?;
@@ -580,16 +710,28 @@ fn convert(arrays: &[ArrayRef], class: Class, name: &str) -> Result<Values, Anal
         }
         Class::Bool => Values::Bool(arrays.iter().flat_map(|a| a.as_boolean().iter()).collect()),
         Class::Str => Values::Str(
-            arrays.iter().map(|a| cast(a, &DataType::Utf8)).collect::<Result<_, _>>().map_err(arrow_err)?,
+            arrays
+                .iter()
+                .map(|a| cast(a, &DataType::Utf8))
+                .collect::<Result<_, _>>()
+                .map_err(arrow_err)?,
         ),
     })
 }
 
 fn strs(arrays: &[ArrayRef]) -> Vec<Option<&str>> {
-    arrays.iter().flat_map(|a| a.as_string::<i32>().iter()).collect()
+    arrays
+        .iter()
+        .flat_map(|a| a.as_string::<i32>().iter())
+        .collect()
 }
 
-fn compute_column(rt: &tokio::runtime::Runtime, reference: &DataFrame, current: &DataFrame, plan: &Plan) -> Outcome {
+fn compute_column(
+    rt: &tokio::runtime::Runtime,
+    reference: &DataFrame,
+    current: &DataFrame,
+    plan: &Plan,
+) -> Outcome {
     let name = plan.name.as_str();
     let read = rt.block_on(async {
         let r = read_column(reference, name, Which::Reference).await?;
@@ -600,7 +742,8 @@ fn compute_column(rt: &tokio::runtime::Runtime, reference: &DataFrame, current: 
         Ok(x) => x,
         Err(e) => return Outcome::Failed(e),
     };
-    let converted = convert(&r_arrays, plan.class, name).and_then(|r| Ok((r, convert(&c_arrays, plan.class, name)?)));
+    let converted = convert(&r_arrays, plan.class, name)
+        .and_then(|r| Ok((r, convert(&c_arrays, plan.class, name)?)));
     let (rv, cv) = match converted {
         Ok(x) => x,
         Err(e) => return Outcome::Failed(e),
@@ -615,13 +758,17 @@ fn compute_column(rt: &tokio::runtime::Runtime, reference: &DataFrame, current: 
             cs = strs(c);
             (ColumnData::Str(&rs), ColumnData::Str(&cs))
         }
-        _ => return Outcome::Failed(AnalyticsError::Execution(format!("column '{name}': conversion mismatch"))),
+        _ => {
+            return Outcome::Failed(AnalyticsError::Execution(format!(
+                "column '{name}': conversion mismatch"
+            )));
+        }
     };
     match column_drift(r, c, &plan.options) {
         Ok(res) => Outcome::Done(res),
-        Err(DriftError::EmptyInput { side }) if !plan.requested => {
-            Outcome::Skipped(format!("no values in the {side} data (all null, NaN or infinite)"))
-        }
+        Err(DriftError::EmptyInput { side }) if !plan.requested => Outcome::Skipped(format!(
+            "no values in the {side} data (all null, NaN or infinite)"
+        )),
         Err(DriftError::EmptyInput { side }) => Outcome::Failed(input(format!(
             "column '{name}': the {side} data has no values (all null, NaN or infinite)"
         ))),
@@ -630,7 +777,12 @@ fn compute_column(rt: &tokio::runtime::Runtime, reference: &DataFrame, current: 
 }
 
 /// Computes every planned column on `threads` threads, one column per thread at a time.
-fn compute_all(reference: &DataFrame, current: &DataFrame, plans: &[Plan], threads: usize) -> Result<Vec<Outcome>, AnalyticsError> {
+fn compute_all(
+    reference: &DataFrame,
+    current: &DataFrame,
+    plans: &[Plan],
+    threads: usize,
+) -> Result<Vec<Outcome>, AnalyticsError> {
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let per_thread: Vec<Result<Vec<(usize, Outcome)>, AnalyticsError>> = std::thread::scope(|s| {
@@ -640,7 +792,9 @@ fn compute_all(reference: &DataFrame, current: &DataFrame, plans: &[Plan], threa
                     let rt = tokio::runtime::Builder::new_current_thread()
                         .enable_all()
                         .build()
-                        .map_err(|e| AnalyticsError::Execution(format!("cannot start a worker runtime: {e}")))?;
+                        .map_err(|e| {
+                            AnalyticsError::Execution(format!("cannot start a worker runtime: {e}"))
+                        })?;
                     let mut done = Vec::new();
                     while !failed.load(Ordering::Relaxed) {
                         let i = next.fetch_add(1, Ordering::Relaxed);
@@ -657,7 +811,11 @@ fn compute_all(reference: &DataFrame, current: &DataFrame, plans: &[Plan], threa
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(AnalyticsError::Execution("a drift worker panicked".into()))))
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(AnalyticsError::Execution("a drift worker panicked".into()))
+                })
+            })
             .collect()
     });
     let mut slots: Vec<Option<Outcome>> = plans.iter().map(|_| None).collect();
@@ -672,7 +830,11 @@ fn compute_all(reference: &DataFrame, current: &DataFrame, plans: &[Plan], threa
         match slot {
             Some(Outcome::Failed(e)) => return Err(e),
             Some(o) => outcomes.push(o),
-            None => return Err(AnalyticsError::Execution("a column was not computed".into())),
+            None => {
+                return Err(AnalyticsError::Execution(
+                    "a column was not computed".into(),
+                ));
+            }
         }
     }
     Ok(outcomes)
@@ -682,17 +844,25 @@ fn compute_all(reference: &DataFrame, current: &DataFrame, plans: &[Plan], threa
 /// column selection, parallelism and memory).
 pub async fn run_drift_report(req: &DriftRequest) -> Result<DriftReport, AnalyticsError> {
     if !(0.0..=1.0).contains(&req.drift_share) {
-        return Err(input(format!("drift_share must be within [0, 1], got {}", req.drift_share)));
+        return Err(input(format!(
+            "drift_share must be within [0, 1], got {}",
+            req.drift_share
+        )));
     }
     for (name, t) in &req.threshold {
         if !t.is_finite() {
-            return Err(input(format!("threshold of column '{name}' must be a finite number, got {t}")));
+            return Err(input(format!(
+                "threshold of column '{name}' must be a finite number, got {t}"
+            )));
         }
     }
     // One partition per query: the parallelism is across columns. Folders are
     // read recursively (as the existence check lists them).
     let mut config = SessionConfig::new().with_target_partitions(1);
-    config.options_mut().execution.listing_table_ignore_subdirectory = false;
+    config
+        .options_mut()
+        .execution
+        .listing_table_ignore_subdirectory = false;
     let ctx = SessionContext::new_with_config(config);
     let rsrc = resolve(&ctx, &req.reference, Which::Reference).await?;
     let csrc = resolve(&ctx, &req.current, Which::Current).await?;
@@ -701,18 +871,29 @@ pub async fn run_drift_report(req: &DriftRequest) -> Result<DriftReport, Analyti
     let n_reference = reference.clone().count().await?;
     let n_current = current.clone().count().await?;
     if n_reference == 0 {
-        return Err(input(format!("the reference data has no rows: {}", req.reference)));
+        return Err(input(format!(
+            "the reference data has no rows: {}",
+            req.reference
+        )));
     }
     if n_current == 0 {
-        return Err(input(format!("the current data has no rows: {}", req.current)));
+        return Err(input(format!(
+            "the current data has no rows: {}",
+            req.current
+        )));
     }
     let (plans, mut skipped) = plan_columns(req, &fields(&reference), &fields(&current))?;
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(plans.len()).max(1);
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(plans.len())
+        .max(1);
     let plans = Arc::new(plans);
     let worker_plans = Arc::clone(&plans);
-    let outcomes = tokio::task::spawn_blocking(move || compute_all(&reference, &current, &worker_plans, threads))
-        .await
-        .map_err(|e| AnalyticsError::Execution(format!("drift computation failed: {e}")))??;
+    let outcomes = tokio::task::spawn_blocking(move || {
+        compute_all(&reference, &current, &worker_plans, threads)
+    })
+    .await
+    .map_err(|e| AnalyticsError::Execution(format!("drift computation failed: {e}")))??;
     let mut columns = BTreeMap::new();
     for (plan, out) in plans.iter().zip(outcomes) {
         match out {

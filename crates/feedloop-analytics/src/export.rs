@@ -31,18 +31,23 @@
 use crate::feedback::{FeedbackOptions, PREDICTION_COLUMNS, feedback_sql, sql_str, ts_literal};
 use crate::session::{AnalyticsError, LandingSession};
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanBuilder, Float64Builder, RecordBatch, StringArray, StringBuilder,
+    Array, ArrayRef, AsArray, BooleanBuilder, Float64Builder, RecordBatch, StringArray,
+    StringBuilder,
 };
 use datafusion::arrow::compute::{cast, concat_batches};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit, TimestampMillisecondType};
+use datafusion::arrow::datatypes::{
+    DataType, Field, Schema, SchemaRef, TimeUnit, TimestampMillisecondType,
+};
 use datafusion::catalog::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
 use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
 use feedloop_events::StreamKind;
 use feedloop_storage::datasets::{
-    CommitOutcome, DatasetId, DatasetStore, EncodedPart, FailPoint, MANIFEST_FORMAT, Manifest, ManifestFile,
-    SchemaColumn, SourceFile, TimeRange, content_version, encode_part, validate_name,
+    CommitOutcome, DatasetId, DatasetStore, EncodedPart, FailPoint, MANIFEST_FORMAT, Manifest,
+    ManifestFile, SchemaColumn, SourceFile, TimeRange, content_version, encode_part, validate_name,
 };
 use feedloop_storage::{LandingZone, Storage, StorageError};
 use object_store::path::Path;
@@ -117,7 +122,11 @@ impl PrivacyConfig {
 
     fn uses_hash(&self) -> bool {
         self.default == PrivacyRule::Hash
-            || self.features.values().chain(self.tags.values()).any(|r| *r == PrivacyRule::Hash)
+            || self
+                .features
+                .values()
+                .chain(self.tags.values())
+                .any(|r| *r == PrivacyRule::Hash)
     }
 
     /// The rules as recorded in manifests (without the key).
@@ -150,8 +159,15 @@ pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
     }
     let ipad: Vec<u8> = k.iter().map(|b| b ^ 0x36).collect();
     let opad: Vec<u8> = k.iter().map(|b| b ^ 0x5c).collect();
-    let inner = Sha256::new().chain_update(&ipad).chain_update(msg).finalize();
-    Sha256::new().chain_update(&opad).chain_update(inner).finalize().into()
+    let inner = Sha256::new()
+        .chain_update(&ipad)
+        .chain_update(msg)
+        .finalize();
+    Sha256::new()
+        .chain_update(&opad)
+        .chain_update(inner)
+        .finalize()
+        .into()
 }
 
 /// Which rows a dataset holds.
@@ -236,7 +252,11 @@ pub enum Policy {
     /// Uniform sample: kept iff `unit_hash(prediction_id, seed) < rate`.
     Sample { rate: f64, seed: u64 },
     /// At most `cap` rows per stratum, the ones with the smallest `unit_hash`.
-    Stratified { cap: u64, by: Vec<String>, seed: u64 },
+    Stratified {
+        cap: u64,
+        by: Vec<String>,
+        seed: u64,
+    },
     /// `boundary − band ≤ output_score ≤ boundary + band`.
     Uncertain { boundary: f64, band: f64 },
     /// Predictions of a model version, in a window and segment that raised an alert.
@@ -259,11 +279,22 @@ impl Policy {
                 Policy::Sample { rate, seed }
             }
             PolicyKind::Stratified => {
-                let cap = p.cap.ok_or("policy `stratified` needs a cap per stratum (--cap)")?;
-                let by = if p.by.is_empty() { vec!["label".to_string()] } else { p.by.clone() };
+                let cap = p
+                    .cap
+                    .ok_or("policy `stratified` needs a cap per stratum (--cap)")?;
+                let by = if p.by.is_empty() {
+                    vec!["label".to_string()]
+                } else {
+                    p.by.clone()
+                };
                 for k in &by {
-                    if !(k == "label" || k == "model_version" || k.strip_prefix("tag:").is_some_and(|t| !t.is_empty())) {
-                        return Err(format!("stratum key `{k}`: expected label, model_version or tag:<name>"));
+                    if !(k == "label"
+                        || k == "model_version"
+                        || k.strip_prefix("tag:").is_some_and(|t| !t.is_empty()))
+                    {
+                        return Err(format!(
+                            "stratum key `{k}`: expected label, model_version or tag:<name>"
+                        ));
                     }
                 }
                 Policy::Stratified { cap, by, seed }
@@ -276,9 +307,15 @@ impl Policy {
                 }
                 Policy::Uncertain { boundary, band }
             }
-            PolicyKind::Drifted => Policy::Drifted { states: p.alert_states.clone() },
+            PolicyKind::Drifted => Policy::Drifted {
+                states: p.alert_states.clone(),
+            },
             PolicyKind::Sql => Policy::Sql {
-                where_clause: p.where_clause.clone().filter(|w| !w.trim().is_empty()).ok_or("policy `sql` needs --where")?,
+                where_clause: p
+                    .where_clause
+                    .clone()
+                    .filter(|w| !w.trim().is_empty())
+                    .ok_or("policy `sql` needs --where")?,
             },
         })
     }
@@ -401,7 +438,9 @@ impl ExportConfig {
         if !(1..=22).contains(&self.zstd_level) {
             return Err("`export.zstd_level` must be in 1..=22".into());
         }
-        self.feedback.validate().map_err(|e| format!("`export.feedback`: {e}"))?;
+        self.feedback
+            .validate()
+            .map_err(|e| format!("`export.feedback`: {e}"))?;
         self.privacy.validate()?;
         let mut seen = BTreeSet::new();
         for (i, d) in self.datasets.iter().enumerate() {
@@ -413,7 +452,10 @@ impl ExportConfig {
                 return Err(format!("{at}: `every` must be > 0"));
             }
             if !seen.insert((d.model.clone(), d.name.clone())) {
-                return Err(format!("{at}: dataset `{}/{}` is defined twice", d.model, d.name));
+                return Err(format!(
+                    "{at}: dataset `{}/{}` is defined twice",
+                    d.model, d.name
+                ));
             }
         }
         Ok(())
@@ -454,7 +496,9 @@ impl ExportRequest {
     }
 
     pub fn dataset_name(&self) -> String {
-        self.name.clone().unwrap_or_else(|| self.policy.kind().as_str().to_string())
+        self.name
+            .clone()
+            .unwrap_or_else(|| self.policy.kind().as_str().to_string())
     }
 }
 
@@ -512,7 +556,9 @@ pub fn register_unit_hash(session: &LandingSession) {
             let out: ArrayRef = Arc::new(b.finish());
             Ok(match n {
                 Some(_) => ColumnarValue::Array(out),
-                None => ColumnarValue::Scalar(datafusion::common::ScalarValue::try_from_array(&out, 0)?),
+                None => {
+                    ColumnarValue::Scalar(datafusion::common::ScalarValue::try_from_array(&out, 0)?)
+                }
             })
         }),
     );
@@ -540,14 +586,20 @@ struct AlertRow {
     state: String,
 }
 
-async fn list_parquet(storage: &Storage, dir: &str) -> Result<Vec<object_store::ObjectMeta>, AnalyticsError> {
+async fn list_parquet(
+    storage: &Storage,
+    dir: &str,
+) -> Result<Vec<object_store::ObjectMeta>, AnalyticsError> {
     Ok(storage
         .list(&Path::from(dir), None)
         .await?
         .into_iter()
         .filter(|m| {
             m.location.extension() == Some("parquet")
-                && !m.location.parts().any(|p| p.as_ref().starts_with('_') || p.as_ref().starts_with('.'))
+                && !m
+                    .location
+                    .parts()
+                    .any(|p| p.as_ref().starts_with('_') || p.as_ref().starts_with('.'))
         })
         .collect())
 }
@@ -564,23 +616,36 @@ async fn pinned_table(
         .iter()
         .map(|m| ListingTableUrl::parse(storage.url_of(m.location.as_ref(), false)))
         .collect::<Result<Vec<_>, _>>()?;
-    let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let options =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
     let config = ListingTableConfig::new_with_multi_paths(urls)
         .with_listing_options(options)
         .with_schema(schema);
     Ok(Arc::new(ListingTable::try_new(config)?))
 }
 
-async fn snapshot(storage: &Storage, opts: &FeedbackOptions, want_alerts: bool) -> Result<Snapshot, AnalyticsError> {
+async fn snapshot(
+    storage: &Storage,
+    opts: &FeedbackOptions,
+    want_alerts: bool,
+) -> Result<Snapshot, AnalyticsError> {
     let session = LandingSession::new(storage).await?;
     let ctx = session.context();
     let mut source_files = Vec::new();
     for stream in [StreamKind::Predictions, StreamKind::Corrections] {
         let files = list_parquet(storage, LandingZone::table_dir(stream).as_ref()).await?;
-        let table = pinned_table(storage, &files, feedloop_events::arrow_schema::schema(stream)).await?;
+        let table = pinned_table(
+            storage,
+            &files,
+            feedloop_events::arrow_schema::schema(stream),
+        )
+        .await?;
         ctx.deregister_table(stream.table_name())?;
         ctx.register_table(stream.table_name(), table)?;
-        source_files.extend(files.iter().map(|m| SourceFile { path: m.location.to_string(), bytes: m.size }));
+        source_files.extend(files.iter().map(|m| SourceFile {
+            path: m.location.to_string(),
+            bytes: m.size,
+        }));
     }
     crate::feedback::register_feedback(&session, opts).await?;
     register_unit_hash(&session);
@@ -588,21 +653,33 @@ async fn snapshot(storage: &Storage, opts: &FeedbackOptions, want_alerts: bool) 
     if want_alerts {
         let files = list_parquet(storage, ALERTS_DIR).await?;
         if !files.is_empty() {
-            let table = pinned_table(storage, &files, infer_schema(storage, &files[0]).await?).await?;
+            let table =
+                pinned_table(storage, &files, infer_schema(storage, &files[0]).await?).await?;
             // Replace the session's live `alerts` table with this pinned snapshot.
             ctx.deregister_table("alerts")?;
             ctx.register_table("alerts", table)?;
-            source_files.extend(files.iter().map(|m| SourceFile { path: m.location.to_string(), bytes: m.size }));
+            source_files.extend(files.iter().map(|m| SourceFile {
+                path: m.location.to_string(),
+                bytes: m.size,
+            }));
             alerts = Some(read_alerts(&session).await?);
         }
     }
-    Ok(Snapshot { session, source_files, alerts })
+    Ok(Snapshot {
+        session,
+        source_files,
+        alerts,
+    })
 }
 
-async fn infer_schema(storage: &Storage, file: &object_store::ObjectMeta) -> Result<SchemaRef, AnalyticsError> {
+async fn infer_schema(
+    storage: &Storage,
+    file: &object_store::ObjectMeta,
+) -> Result<SchemaRef, AnalyticsError> {
     let bytes = storage.get(&file.location).await?;
-    let reader = datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)
-        .map_err(|e| AnalyticsError::Input(format!("alerts file {}: {e}", file.location)))?;
+    let reader =
+        datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)
+            .map_err(|e| AnalyticsError::Input(format!("alerts file {}: {e}", file.location)))?;
     Ok(reader.schema().clone())
 }
 
@@ -611,13 +688,20 @@ fn to_ms(a: &ArrayRef, col: &str) -> Result<Vec<Option<i64>>, AnalyticsError> {
         DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64 => {
             cast(a, &DataType::Timestamp(TimeUnit::Millisecond, None))?
         }
-        DataType::Int64 | DataType::Int32 | DataType::UInt64 => {
-            cast(&cast(a, &DataType::Int64)?, &DataType::Timestamp(TimeUnit::Millisecond, None))?
+        DataType::Int64 | DataType::Int32 | DataType::UInt64 => cast(
+            &cast(a, &DataType::Int64)?,
+            &DataType::Timestamp(TimeUnit::Millisecond, None),
+        )?,
+        other => {
+            return Err(AnalyticsError::Input(format!(
+                "alerts: column `{col}` has type {other}, expected a timestamp or epoch milliseconds"
+            )));
         }
-        other => return Err(AnalyticsError::Input(format!("alerts: column `{col}` has type {other}, expected a timestamp or epoch milliseconds"))),
     };
     let ms = ms.as_primitive::<TimestampMillisecondType>();
-    Ok((0..ms.len()).map(|i| ms.is_valid(i).then(|| ms.value(i))).collect())
+    Ok((0..ms.len())
+        .map(|i| ms.is_valid(i).then(|| ms.value(i)))
+        .collect())
 }
 
 async fn read_alerts(session: &LandingSession) -> Result<Vec<AlertRow>, AnalyticsError> {
@@ -628,12 +712,19 @@ async fn read_alerts(session: &LandingSession) -> Result<Vec<AlertRow>, Analytic
     let mut out = Vec::new();
     for b in batches {
         let s = |i: usize| -> Result<StringArray, AnalyticsError> {
-            Ok(cast(b.column(i), &DataType::Utf8)?.as_string::<i32>().clone())
+            Ok(cast(b.column(i), &DataType::Utf8)?
+                .as_string::<i32>()
+                .clone())
         };
         let (m, v, seg, st) = (s(0)?, s(1)?, s(2)?, s(5)?);
-        let (ws, we) = (to_ms(b.column(3), "window_start")?, to_ms(b.column(4), "window_end")?);
+        let (ws, we) = (
+            to_ms(b.column(3), "window_start")?,
+            to_ms(b.column(4), "window_end")?,
+        );
         for r in 0..b.num_rows() {
-            let (Some(start_ms), Some(end_ms)) = (ws[r], we[r]) else { continue };
+            let (Some(start_ms), Some(end_ms)) = (ws[r], we[r]) else {
+                continue;
+            };
             if m.is_null(r) || v.is_null(r) {
                 continue;
             }
@@ -643,7 +734,11 @@ async fn read_alerts(session: &LandingSession) -> Result<Vec<AlertRow>, Analytic
                 segment: seg.is_valid(r).then(|| seg.value(r).to_string()),
                 start_ms,
                 end_ms,
-                state: if st.is_valid(r) { st.value(r).to_string() } else { String::new() },
+                state: if st.is_valid(r) {
+                    st.value(r).to_string()
+                } else {
+                    String::new()
+                },
             });
         }
     }
@@ -653,9 +748,14 @@ async fn read_alerts(session: &LandingSession) -> Result<Vec<AlertRow>, Analytic
 /// A SQL predicate over predictions for one alert's segment JSON (`{"tag": "value", …}`;
 /// empty, `{}` or NULL = every prediction; a null value = tag absent).
 fn segment_predicate(segment: Option<&str>) -> Result<String, String> {
-    let Some(s) = segment.map(str::trim).filter(|s| !s.is_empty()) else { return Ok("true".into()) };
-    let v: serde_json::Value = serde_json::from_str(s).map_err(|e| format!("segment `{s}` is not JSON: {e}"))?;
-    let obj = v.as_object().ok_or_else(|| format!("segment `{s}` is not a JSON object"))?;
+    let Some(s) = segment.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok("true".into());
+    };
+    let v: serde_json::Value =
+        serde_json::from_str(s).map_err(|e| format!("segment `{s}` is not JSON: {e}"))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| format!("segment `{s}` is not a JSON object"))?;
     let mut terms = vec!["true".to_string()];
     for (k, val) in obj {
         let acc = format!("tags[{}]", sql_str(k));
@@ -678,8 +778,13 @@ const INACTIVE_STATES: [&str; 4] = ["ok", "resolved", "inactive", "normal"];
 fn feedback_columns() -> Vec<&'static str> {
     let mut c = PREDICTION_COLUMNS.to_vec();
     c.extend([
-        "corrected_label", "corrected_value", "correction_source", "correction_ts", "correction_count",
-        "is_corrected", "is_wrong",
+        "corrected_label",
+        "corrected_value",
+        "correction_source",
+        "correction_ts",
+        "correction_count",
+        "is_corrected",
+        "is_wrong",
     ]);
     c
 }
@@ -713,9 +818,10 @@ fn selection_sql(
     let sql = match policy {
         Policy::Wrong => filtered("is_wrong".into()),
         Policy::Corrected => filtered("is_corrected".into()),
-        Policy::Sample { rate, seed } => {
-            filtered(format!("feedloop_unit_hash(prediction_id, CAST({} AS BIGINT)) < CAST('{rate:e}' AS DOUBLE)", *seed as i64))
-        }
+        Policy::Sample { rate, seed } => filtered(format!(
+            "feedloop_unit_hash(prediction_id, CAST({} AS BIGINT)) < CAST('{rate:e}' AS DOUBLE)",
+            *seed as i64
+        )),
         Policy::Uncertain { boundary, band } => filtered(format!(
             "output_score >= CAST('{:e}' AS DOUBLE) AND output_score <= CAST('{:e}' AS DOUBLE)",
             boundary - band,
@@ -801,11 +907,14 @@ impl FVal {
 }
 
 /// `(names per row → value)` of a map column, as one dense vector per key.
-fn map_columns(col: &ArrayRef, feature_struct: bool) -> Result<BTreeMap<String, Vec<Option<FVal>>>, AnalyticsError> {
+fn map_columns(
+    col: &ArrayRef,
+    feature_struct: bool,
+) -> Result<BTreeMap<String, Vec<Option<FVal>>>, AnalyticsError> {
     let n = col.len();
-    let map = col
-        .as_map_opt()
-        .ok_or_else(|| AnalyticsError::Execution(format!("expected a map column, got {}", col.data_type())))?;
+    let map = col.as_map_opt().ok_or_else(|| {
+        AnalyticsError::Execution(format!("expected a map column, got {}", col.data_type()))
+    })?;
     let keys = cast(map.keys(), &DataType::Utf8)?;
     let keys = keys.as_string::<i32>();
     let mut out: BTreeMap<String, Vec<Option<FVal>>> = BTreeMap::new();
@@ -814,9 +923,18 @@ fn map_columns(col: &ArrayRef, feature_struct: bool) -> Result<BTreeMap<String, 
     let (num, st, bo, plain);
     if feature_struct {
         let s = values.as_struct();
-        num = Some(cast(s.column_by_name("number").expect("number slot"), &DataType::Float64)?);
-        st = Some(cast(s.column_by_name("string").expect("string slot"), &DataType::Utf8)?);
-        bo = Some(cast(s.column_by_name("boolean").expect("boolean slot"), &DataType::Boolean)?);
+        num = Some(cast(
+            s.column_by_name("number").expect("number slot"),
+            &DataType::Float64,
+        )?);
+        st = Some(cast(
+            s.column_by_name("string").expect("string slot"),
+            &DataType::Utf8,
+        )?);
+        bo = Some(cast(
+            s.column_by_name("boolean").expect("boolean slot"),
+            &DataType::Boolean,
+        )?);
         plain = None;
     } else {
         num = None;
@@ -831,8 +949,16 @@ fn map_columns(col: &ArrayRef, feature_struct: bool) -> Result<BTreeMap<String, 
         for j in offsets[r] as usize..offsets[r + 1] as usize {
             let key = keys.value(j);
             let v = if feature_struct {
-                let (num, st, bo) = (num.as_ref().unwrap(), st.as_ref().unwrap(), bo.as_ref().unwrap());
-                let (num, st, bo) = (num.as_primitive::<datafusion::arrow::datatypes::Float64Type>(), st.as_string::<i32>(), bo.as_boolean());
+                let (num, st, bo) = (
+                    num.as_ref().unwrap(),
+                    st.as_ref().unwrap(),
+                    bo.as_ref().unwrap(),
+                );
+                let (num, st, bo) = (
+                    num.as_primitive::<datafusion::arrow::datatypes::Float64Type>(),
+                    st.as_string::<i32>(),
+                    bo.as_boolean(),
+                );
                 if values.is_null(j) {
                     None
                 } else if num.is_valid(j) {
@@ -869,9 +995,20 @@ fn pivot(rows: &RecordBatch, privacy: &PrivacyConfig) -> Result<Pivoted, Analyti
     };
     let mut out = Columns::default();
     let head = [
-        "prediction_id", "ts", "model", "model_version", "output_label", "output_score", "output_value",
-        "corrected_label", "corrected_value", "correction_source", "correction_ts", "correction_count",
-        "is_corrected", "is_wrong",
+        "prediction_id",
+        "ts",
+        "model",
+        "model_version",
+        "output_label",
+        "output_score",
+        "output_value",
+        "corrected_label",
+        "corrected_value",
+        "correction_source",
+        "correction_ts",
+        "correction_count",
+        "is_corrected",
+        "is_wrong",
     ];
     let lineage = ["_topic", "_partition", "_offset"];
     for c in head {
@@ -919,19 +1056,39 @@ fn pivot(rows: &RecordBatch, privacy: &PrivacyConfig) -> Result<Pivoted, Analyti
             })
             .collect();
         let a: ArrayRef = if rule == PrivacyRule::Hash {
-            Arc::new(StringArray::from_iter(vals.iter().map(|v| v.as_ref().map(|v| hash(&v.text())))))
+            Arc::new(StringArray::from_iter(
+                vals.iter().map(|v| v.as_ref().map(|v| hash(&v.text()))),
+            ))
         } else if kinds.len() > 1 || kinds.first() == Some(&1) {
-            Arc::new(StringArray::from_iter(vals.iter().map(|v| v.as_ref().map(FVal::text))))
+            Arc::new(StringArray::from_iter(
+                vals.iter().map(|v| v.as_ref().map(FVal::text)),
+            ))
         } else if kinds.first() == Some(&2) {
             let mut b = BooleanBuilder::new();
-            vals.iter().for_each(|v| b.append_option(if let Some(FVal::Bool(x)) = v { Some(*x) } else { None }));
+            vals.iter().for_each(|v| {
+                b.append_option(if let Some(FVal::Bool(x)) = v {
+                    Some(*x)
+                } else {
+                    None
+                })
+            });
             Arc::new(b.finish())
         } else {
             let mut b = Float64Builder::new();
-            vals.iter().for_each(|v| b.append_option(if let Some(FVal::Num(x)) = v { Some(*x) } else { None }));
+            vals.iter().for_each(|v| {
+                b.append_option(if let Some(FVal::Num(x)) = v {
+                    Some(*x)
+                } else {
+                    None
+                })
+            });
             Arc::new(b.finish())
         };
-        let base = if out.taken.contains(k) || reserved.contains(k) { format!("feature_{k}") } else { k.clone() };
+        let base = if out.taken.contains(k) || reserved.contains(k) {
+            format!("feature_{k}")
+        } else {
+            k.clone()
+        };
         let name = unique_name(base, &out.taken, &reserved);
         out.push(name, a, format!("feature:{k}"), Some(rule));
     }
@@ -939,7 +1096,10 @@ fn pivot(rows: &RecordBatch, privacy: &PrivacyConfig) -> Result<Pivoted, Analyti
         out.push(c.to_string(), col(c)?, c.to_string(), None);
     }
     let batch = RecordBatch::try_new(Arc::new(Schema::new(out.fields)), out.arrays)?;
-    Ok(Pivoted { batch, schema_doc: out.doc })
+    Ok(Pivoted {
+        batch,
+        schema_doc: out.doc,
+    })
 }
 
 #[derive(Default)]
@@ -952,7 +1112,8 @@ struct Columns {
 
 impl Columns {
     fn push(&mut self, name: String, a: ArrayRef, source: String, rule: Option<PrivacyRule>) {
-        self.fields.push(Field::new(&name, a.data_type().clone(), true));
+        self.fields
+            .push(Field::new(&name, a.data_type().clone(), true));
         self.doc.push(SchemaColumn {
             name: name.clone(),
             data_type: a.data_type().to_string(),
@@ -970,7 +1131,10 @@ fn unique_name(base: String, taken: &BTreeSet<String>, reserved: &BTreeSet<Strin
     if free(&base) {
         return base;
     }
-    (2..).map(|i| format!("{base}_{i}")).find(free).expect("a free name")
+    (2..)
+        .map(|i| format!("{base}_{i}"))
+        .find(free)
+        .expect("a free name")
 }
 
 // ---------------------------------------------------------------------------
@@ -991,7 +1155,11 @@ fn validate_request(req: &ExportRequest, config: &ExportConfig) -> Result<(), An
     if let (Some(s), Some(u)) = (req.since_ms, req.until_ms)
         && s >= u
     {
-        return Err(AnalyticsError::Input(format!("since ({}) is not before until ({})", rfc3339(s), rfc3339(u))));
+        return Err(AnalyticsError::Input(format!(
+            "since ({}) is not before until ({})",
+            rfc3339(s),
+            rfc3339(u)
+        )));
     }
     Ok(())
 }
@@ -1011,10 +1179,20 @@ pub async fn export_dataset(
     let store = DatasetStore::new(storage.clone());
     let cleaned = store.clean_incomplete(config.cleanup_grace).await?.folders;
     for f in &cleaned {
-        progress(&format!("removed the incomplete dataset folder {f} (no manifest)"));
+        progress(&format!(
+            "removed the incomplete dataset folder {f} (no manifest)"
+        ));
     }
-    let snap = snapshot(storage, &config.feedback, req.policy.kind() == PolicyKind::Drifted).await?;
-    progress(&format!("snapshot: {} landing files", snap.source_files.len()));
+    let snap = snapshot(
+        storage,
+        &config.feedback,
+        req.policy.kind() == PolicyKind::Drifted,
+    )
+    .await?;
+    progress(&format!(
+        "snapshot: {} landing files",
+        snap.source_files.len()
+    ));
     let (sql, notes) = selection_sql(req, &req.policy, &config.feedback, snap.alerts.as_deref())?;
     for n in &notes {
         progress(n);
@@ -1051,7 +1229,12 @@ pub async fn export_dataset(
         "policy": req.policy.kind().as_str(), "parameters": parameters, "privacy": privacy,
     });
     let version = content_version(&descriptor, &parts);
-    let ts = pivoted.batch.column_by_name("ts").expect("ts").as_primitive::<TimestampMillisecondType>().clone();
+    let ts = pivoted
+        .batch
+        .column_by_name("ts")
+        .expect("ts")
+        .as_primitive::<TimestampMillisecondType>()
+        .clone();
     let (min_ts, max_ts) = (
         datafusion::arrow::compute::min(&ts).map(rfc3339),
         datafusion::arrow::compute::max(&ts).map(rfc3339),
@@ -1068,7 +1251,12 @@ pub async fn export_dataset(
         row_count: total as u64,
         policy: req.policy.kind().as_str().into(),
         parameters,
-        time_range: TimeRange { since: req.since_ms.map(rfc3339), until: req.until_ms.map(rfc3339), min_ts, max_ts },
+        time_range: TimeRange {
+            since: req.since_ms.map(rfc3339),
+            until: req.until_ms.map(rfc3339),
+            min_ts,
+            max_ts,
+        },
         source_files: snap.source_files,
         files: parts
             .iter()
@@ -1086,13 +1274,21 @@ pub async fn export_dataset(
         created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         feedloop_version: env!("CARGO_PKG_VERSION").into(),
     };
-    let id = DatasetId { model: req.model.clone(), name, version };
+    let id = DatasetId {
+        model: req.model.clone(),
+        name,
+        version,
+    };
     let bytes: u64 = parts.iter().map(|p| p.bytes.len() as u64).sum();
     let outcome = store.commit(&parts, manifest, req.fail_point).await?;
     let created = matches!(outcome, CommitOutcome::Created(_));
     progress(&format!(
         "{} {} ({} rows, {} files)",
-        if created { "wrote" } else { "already exported, unchanged:" },
+        if created {
+            "wrote"
+        } else {
+            "already exported, unchanged:"
+        },
         store.url(&id),
         total,
         parts.len()
@@ -1125,12 +1321,19 @@ pub async fn count_policies(
         async move {
             let (_, b) = s.sql(&format!("SELECT count(*) FROM ({sql})")).await?;
             let a = cast(b[0].column(0), &DataType::Int64)?;
-            Ok::<u64, AnalyticsError>(a.as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(0) as u64)
+            Ok::<u64, AnalyticsError>(
+                a.as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+                    .value(0) as u64,
+            )
         }
     };
     let mut out = vec![(
         "predictions".to_string(),
-        count(feedback_sql(&config.feedback, Some(&prediction_filter(req)))).await?,
+        count(feedback_sql(
+            &config.feedback,
+            Some(&prediction_filter(req)),
+        ))
+        .await?,
     )];
     for kind in PolicyKind::ALL {
         let policy = if kind == req.policy.kind() {
@@ -1142,7 +1345,9 @@ pub async fn count_policies(
             }
         };
         let (sql, _) = selection_sql(req, &policy, &config.feedback, snap.alerts.as_deref())?;
-        let sql = sql.rsplit_once(" ORDER BY ").map_or(sql.clone(), |(s, _)| s.to_string());
+        let sql = sql
+            .rsplit_once(" ORDER BY ")
+            .map_or(sql.clone(), |(s, _)| s.to_string());
         out.push((kind.as_str().to_string(), count(sql).await?));
     }
     Ok(out)
@@ -1160,21 +1365,38 @@ pub async fn read_dataset(
 ) -> Result<(Manifest, Vec<RecordBatch>), AnalyticsError> {
     let store = DatasetStore::new(storage.clone());
     let manifest = match version {
-        Some(v) => store
-            .read_manifest(&DatasetId { model: model.into(), name: name.into(), version: v.into() })
-            .await?,
+        Some(v) => {
+            store
+                .read_manifest(&DatasetId {
+                    model: model.into(),
+                    name: name.into(),
+                    version: v.into(),
+                })
+                .await?
+        }
         None => store.list_versions(model, name).await?.pop(),
     }
-    .ok_or_else(|| AnalyticsError::Input(format!("no committed version of dataset {model}/{name}")))?;
-    let id = DatasetId { model: model.into(), name: name.into(), version: manifest.version.clone() };
+    .ok_or_else(|| {
+        AnalyticsError::Input(format!("no committed version of dataset {model}/{name}"))
+    })?;
+    let id = DatasetId {
+        model: model.into(),
+        name: name.into(),
+        version: manifest.version.clone(),
+    };
     let mut batches = Vec::new();
     for f in &manifest.files {
         let path = id.dir().join(f.path.as_str());
         let bytes = storage.get(&path).await?;
         if bytes.len() as u64 != f.bytes || hex::encode(Sha256::digest(&bytes)) != f.sha256 {
-            return Err(AnalyticsError::Input(format!("{path}: size or SHA-256 differs from the manifest")));
+            return Err(AnalyticsError::Input(format!(
+                "{path}: size or SHA-256 differs from the manifest"
+            )));
         }
-        let reader = datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)
+        let reader =
+            datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                bytes,
+            )
             .and_then(|b| b.build())
             .map_err(|e| AnalyticsError::Input(format!("{path}: {e}")))?;
         for b in reader {
@@ -1211,7 +1433,9 @@ pub async fn run_scheduled_exports(
     for d in &config.datasets {
         let marker = DatasetId::dataset_dir(&d.model, &d.name).join(SCHEDULE_FILE);
         let last: Option<i64> = match storage.get(&marker).await {
-            Ok(b) => serde_json::from_slice::<serde_json::Value>(&b).ok().and_then(|v| v["last_run_ms"].as_i64()),
+            Ok(b) => serde_json::from_slice::<serde_json::Value>(&b)
+                .ok()
+                .and_then(|v| v["last_run_ms"].as_i64()),
             Err(_) => None,
         };
         if last.is_some_and(|l| now_ms - l < d.every.as_millis() as i64) {
@@ -1223,16 +1447,30 @@ pub async fn run_scheduled_exports(
         req.model_version = d.model_version.clone();
         req.until_ms = Some(now_ms);
         req.since_ms = d.lookback.map(|l| now_ms - l.as_millis() as i64);
-        let result = export_dataset(storage, config, &req, &|m| tracing::debug!(dataset = %d.name, "{m}")).await;
+        let result = export_dataset(
+            storage,
+            config,
+            &req,
+            &|m| tracing::debug!(dataset = %d.name, "{m}"),
+        )
+        .await;
         match &result {
             Ok(o) => {
                 tracing::info!(model = %d.model, dataset = %d.name, rows = o.manifest.row_count, created = o.created, url = %o.url, "scheduled export");
                 let body = serde_json::json!({"last_run_ms": now_ms, "last_version": o.id.version});
-                storage.put_overwrite(&marker, bytes::Bytes::from(body.to_string())).await?;
+                storage
+                    .put_overwrite(&marker, bytes::Bytes::from(body.to_string()))
+                    .await?;
             }
-            Err(e) => tracing::warn!(model = %d.model, dataset = %d.name, error = %e, "scheduled export failed"),
+            Err(e) => {
+                tracing::warn!(model = %d.model, dataset = %d.name, error = %e, "scheduled export failed")
+            }
         }
-        runs.push(ScheduledRun { model: d.model.clone(), name: d.name.clone(), result });
+        runs.push(ScheduledRun {
+            model: d.model.clone(),
+            name: d.name.clone(),
+            result,
+        });
     }
     Ok(runs)
 }
@@ -1249,7 +1487,10 @@ mod tests {
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
         assert_eq!(
-            hex::encode(hmac_sha256(&[0xaa; 131], b"Test Using Larger Than Block-Size Key - Hash Key First")),
+            hex::encode(hmac_sha256(
+                &[0xaa; 131],
+                b"Test Using Larger Than Block-Size Key - Hash Key First"
+            )),
             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
         );
     }
@@ -1264,8 +1505,21 @@ mod tests {
         );
         assert!(segment_predicate(Some("[1]")).is_err());
         assert!(Policy::from_params(PolicyKind::Sample, &PolicyParams::default()).is_err());
-        assert!(Policy::from_params(PolicyKind::Stratified, &PolicyParams { cap: Some(1), by: vec!["tag:".into()], ..Default::default() }).is_err());
-        assert_eq!("drifted".parse::<PolicyKind>().unwrap(), PolicyKind::Drifted);
+        assert!(
+            Policy::from_params(
+                PolicyKind::Stratified,
+                &PolicyParams {
+                    cap: Some(1),
+                    by: vec!["tag:".into()],
+                    ..Default::default()
+                }
+            )
+            .is_err()
+        );
+        assert_eq!(
+            "drifted".parse::<PolicyKind>().unwrap(),
+            PolicyKind::Drifted
+        );
         let u = unit_hash("p1", 7);
         assert!((0.0..1.0).contains(&u));
         assert_eq!(u, unit_hash("p1", 7));

@@ -64,7 +64,10 @@ impl Default for FeedbackOptions {
 
 impl FeedbackOptions {
     pub fn validate(&self) -> Result<(), String> {
-        for (k, v) in [("rel_tolerance", self.rel_tolerance), ("abs_tolerance", self.abs_tolerance)] {
+        for (k, v) in [
+            ("rel_tolerance", self.rel_tolerance),
+            ("abs_tolerance", self.abs_tolerance),
+        ] {
             if !v.is_finite() || v < 0.0 {
                 return Err(format!("`{k}` must be a finite number ≥ 0, got {v}"));
             }
@@ -89,8 +92,19 @@ fn f64_literal(x: f64) -> String {
 
 /// The prediction columns, in table order.
 pub const PREDICTION_COLUMNS: [&str; 13] = [
-    "prediction_id", "model", "model_version", "ts", "features", "output_label", "output_score",
-    "output_value", "tags", "_topic", "_partition", "_offset", "_kafka_ts",
+    "prediction_id",
+    "model",
+    "model_version",
+    "ts",
+    "features",
+    "output_label",
+    "output_score",
+    "output_value",
+    "tags",
+    "_topic",
+    "_partition",
+    "_offset",
+    "_kafka_ts",
 ];
 
 const LATEST_CORRECTIONS: &str = "SELECT prediction_id, label AS corrected_label, value AS corrected_value, \
@@ -105,7 +119,9 @@ const LATEST_CORRECTIONS: &str = "SELECT prediction_id, label AS corrected_label
 /// `predictions` columns) applied before the join so that Parquet statistics
 /// prune the scan.
 pub fn feedback_sql(opts: &FeedbackOptions, prediction_filter: Option<&str>) -> String {
-    let filter = prediction_filter.map(|f| format!("WHERE ({f})")).unwrap_or_default();
+    let filter = prediction_filter
+        .map(|f| format!("WHERE ({f})"))
+        .unwrap_or_default();
     let pcols = PREDICTION_COLUMNS.map(|c| format!("p.{c}")).join(", ");
     let cols = PREDICTION_COLUMNS.join(", ");
     format!(
@@ -138,7 +154,10 @@ pub fn unmatched_corrections_sql(opts: &FeedbackOptions) -> String {
 
 /// Registers the `latest_corrections`, `feedback` and `unmatched_corrections`
 /// views (replacing earlier ones) on `session`.
-pub async fn register_feedback(session: &LandingSession, opts: &FeedbackOptions) -> Result<(), AnalyticsError> {
+pub async fn register_feedback(
+    session: &LandingSession,
+    opts: &FeedbackOptions,
+) -> Result<(), AnalyticsError> {
     opts.validate().map_err(AnalyticsError::Input)?;
     let ctx = session.context();
     for (name, sql) in [
@@ -146,7 +165,10 @@ pub async fn register_feedback(session: &LandingSession, opts: &FeedbackOptions)
         ("feedback", feedback_sql(opts, None)),
         ("unmatched_corrections", unmatched_corrections_sql(opts)),
     ] {
-        ctx.sql(&format!("CREATE OR REPLACE VIEW {name} AS {sql}")).await?.collect().await?;
+        ctx.sql(&format!("CREATE OR REPLACE VIEW {name} AS {sql}"))
+            .await?
+            .collect()
+            .await?;
     }
     Ok(())
 }
@@ -183,18 +205,34 @@ pub async fn correction_match_stats(
         batches
             .first()
             .filter(|b| b.num_rows() > 0)
-            .and_then(|b| b.column(i).as_primitive_opt::<Int64Type>().map(|a| a.clone()))
+            .and_then(|b| {
+                b.column(i)
+                    .as_primitive_opt::<Int64Type>()
+                    .map(|a| a.clone())
+            })
             .filter(|a| a.is_valid(0))
             .map_or(0, |a| a.value(0) as u64)
     };
-    Ok(CorrectionMatchStats { matched: get(0), pending: get(1), unmatched: get(2) })
+    Ok(CorrectionMatchStats {
+        matched: get(0),
+        pending: get(1),
+        unmatched: get(2),
+    })
 }
 
 /// The schema of [`error_metrics`]' result.
 pub fn error_metrics_schema() -> Arc<Schema> {
     Arc::new(Schema::new(vec![
-        Field::new("window_start", feedloop_events::arrow_schema::ts_type(), false),
-        Field::new("window_end", feedloop_events::arrow_schema::ts_type(), false),
+        Field::new(
+            "window_start",
+            feedloop_events::arrow_schema::ts_type(),
+            false,
+        ),
+        Field::new(
+            "window_end",
+            feedloop_events::arrow_schema::ts_type(),
+            false,
+        ),
         Field::new("model", DataType::Utf8, false),
         Field::new("model_version", DataType::Utf8, false),
         Field::new("segment", DataType::Utf8, false),
@@ -227,7 +265,11 @@ pub async fn error_metrics(
     segments: &[String],
 ) -> Result<RecordBatch, AnalyticsError> {
     opts.validate().map_err(AnalyticsError::Input)?;
-    let filter = format!("ts >= {} AND ts < {}", ts_literal(from_ms), ts_literal(to_ms));
+    let filter = format!(
+        "ts >= {} AND ts < {}",
+        ts_literal(from_ms),
+        ts_literal(to_ms)
+    );
     let fb = feedback_sql(opts, Some(&filter));
     let mut dims: Vec<Option<&str>> = vec![None];
     dims.extend(segments.iter().map(|s| Some(s.as_str())));
@@ -247,8 +289,16 @@ pub async fn error_metrics(
         );
         let (_, batches) = session.sql(&sql).await?;
         for b in batches {
-            let s = |i: usize| b.column(i).as_string_opt::<i32>().cloned().map(|a| Arc::new(a) as Arc<StringArray>);
-            let (m, v) = (s(0).ok_or_else(|| bad("model"))?, s(1).ok_or_else(|| bad("model_version"))?);
+            let s = |i: usize| {
+                b.column(i)
+                    .as_string_opt::<i32>()
+                    .cloned()
+                    .map(|a| Arc::new(a) as Arc<StringArray>)
+            };
+            let (m, v) = (
+                s(0).ok_or_else(|| bad("model"))?,
+                s(1).ok_or_else(|| bad("model_version"))?,
+            );
             let seg = datafusion::arrow::compute::cast(b.column(2), &DataType::Utf8)?;
             let seg = seg.as_string::<i32>();
             let n = |i: usize| -> Result<Int64Array, AnalyticsError> {
@@ -265,26 +315,47 @@ pub async fn error_metrics(
                     }
                 };
                 let g = |a: &Int64Array| if a.is_valid(r) { a.value(r) } else { 0 };
-                rows.push((m.value(r).to_string(), v.value(r).to_string(), segment, [g(&cn), g(&cc), g(&ck), g(&cw)]));
+                rows.push((
+                    m.value(r).to_string(),
+                    v.value(r).to_string(),
+                    segment,
+                    [g(&cn), g(&cc), g(&ck), g(&cw)],
+                ));
             }
         }
     }
     rows.sort_by(|a, b| (&a.0, &a.1, &a.2).cmp(&(&b.0, &b.1, &b.2)));
     let len = rows.len();
-    let col_i = |i: usize| Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.3[i]))) as ArrayRef;
+    let col_i =
+        |i: usize| Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.3[i]))) as ArrayRef;
     let cols: Vec<ArrayRef> = vec![
-        Arc::new(TimestampMillisecondArray::from(vec![from_ms; len]).with_timezone(feedloop_events::arrow_schema::UTC)),
-        Arc::new(TimestampMillisecondArray::from(vec![to_ms; len]).with_timezone(feedloop_events::arrow_schema::UTC)),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0.as_str()))),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1.as_str()))),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.2.as_str()))),
+        Arc::new(
+            TimestampMillisecondArray::from(vec![from_ms; len])
+                .with_timezone(feedloop_events::arrow_schema::UTC),
+        ),
+        Arc::new(
+            TimestampMillisecondArray::from(vec![to_ms; len])
+                .with_timezone(feedloop_events::arrow_schema::UTC),
+        ),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.0.as_str()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.1.as_str()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.2.as_str()),
+        )),
         col_i(0),
         col_i(1),
         col_i(2),
-        Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.3[2] as f64 / r.3[0].max(1) as f64))),
+        Arc::new(Float64Array::from_iter_values(
+            rows.iter().map(|r| r.3[2] as f64 / r.3[0].max(1) as f64),
+        )),
         col_i(3),
         Arc::new(Float64Array::from_iter(
-            rows.iter().map(|r| (r.3[2] > 0).then(|| r.3[3] as f64 / r.3[2] as f64)),
+            rows.iter()
+                .map(|r| (r.3[2] > 0).then(|| r.3[3] as f64 / r.3[2] as f64)),
         )),
     ];
     Ok(RecordBatch::try_new(error_metrics_schema(), cols)?)
@@ -293,7 +364,6 @@ pub async fn error_metrics(
 fn bad(col: &str) -> AnalyticsError {
     AnalyticsError::Execution(format!("error metrics: column `{col}` is not a string"))
 }
-
 
 /// The corrections metrics of each closed window, for the window job: per model
 /// version and segment, `corrections` received, `correction_coverage`
@@ -306,8 +376,14 @@ pub struct CorrectionMetrics {
 }
 
 impl CorrectionMetrics {
-    pub async fn new(storage: &feedloop_storage::Storage, opts: FeedbackOptions) -> Result<Self, AnalyticsError> {
-        Ok(CorrectionMetrics { session: LandingSession::new(storage).await?, opts })
+    pub async fn new(
+        storage: &feedloop_storage::Storage,
+        opts: FeedbackOptions,
+    ) -> Result<Self, AnalyticsError> {
+        Ok(CorrectionMetrics {
+            session: LandingSession::new(storage).await?,
+            opts,
+        })
     }
 }
 
@@ -319,13 +395,25 @@ impl crate::windows::job::MetricSource for CorrectionMetrics {
         window_start: i64,
         window_end: i64,
         segments: &'a [String],
-    ) -> futures::future::BoxFuture<'a, Result<Vec<crate::windows::MetricRow>, AnalyticsError>> {
+    ) -> futures::future::BoxFuture<'a, Result<Vec<crate::windows::MetricRow>, AnalyticsError>>
+    {
         Box::pin(async move {
             use arrow::array::AsArray;
-            let batch = error_metrics(&self.session, &self.opts, window_start, window_end, segments).await?;
+            let batch = error_metrics(
+                &self.session,
+                &self.opts,
+                window_start,
+                window_end,
+                segments,
+            )
+            .await?;
             let col = |name: &str| batch.column_by_name(name).cloned().ok_or_else(|| bad(name));
             let (model, version, segment) = (col("model")?, col("model_version")?, col("segment")?);
-            let (model, version, segment) = (model.as_string::<i32>(), version.as_string::<i32>(), segment.as_string::<i32>());
+            let (model, version, segment) = (
+                model.as_string::<i32>(),
+                version.as_string::<i32>(),
+                segment.as_string::<i32>(),
+            );
             let f64s = |name: &str| -> Result<arrow::array::ArrayRef, AnalyticsError> {
                 Ok(arrow::compute::cast(&col(name)?, &DataType::Float64)?)
             };
@@ -335,15 +423,34 @@ impl crate::windows::job::MetricSource for CorrectionMetrics {
             let error_rate = f64s("error_rate")?;
             let mut rows = Vec::new();
             for i in 0..batch.num_rows() {
-                let Ok(seg) = serde_json::from_str::<std::collections::BTreeMap<String, Option<String>>>(segment.value(i)) else { continue };
+                let Ok(seg) = serde_json::from_str::<
+                    std::collections::BTreeMap<String, Option<String>>,
+                >(segment.value(i)) else {
+                    continue;
+                };
                 if seg.values().any(Option::is_none) {
                     continue;
                 }
-                let seg: std::collections::BTreeMap<String, String> = seg.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect();
-                for (metric, a) in [("corrections", &corrections), ("correction_coverage", &coverage), ("wrong", &wrong), ("error_rate", &error_rate)] {
+                let seg: std::collections::BTreeMap<String, String> = seg
+                    .into_iter()
+                    .filter_map(|(k, v)| v.map(|v| (k, v)))
+                    .collect();
+                for (metric, a) in [
+                    ("corrections", &corrections),
+                    ("correction_coverage", &coverage),
+                    ("wrong", &wrong),
+                    ("error_rate", &error_rate),
+                ] {
                     let a = a.as_primitive::<arrow::datatypes::Float64Type>();
                     if a.is_valid(i) {
-                        let mut r = crate::windows::compute::row(window_start, window_end, &(model.value(i).to_string(), version.value(i).to_string()), metric, None, a.value(i));
+                        let mut r = crate::windows::compute::row(
+                            window_start,
+                            window_end,
+                            &(model.value(i).to_string(), version.value(i).to_string()),
+                            metric,
+                            None,
+                            a.value(i),
+                        );
                         r.segment = seg.clone();
                         rows.push(r);
                     }

@@ -22,12 +22,15 @@
 pub mod drift_report;
 pub mod export;
 pub mod feedback;
-pub mod windows;
 pub mod session;
 pub mod sql_functions;
+pub mod windows;
 
-pub use export::{ExportConfig, ExportOutcome, ExportRequest, Policy, PolicyKind, export_dataset, run_scheduled_exports};
-pub use feedback::{FeedbackOptions, error_metrics, register_feedback};
 pub use drift_report::{DriftReport, DriftRequest, run_drift_report};
+pub use export::{
+    ExportConfig, ExportOutcome, ExportRequest, Policy, PolicyKind, export_dataset,
+    run_scheduled_exports,
+};
+pub use feedback::{FeedbackOptions, error_metrics, register_feedback};
 pub use session::{AnalyticsError, LandingSession};
 pub use sql_functions::register_drift_functions;

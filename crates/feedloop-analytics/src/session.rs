@@ -84,14 +84,30 @@ impl LandingSession {
         }
         // The window jobs' history tables.
         for (name, dir, schema) in [
-            ("metrics", crate::windows::history::METRICS_DIR, crate::windows::history::METRICS_SCHEMA.clone()),
-            ("alerts", crate::windows::history::ALERTS_DIR, crate::windows::history::ALERTS_SCHEMA.clone()),
+            (
+                "metrics",
+                crate::windows::history::METRICS_DIR,
+                crate::windows::history::METRICS_SCHEMA.clone(),
+            ),
+            (
+                "alerts",
+                crate::windows::history::ALERTS_DIR,
+                crate::windows::history::ALERTS_SCHEMA.clone(),
+            ),
         ] {
             if let Some(root) = storage.local_root() {
                 let _ = std::fs::create_dir_all(root.join(dir));
             }
-            let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-            ctx.register_listing_table(name, storage.url_of(dir, true), options, Some(schema), None).await?;
+            let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+                .with_file_extension(".parquet");
+            ctx.register_listing_table(
+                name,
+                storage.url_of(dir, true),
+                options,
+                Some(schema),
+                None,
+            )
+            .await?;
         }
         Ok(LandingSession { ctx })
     }

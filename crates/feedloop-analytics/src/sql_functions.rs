@@ -39,7 +39,9 @@ use datafusion::common::{DataFusionError, Result, ScalarValue, exec_err, plan_er
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
-use datafusion::logical_expr::{Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility,
+};
 use feedloop_drift as drift;
 
 /// Which statistic an aggregate computes.
@@ -75,7 +77,10 @@ impl DriftFn {
     }
 
     fn numeric_only(self) -> bool {
-        matches!(self, DriftFn::Ks | DriftFn::Wasserstein | DriftFn::WassersteinNormed)
+        matches!(
+            self,
+            DriftFn::Ks | DriftFn::Wasserstein | DriftFn::WassersteinNormed
+        )
     }
 
     fn returns_struct(self) -> bool {
@@ -107,7 +112,10 @@ struct DriftUdaf {
 
 impl DriftUdaf {
     fn new(func: DriftFn) -> Self {
-        DriftUdaf { func, signature: Signature::user_defined(Volatility::Immutable) }
+        DriftUdaf {
+            func,
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
     }
 }
 
@@ -123,13 +131,18 @@ impl AggregateUDFImpl for DriftUdaf {
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
         let name = self.func.name();
         let [value, is_current] = arg_types else {
-            return plan_err!("{name}(value, is_current) takes 2 arguments, got {}", arg_types.len());
+            return plan_err!(
+                "{name}(value, is_current) takes 2 arguments, got {}",
+                arg_types.len()
+            );
         };
         let value = if value.is_numeric() || *value == DataType::Null {
             DataType::Float64
         } else if is_string(value) {
             if self.func.numeric_only() {
-                return plan_err!("{name} needs a numeric value, got {value} (it has no categorical form)");
+                return plan_err!(
+                    "{name} needs a numeric value, got {value} (it has no categorical form)"
+                );
             }
             DataType::Utf8
         } else {
@@ -142,7 +155,11 @@ impl AggregateUDFImpl for DriftUdaf {
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(if self.func.returns_struct() { DataType::Struct(struct_fields()) } else { DataType::Float64 })
+        Ok(if self.func.returns_struct() {
+            DataType::Struct(struct_fields())
+        } else {
+            DataType::Float64
+        })
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
@@ -152,17 +169,31 @@ impl AggregateUDFImpl for DriftUdaf {
         };
         let list = DataType::List(Arc::new(Field::new_list_field(item, true)));
         Ok(vec![
-            Arc::new(Field::new(format_state_name(args.name, "reference"), list.clone(), true)),
-            Arc::new(Field::new(format_state_name(args.name, "current"), list, true)),
+            Arc::new(Field::new(
+                format_state_name(args.name, "reference"),
+                list.clone(),
+                true,
+            )),
+            Arc::new(Field::new(
+                format_state_name(args.name, "current"),
+                list,
+                true,
+            )),
         ])
     }
 
     fn accumulator(&self, acc_args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         match acc_args.expr_fields.first().map(|f| f.data_type()) {
-            Some(DataType::Utf8) => Ok(Box::new(StrAccumulator { func: self.func, reference: vec![], current: vec![] })),
-            Some(DataType::Float64) => {
-                Ok(Box::new(NumAccumulator { func: self.func, reference: vec![], current: vec![] }))
-            }
+            Some(DataType::Utf8) => Ok(Box::new(StrAccumulator {
+                func: self.func,
+                reference: vec![],
+                current: vec![],
+            })),
+            Some(DataType::Float64) => Ok(Box::new(NumAccumulator {
+                func: self.func,
+                reference: vec![],
+                current: vec![],
+            })),
             other => exec_err!("{}: unexpected input type {other:?}", self.func.name()),
         }
     }
@@ -189,8 +220,10 @@ fn null_result(func: DriftFn) -> ScalarValue {
 }
 
 fn pair(statistic: f64, p_value: f64) -> ScalarValue {
-    let columns: Vec<ArrayRef> =
-        vec![Arc::new(Float64Array::from(vec![statistic])), Arc::new(Float64Array::from(vec![p_value]))];
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Float64Array::from(vec![statistic])),
+        Arc::new(Float64Array::from(vec![p_value])),
+    ];
     ScalarValue::Struct(Arc::new(StructArray::new(struct_fields(), columns, None)))
 }
 
@@ -199,10 +232,12 @@ fn binned(func: DriftFn, bins: &drift::BinnedCounts) -> Result<ScalarValue> {
     let (rp, cp) = bins.proportions();
     let e = |e| drift_err(func, e);
     Ok(match func {
-        DriftFn::Psi => {
-            ScalarValue::Float64(Some(drift::psi(&drift::fill_zeroes(&rp), &drift::fill_zeroes(&cp)).map_err(e)?))
+        DriftFn::Psi => ScalarValue::Float64(Some(
+            drift::psi(&drift::fill_zeroes(&rp), &drift::fill_zeroes(&cp)).map_err(e)?,
+        )),
+        DriftFn::JensenShannon => {
+            ScalarValue::Float64(Some(drift::jensenshannon(&rp, &cp).map_err(e)?))
         }
-        DriftFn::JensenShannon => ScalarValue::Float64(Some(drift::jensenshannon(&rp, &cp).map_err(e)?)),
         DriftFn::ChiSquare => {
             let r = drift::chisquare_counts(bins).map_err(e)?;
             pair(r.statistic, r.p_value)
@@ -247,7 +282,10 @@ struct NumAccumulator {
 impl NumAccumulator {
     fn extend_from(dst: &mut Vec<f64>, values: &ArrayRef) -> Result<()> {
         let Some(v) = values.as_primitive_opt::<Float64Type>() else {
-            return exec_err!("drift state holds {} values, expected DOUBLE", values.data_type());
+            return exec_err!(
+                "drift state holds {} values, expected DOUBLE",
+                values.data_type()
+            );
         };
         dst.extend(v.iter().flatten().filter(|x| x.is_finite()));
         Ok(())
@@ -256,7 +294,10 @@ impl NumAccumulator {
 
 impl Accumulator for NumAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let Some(v) = values.first().and_then(|a| a.as_primitive_opt::<Float64Type>()) else {
+        let Some(v) = values
+            .first()
+            .and_then(|a| a.as_primitive_opt::<Float64Type>())
+        else {
             return exec_err!("{}: value must be a DOUBLE array", self.func.name());
         };
         let is_current = bool_arg(values, self.func)?;
@@ -272,13 +313,22 @@ impl Accumulator for NumAccumulator {
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
         Ok(vec![
-            one_list_state(Float64Array::from(std::mem::take(&mut self.reference)), DataType::Float64),
-            one_list_state(Float64Array::from(std::mem::take(&mut self.current)), DataType::Float64),
+            one_list_state(
+                Float64Array::from(std::mem::take(&mut self.reference)),
+                DataType::Float64,
+            ),
+            one_list_state(
+                Float64Array::from(std::mem::take(&mut self.current)),
+                DataType::Float64,
+            ),
         ])
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        for (i, dst) in [&mut self.reference, &mut self.current].into_iter().enumerate() {
+        for (i, dst) in [&mut self.reference, &mut self.current]
+            .into_iter()
+            .enumerate()
+        {
             let list = list_arg(states, i, self.func)?;
             for row in list.iter().flatten() {
                 Self::extend_from(dst, &row)?;
@@ -302,10 +352,12 @@ impl Accumulator for NumAccumulator {
                 let k = drift::ks_2samp(r, c).map_err(e)?;
                 Ok(pair(k.statistic, k.p_value))
             }
-            DriftFn::Wasserstein => Ok(ScalarValue::Float64(Some(drift::wasserstein_distance(r, c).map_err(e)?))),
-            DriftFn::WassersteinNormed => {
-                Ok(ScalarValue::Float64(Some(drift::wasserstein_normed(r, c).map_err(e)?)))
-            }
+            DriftFn::Wasserstein => Ok(ScalarValue::Float64(Some(
+                drift::wasserstein_distance(r, c).map_err(e)?,
+            ))),
+            DriftFn::WassersteinNormed => Ok(ScalarValue::Float64(Some(
+                drift::wasserstein_normed(r, c).map_err(e)?,
+            ))),
             DriftFn::Psi | DriftFn::JensenShannon | DriftFn::ChiSquare => {
                 binned(func, &drift::bin_numeric(r, c).map_err(e)?)
             }
@@ -344,16 +396,26 @@ impl Accumulator for StrAccumulator {
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
         let r = StringArray::from_iter_values(std::mem::take(&mut self.reference));
         let c = StringArray::from_iter_values(std::mem::take(&mut self.current));
-        Ok(vec![one_list_state(r, DataType::Utf8), one_list_state(c, DataType::Utf8)])
+        Ok(vec![
+            one_list_state(r, DataType::Utf8),
+            one_list_state(c, DataType::Utf8),
+        ])
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
         let func = self.func;
-        for (i, dst) in [&mut self.reference, &mut self.current].into_iter().enumerate() {
+        for (i, dst) in [&mut self.reference, &mut self.current]
+            .into_iter()
+            .enumerate()
+        {
             let list = list_arg(states, i, func)?;
             for row in list.iter().flatten() {
                 let Some(s) = row.as_string_opt::<i32>() else {
-                    return exec_err!("{}: state holds {} values, expected VARCHAR", func.name(), row.data_type());
+                    return exec_err!(
+                        "{}: state holds {} values, expected VARCHAR",
+                        func.name(),
+                        row.data_type()
+                    );
                 };
                 dst.extend(s.iter().flatten().map(str::to_string));
             }
@@ -365,13 +427,19 @@ impl Accumulator for StrAccumulator {
         if self.reference.is_empty() || self.current.is_empty() {
             return Ok(null_result(self.func));
         }
-        let bins = drift::bin_by_value(&self.reference, &self.current).map_err(|e| drift_err(self.func, e))?;
+        let bins = drift::bin_by_value(&self.reference, &self.current)
+            .map_err(|e| drift_err(self.func, e))?;
         binned(self.func, &bins)
     }
 
     fn size(&self) -> usize {
         size_of_val(self)
-            + self.reference.iter().chain(&self.current).map(|s| s.capacity() + size_of::<String>()).sum::<usize>()
+            + self
+                .reference
+                .iter()
+                .chain(&self.current)
+                .map(|s| s.capacity() + size_of::<String>())
+                .sum::<usize>()
     }
 }
 
@@ -381,26 +449,52 @@ mod tests {
     use datafusion::arrow::array::BooleanArray;
 
     fn batch(values: &[f64], current: &[bool]) -> Vec<ArrayRef> {
-        vec![Arc::new(Float64Array::from(values.to_vec())), Arc::new(BooleanArray::from(current.to_vec()))]
+        vec![
+            Arc::new(Float64Array::from(values.to_vec())),
+            Arc::new(BooleanArray::from(current.to_vec())),
+        ]
     }
 
     /// merge_batch of two partial states equals one accumulator over all rows.
     #[test]
     fn merged_states_equal_single_accumulator() {
-        let xs: Vec<f64> = (0..400).map(|i| ((i * 7919) % 1000) as f64 / 37.0).collect();
+        let xs: Vec<f64> = (0..400)
+            .map(|i| ((i * 7919) % 1000) as f64 / 37.0)
+            .collect();
         let cur: Vec<bool> = (0..400).map(|i| i % 3 == 0).collect();
         for func in DriftFn::ALL {
-            let mut whole = NumAccumulator { func, reference: vec![], current: vec![] };
+            let mut whole = NumAccumulator {
+                func,
+                reference: vec![],
+                current: vec![],
+            };
             whole.update_batch(&batch(&xs, &cur)).unwrap();
             let want = whole.evaluate().unwrap();
 
-            let mut a = NumAccumulator { func, reference: vec![], current: vec![] };
-            let mut b = NumAccumulator { func, reference: vec![], current: vec![] };
+            let mut a = NumAccumulator {
+                func,
+                reference: vec![],
+                current: vec![],
+            };
+            let mut b = NumAccumulator {
+                func,
+                reference: vec![],
+                current: vec![],
+            };
             a.update_batch(&batch(&xs[..150], &cur[..150])).unwrap();
             b.update_batch(&batch(&xs[150..], &cur[150..])).unwrap();
-            let mut fin = NumAccumulator { func, reference: vec![], current: vec![] };
+            let mut fin = NumAccumulator {
+                func,
+                reference: vec![],
+                current: vec![],
+            };
             for part in [&mut b, &mut a] {
-                let states: Vec<ArrayRef> = part.state().unwrap().iter().map(|s| s.to_array().unwrap()).collect();
+                let states: Vec<ArrayRef> = part
+                    .state()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s.to_array().unwrap())
+                    .collect();
                 fin.merge_batch(&states).unwrap();
             }
             assert_eq!(fin.evaluate().unwrap(), want, "{}", func.name());
@@ -410,8 +504,13 @@ mod tests {
 
     #[test]
     fn empty_side_is_null() {
-        let mut a = NumAccumulator { func: DriftFn::Ks, reference: vec![], current: vec![] };
-        a.update_batch(&batch(&[1.0, 2.0], &[false, false])).unwrap();
+        let mut a = NumAccumulator {
+            func: DriftFn::Ks,
+            reference: vec![],
+            current: vec![],
+        };
+        a.update_batch(&batch(&[1.0, 2.0], &[false, false]))
+            .unwrap();
         assert!(a.evaluate().unwrap().is_null());
     }
 }

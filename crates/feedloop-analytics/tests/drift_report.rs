@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use common::{Case, Col, close, fixture_cases, jf, write_csv, write_parquet, write_parquet_arrays};
-use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray, TimestampMillisecondArray};
+use datafusion::arrow::array::{
+    ArrayRef, Float64Array, Int64Array, StringArray, TimestampMillisecondArray,
+};
 use feedloop_analytics::{AnalyticsError, DriftReport, DriftRequest, run_drift_report};
 use feedloop_drift::{ColumnData, ColumnKind, ColumnOptions, StatTest, column_drift};
 use serde_json::Value;
@@ -36,24 +38,59 @@ fn check_fixture_columns(report: &DriftReport, cases: &[&Case], what: &str) {
     for case in cases {
         let name = &case.name;
         let ex = &case.expected;
-        let res = report.drift.columns.get(name).unwrap_or_else(|| panic!("{what}: {name} missing ({:?})", report.skipped));
+        let res = report
+            .drift
+            .columns
+            .get(name)
+            .unwrap_or_else(|| panic!("{what}: {name} missing ({:?})", report.skipped));
         let kind = match res.kind {
             ColumnKind::Numeric => "numeric",
             ColumnKind::Categorical => "categorical",
         };
         assert_eq!(kind, ex["kind"].as_str().unwrap(), "{what} {name}: kind");
-        assert_eq!(res.test.name(), ex["test"].as_str().unwrap(), "{what} {name}: test");
+        assert_eq!(
+            res.test.name(),
+            ex["test"].as_str().unwrap(),
+            "{what} {name}: test"
+        );
         let asymptotic_ks = res.test == StatTest::Ks && !res.stats.ks.unwrap().exact;
         let rtol = if asymptotic_ks { 1e-6 } else { 1e-9 };
         let want = jf(&ex["score"]);
-        assert!(close(res.score, want, rtol, 1e-14), "{what} {name}: score {} vs {want}", res.score);
-        assert_eq!(res.threshold, jf(&ex["threshold"]), "{what} {name}: threshold");
-        assert_eq!(res.drift, ex["drift"].as_bool().unwrap(), "{what} {name}: drift");
-        assert_eq!(res.n_reference as u64, ex["n_reference"].as_u64().unwrap(), "{what} {name}");
-        assert_eq!(res.n_current as u64, ex["n_current"].as_u64().unwrap(), "{what} {name}");
+        assert!(
+            close(res.score, want, rtol, 1e-14),
+            "{what} {name}: score {} vs {want}",
+            res.score
+        );
+        assert_eq!(
+            res.threshold,
+            jf(&ex["threshold"]),
+            "{what} {name}: threshold"
+        );
+        assert_eq!(
+            res.drift,
+            ex["drift"].as_bool().unwrap(),
+            "{what} {name}: drift"
+        );
+        assert_eq!(
+            res.n_reference as u64,
+            ex["n_reference"].as_u64().unwrap(),
+            "{what} {name}"
+        );
+        assert_eq!(
+            res.n_current as u64,
+            ex["n_current"].as_u64().unwrap(),
+            "{what} {name}"
+        );
         let chi = jf(&ex["chisquare_statistic"]);
-        assert!(close(res.stats.chisquare.statistic, chi, 1e-9, 1e-12), "{what} {name}: chi-squared");
-        assert_eq!(res, &direct(case), "{what} {name}: differs from column_drift on the same data");
+        assert!(
+            close(res.stats.chisquare.statistic, chi, 1e-9, 1e-12),
+            "{what} {name}: chi-squared"
+        );
+        assert_eq!(
+            res,
+            &direct(case),
+            "{what} {name}: differs from column_drift on the same data"
+        );
     }
 }
 
@@ -66,7 +103,10 @@ async fn fixture_columns_from_parquet() {
     let cases = fixture_cases();
     assert!(cases.len() >= 25);
     let dir = tempfile::tempdir().unwrap();
-    let (r, c) = (dir.path().join("ref.parquet"), dir.path().join("cur.parquet"));
+    let (r, c) = (
+        dir.path().join("ref.parquet"),
+        dir.path().join("cur.parquet"),
+    );
     write_parquet(&r, &named(&cases, |c| &c.reference));
     write_parquet(&c, &named(&cases, |c| &c.current));
     let req = DriftRequest::new(r.to_str().unwrap(), c.to_str().unwrap());
@@ -75,14 +115,33 @@ async fn fixture_columns_from_parquet() {
     assert_eq!(report.drift.columns.len(), cases.len());
     check_fixture_columns(&report, &cases.iter().collect::<Vec<_>>(), "parquet");
     // Dataset summary: rows are the padded file length; verdict from the fixture verdicts.
-    let rows = cases.iter().map(|c| c.reference.len().max(c.current.len())).max().unwrap();
-    assert_eq!((report.drift.n_reference, report.drift.n_current), (rows, rows));
-    let n_drifted = cases.iter().filter(|c| c.expected["drift"].as_bool().unwrap()).count();
+    let rows = cases
+        .iter()
+        .map(|c| c.reference.len().max(c.current.len()))
+        .max()
+        .unwrap();
+    assert_eq!(
+        (report.drift.n_reference, report.drift.n_current),
+        (rows, rows)
+    );
+    let n_drifted = cases
+        .iter()
+        .filter(|c| c.expected["drift"].as_bool().unwrap())
+        .count();
     assert_eq!(report.drift.n_drifted, n_drifted);
-    assert_eq!(report.drift.share_drifted, n_drifted as f64 / cases.len() as f64);
-    assert_eq!(report.drift.dataset_drift, report.drift.share_drifted >= 0.5);
+    assert_eq!(
+        report.drift.share_drifted,
+        n_drifted as f64 / cases.len() as f64
+    );
+    assert_eq!(
+        report.drift.dataset_drift,
+        report.drift.share_drifted >= 0.5
+    );
     // Same data, a lower drift share: the verdict follows it.
-    let low = DriftRequest { drift_share: 0.1, ..req };
+    let low = DriftRequest {
+        drift_share: 0.1,
+        ..req
+    };
     assert!(run_drift_report(&low).await.unwrap().drift.dataset_drift);
 }
 
@@ -92,15 +151,23 @@ async fn fixture_columns_from_csv() {
     // One CSV per row count, so that short columns are not padded with thousands of empty fields.
     let mut groups: BTreeMap<usize, Vec<Case>> = BTreeMap::new();
     for c in &cases {
-        groups.entry(c.reference.len().max(c.current.len())).or_default().push(c.clone());
+        groups
+            .entry(c.reference.len().max(c.current.len()))
+            .or_default()
+            .push(c.clone());
     }
     let dir = tempfile::tempdir().unwrap();
     let mut checked = 0;
     for (n, group) in &groups {
-        let (r, c) = (dir.path().join(format!("ref{n}.csv")), dir.path().join(format!("cur{n}.CSV")));
+        let (r, c) = (
+            dir.path().join(format!("ref{n}.csv")),
+            dir.path().join(format!("cur{n}.CSV")),
+        );
         write_csv(&r, &named(group, |c| &c.reference));
         write_csv(&c, &named(group, |c| &c.current));
-        let report = run_drift_report(&DriftRequest::new(r.to_str().unwrap(), c.to_str().unwrap())).await.unwrap();
+        let report = run_drift_report(&DriftRequest::new(r.to_str().unwrap(), c.to_str().unwrap()))
+            .await
+            .unwrap();
         assert!(report.skipped.is_empty(), "{:?}", report.skipped);
         assert_eq!(report.drift.columns.len(), group.len());
         assert_eq!(report.drift.n_reference, *n);
@@ -118,7 +185,9 @@ async fn fixture_columns_from_csv() {
 /// `additionalProperties`, `oneOf`, `minimum`, `maximum`). Returns the errors.
 fn validate(root: &Value, schema: &Value, v: &Value, at: &str, errors: &mut Vec<String>) {
     if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
-        let name = r.strip_prefix("#/$defs/").unwrap_or_else(|| panic!("unsupported $ref {r}"));
+        let name = r
+            .strip_prefix("#/$defs/")
+            .unwrap_or_else(|| panic!("unsupported $ref {r}"));
         validate(root, &root["$defs"][name], v, at, errors);
     }
     if let Some(t) = schema.get("type").and_then(Value::as_str) {
@@ -164,7 +233,12 @@ fn validate(root: &Value, schema: &Value, v: &Value, at: &str, errors: &mut Vec<
         }
     }
     if let Some(obj) = v.as_object() {
-        for key in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
+        for key in schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if !obj.contains_key(key.as_str().unwrap()) {
                 errors.push(format!("{at}: missing {key}"));
             }
@@ -172,9 +246,14 @@ fn validate(root: &Value, schema: &Value, v: &Value, at: &str, errors: &mut Vec<
         let props = schema.get("properties").and_then(Value::as_object);
         for (k, val) in obj {
             let here = format!("{at}/{k}");
-            match (props.and_then(|p| p.get(k)), schema.get("additionalProperties")) {
+            match (
+                props.and_then(|p| p.get(k)),
+                schema.get("additionalProperties"),
+            ) {
                 (Some(s), _) => validate(root, s, val, &here, errors),
-                (None, Some(Value::Bool(false))) => errors.push(format!("{at}: unexpected key {k}")),
+                (None, Some(Value::Bool(false))) => {
+                    errors.push(format!("{at}: unexpected key {k}"))
+                }
                 (None, Some(s @ Value::Object(_))) => validate(root, s, val, &here, errors),
                 (None, _) => {}
             }
@@ -183,7 +262,10 @@ fn validate(root: &Value, schema: &Value, v: &Value, at: &str, errors: &mut Vec<
 }
 
 fn schema() -> Value {
-    let path = format!("{}/../../schemas/drift-report.v1.schema.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../schemas/drift-report.v1.schema.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -196,9 +278,15 @@ fn schema_errors(v: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_shape_and_schema() {
-    let cases: Vec<Case> = fixture_cases().into_iter().filter(|c| c.name.starts_with("n500_")).collect();
+    let cases: Vec<Case> = fixture_cases()
+        .into_iter()
+        .filter(|c| c.name.starts_with("n500_"))
+        .collect();
     let dir = tempfile::tempdir().unwrap();
-    let (r, c) = (dir.path().join("ref.parquet"), dir.path().join("cur.parquet"));
+    let (r, c) = (
+        dir.path().join("ref.parquet"),
+        dir.path().join("cur.parquet"),
+    );
     let mut rcols = named(&cases, |c| &c.reference);
     let mut ccols = named(&cases, |c| &c.current);
     let only_ref = Col::Float(vec![1.0; 500]);
@@ -207,14 +295,23 @@ async fn json_shape_and_schema() {
     ccols.push(("only_cur", &only_cur));
     write_parquet(&r, &rcols);
     write_parquet(&c, &ccols);
-    let report = run_drift_report(&DriftRequest::new(r.to_str().unwrap(), c.to_str().unwrap())).await.unwrap();
+    let report = run_drift_report(&DriftRequest::new(r.to_str().unwrap(), c.to_str().unwrap()))
+        .await
+        .unwrap();
     let j = report.to_json();
     // The document survives a text round trip (no NaN/inf numbers, which JSON cannot hold).
     let text = serde_json::to_string(&j).unwrap();
     assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), j);
 
     let top: Vec<&str> = j.as_object().unwrap().keys().map(String::as_str).collect();
-    let mut want_top = vec!["dataset_drift", "share_drifted", "n_reference", "n_current", "columns", "skipped"];
+    let mut want_top = vec![
+        "dataset_drift",
+        "share_drifted",
+        "n_reference",
+        "n_current",
+        "columns",
+        "skipped",
+    ];
     want_top.sort();
     let mut top_sorted = top.clone();
     top_sorted.sort();
@@ -231,9 +328,19 @@ async fn json_shape_and_schema() {
     for case in &cases {
         let col = &cols[&case.name];
         let ex = &case.expected;
-        let mut keys: Vec<&str> = col.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut keys: Vec<&str> = col
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         keys.sort();
-        assert_eq!(keys, ["drift", "kind", "score", "stats", "test", "threshold"], "{}", case.name);
+        assert_eq!(
+            keys,
+            ["drift", "kind", "score", "stats", "test", "threshold"],
+            "{}",
+            case.name
+        );
         assert_eq!(col["kind"], ex["kind"]);
         assert_eq!(col["test"], ex["test"]);
         assert_eq!(col["drift"], ex["drift"]);
@@ -259,7 +366,11 @@ async fn json_shape_and_schema() {
                 assert_eq!(k, ["p_value", "statistic"], "{}: {pair}", case.name);
             }
         }
-        assert!(close(jf(&stats["psi"]), jf(&ex["psi"]), 1e-9, 1e-15), "{}: psi", case.name);
+        assert!(
+            close(jf(&stats["psi"]), jf(&ex["psi"]), 1e-9, 1e-15),
+            "{}: psi",
+            case.name
+        );
         // An infinite chi-squared statistic is the string "inf".
         let chi = &stats["chisquare"]["statistic"];
         if ex["chisquare_statistic"] == "inf" {
@@ -268,7 +379,12 @@ async fn json_shape_and_schema() {
             assert!(chi.is_number(), "{}", case.name);
         }
     }
-    assert!(cases.iter().any(|c| c.expected["chisquare_statistic"] == "inf"), "no inf case exercised");
+    assert!(
+        cases
+            .iter()
+            .any(|c| c.expected["chisquare_statistic"] == "inf"),
+        "no inf case exercised"
+    );
 
     // Structurally valid against the committed schema…
     assert_eq!(schema_errors(&j), Vec::<String>::new());
@@ -279,7 +395,10 @@ async fn json_shape_and_schema() {
     // …and the validator does reject broken documents.
     let name = &cases[0].name;
     let mut bad = j.clone();
-    bad["columns"][name].as_object_mut().unwrap().remove("score");
+    bad["columns"][name]
+        .as_object_mut()
+        .unwrap()
+        .remove("score");
     assert!(!schema_errors(&bad).is_empty());
     let mut bad = j.clone();
     bad["columns"][name]["kind"] = "weird".into();
@@ -297,15 +416,37 @@ async fn json_shape_and_schema() {
     // Table: header with the verdict, one aligned row per column, DRIFT marks, skipped reasons.
     let table = report.to_table();
     let lines: Vec<&str> = table.lines().collect();
-    assert!(lines[0].starts_with(if report.drift.dataset_drift { "Dataset drift: YES" } else { "Dataset drift: NO" }));
-    assert!(lines[0].contains(&format!("share {:.3}", report.drift.share_drifted)), "{}", lines[0]);
+    assert!(lines[0].starts_with(if report.drift.dataset_drift {
+        "Dataset drift: YES"
+    } else {
+        "Dataset drift: NO"
+    }));
+    assert!(
+        lines[0].contains(&format!("share {:.3}", report.drift.share_drifted)),
+        "{}",
+        lines[0]
+    );
     assert!(lines[1].starts_with("column"));
     let kind_at = lines[1].find("kind").unwrap();
     for case in &cases {
-        let row = lines.iter().find(|l| l.starts_with(&format!("{} ", case.name))).unwrap();
-        assert_eq!(&row[kind_at..kind_at + 3], &case.expected["kind"].as_str().unwrap()[..3], "{row}");
-        assert_eq!(row.ends_with("DRIFT"), case.expected["drift"].as_bool().unwrap(), "{row}");
-        assert!(row.contains(&format!("  {}  ", case.expected["test"].as_str().unwrap())), "{row}");
+        let row = lines
+            .iter()
+            .find(|l| l.starts_with(&format!("{} ", case.name)))
+            .unwrap();
+        assert_eq!(
+            &row[kind_at..kind_at + 3],
+            &case.expected["kind"].as_str().unwrap()[..3],
+            "{row}"
+        );
+        assert_eq!(
+            row.ends_with("DRIFT"),
+            case.expected["drift"].as_bool().unwrap(),
+            "{row}"
+        );
+        assert!(
+            row.contains(&format!("  {}  ", case.expected["test"].as_str().unwrap())),
+            "{row}"
+        );
     }
     let width = lines[1].len();
     assert!(lines[2].chars().all(|c| c == '-' || c == ' ') && lines[2].len() == width);
@@ -323,8 +464,14 @@ fn floats(n: usize, f: impl Fn(usize) -> f64) -> ArrayRef {
 async fn selection_options_and_skips() {
     let dir = tempfile::tempdir().unwrap();
     let n = 300;
-    let ts: ArrayRef = Arc::new(TimestampMillisecondArray::from_iter_values((0..n as i64).map(|i| i * 1000)));
-    let small_int = |shift: i64| -> ArrayRef { Arc::new(Int64Array::from_iter_values((0..n as i64).map(|i| i % 4 + shift))) };
+    let ts: ArrayRef = Arc::new(TimestampMillisecondArray::from_iter_values(
+        (0..n as i64).map(|i| i * 1000),
+    ));
+    let small_int = |shift: i64| -> ArrayRef {
+        Arc::new(Int64Array::from_iter_values(
+            (0..n as i64).map(|i| i % 4 + shift),
+        ))
+    };
     let nulls: ArrayRef = Arc::new(StringArray::from(vec![None::<&str>; n]));
     let r = dir.path().join("r.parquet");
     let c = dir.path().join("c.parquet");
@@ -346,7 +493,12 @@ async fn selection_options_and_skips() {
             ("codes", small_int(1)),
             ("mixed", floats(n, |i| (i % 4) as f64 + 0.5)),
             ("event_time", ts),
-            ("empty", Arc::new(StringArray::from_iter_values((0..n).map(|i| format!("v{}", i % 3))))),
+            (
+                "empty",
+                Arc::new(StringArray::from_iter_values(
+                    (0..n).map(|i| format!("v{}", i % 3)),
+                )),
+            ),
             ("only_cur", floats(n, |i| i as f64)),
         ],
     );
@@ -354,11 +506,22 @@ async fn selection_options_and_skips() {
 
     // All columns: skips with reasons.
     let report = run_drift_report(&DriftRequest::new(rs, cs)).await.unwrap();
-    assert_eq!(report.drift.columns.keys().collect::<Vec<_>>(), ["a", "codes", "mixed"]);
-    assert!(report.skipped["event_time"].contains("timestamp"), "{:?}", report.skipped);
+    assert_eq!(
+        report.drift.columns.keys().collect::<Vec<_>>(),
+        ["a", "codes", "mixed"]
+    );
+    assert!(
+        report.skipped["event_time"].contains("timestamp"),
+        "{:?}",
+        report.skipped
+    );
     assert_eq!(report.skipped["only_ref"], "only in the reference data");
     assert_eq!(report.skipped["only_cur"], "only in the current data");
-    assert!(report.skipped["empty"].contains("no values in the reference"), "{:?}", report.skipped);
+    assert!(
+        report.skipped["empty"].contains("no values in the reference"),
+        "{:?}",
+        report.skipped
+    );
     assert_eq!(report.drift.columns["codes"].kind, ColumnKind::Categorical);
     // Integers against floats are compared as floats (numeric).
     assert_eq!(report.drift.columns["mixed"].kind, ColumnKind::Numeric);
@@ -366,18 +529,31 @@ async fn selection_options_and_skips() {
     // Requested columns, forced tests and thresholds.
     let mut req = DriftRequest::new(rs, cs);
     req.columns = Some(vec!["codes".into(), "a".into()]);
-    req.stattest = BTreeMap::from([("a".to_string(), StatTest::Psi), ("codes".to_string(), StatTest::Ks)]);
+    req.stattest = BTreeMap::from([
+        ("a".to_string(), StatTest::Psi),
+        ("codes".to_string(), StatTest::Ks),
+    ]);
     req.threshold = BTreeMap::from([("a".to_string(), 0.95)]);
     let report = run_drift_report(&req).await.unwrap();
-    assert_eq!(report.drift.columns.keys().collect::<Vec<_>>(), ["a", "codes"]);
-    assert!(report.skipped.is_empty(), "requested columns only: {:?}", report.skipped);
+    assert_eq!(
+        report.drift.columns.keys().collect::<Vec<_>>(),
+        ["a", "codes"]
+    );
+    assert!(
+        report.skipped.is_empty(),
+        "requested columns only: {:?}",
+        report.skipped
+    );
     let a = &report.drift.columns["a"];
     assert_eq!((a.test, a.threshold), (StatTest::Psi, 0.95));
     assert_eq!(a.score, a.stats.psi);
     assert_eq!(a.drift, a.score >= 0.95);
     // ks forced on a small-cardinality integer column: treated as numeric.
     let codes = &report.drift.columns["codes"];
-    assert_eq!((codes.test, codes.kind), (StatTest::Ks, ColumnKind::Numeric));
+    assert_eq!(
+        (codes.test, codes.kind),
+        (StatTest::Ks, ColumnKind::Numeric)
+    );
     assert_eq!(codes.score, codes.stats.ks.unwrap().p_value);
     assert!(codes.drift);
 
@@ -385,18 +561,37 @@ async fn selection_options_and_skips() {
     let folder = dir.path().join("ref_parts");
     std::fs::create_dir_all(folder.join("sub")).unwrap();
     let half = n / 2;
-    write_parquet_arrays(&folder.join("part-0.parquet"), &[("a", floats(half, |i| (i % 97) as f64))]);
-    write_parquet_arrays(&folder.join("sub/part-1.parquet"), &[("a", floats(n - half, |i| ((i + half) % 97) as f64))]);
+    write_parquet_arrays(
+        &folder.join("part-0.parquet"),
+        &[("a", floats(half, |i| (i % 97) as f64))],
+    );
+    write_parquet_arrays(
+        &folder.join("sub/part-1.parquet"),
+        &[("a", floats(n - half, |i| ((i + half) % 97) as f64))],
+    );
     std::fs::write(folder.join("_SUCCESS"), b"").unwrap();
     let url = url::Url::from_file_path(&c).unwrap().to_string();
     let mut req = DriftRequest::new(folder.to_str().unwrap(), url);
     req.columns = Some(vec!["a".into()]);
     let parts = run_drift_report(&req).await.unwrap();
-    let single = run_drift_report(&DriftRequest { reference: rs.into(), ..req.clone() }).await.unwrap();
+    let single = run_drift_report(&DriftRequest {
+        reference: rs.into(),
+        ..req.clone()
+    })
+    .await
+    .unwrap();
     assert_eq!(parts.drift.n_reference, n);
     let (p, s) = (&parts.drift.columns["a"], &single.drift.columns["a"]);
-    assert_eq!((p.test, p.drift, p.n_reference), (s.test, s.drift, s.n_reference));
-    assert!(close(p.score, s.score, 1e-12, 0.0), "{} vs {}", p.score, s.score);
+    assert_eq!(
+        (p.test, p.drift, p.n_reference),
+        (s.test, s.drift, s.n_reference)
+    );
+    assert!(
+        close(p.score, s.score, 1e-12, 0.0),
+        "{} vs {}",
+        p.score,
+        s.score
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -404,7 +599,10 @@ async fn selection_options_and_skips() {
 
 async fn err(req: &DriftRequest) -> String {
     match run_drift_report(req).await {
-        Ok(r) => panic!("expected an error, got a report with {:?}", r.drift.columns.keys().collect::<Vec<_>>()),
+        Ok(r) => panic!(
+            "expected an error, got a report with {:?}",
+            r.drift.columns.keys().collect::<Vec<_>>()
+        ),
         Err(e @ AnalyticsError::Input(_)) => e.to_string(),
         Err(e) => panic!("expected an input error, got {e:?}"),
     }
@@ -416,24 +614,50 @@ async fn clear_errors() {
     let n = 100;
     let r = dir.path().join("r.parquet");
     let c = dir.path().join("c.parquet");
-    let labels: ArrayRef = Arc::new(StringArray::from_iter_values((0..n).map(|i| format!("l{}", i % 5))));
+    let labels: ArrayRef = Arc::new(StringArray::from_iter_values(
+        (0..n).map(|i| format!("l{}", i % 5)),
+    ));
     let nulls: ArrayRef = Arc::new(Float64Array::from(vec![None::<f64>; n]));
-    write_parquet_arrays(&r, &[("x", floats(n, |i| i as f64)), ("label", Arc::clone(&labels)), ("gone", floats(n, |i| i as f64)), ("blank", floats(n, |i| i as f64))]);
-    write_parquet_arrays(&c, &[("x", floats(n, |i| i as f64)), ("label", labels), ("blank", nulls)]);
+    write_parquet_arrays(
+        &r,
+        &[
+            ("x", floats(n, |i| i as f64)),
+            ("label", Arc::clone(&labels)),
+            ("gone", floats(n, |i| i as f64)),
+            ("blank", floats(n, |i| i as f64)),
+        ],
+    );
+    write_parquet_arrays(
+        &c,
+        &[
+            ("x", floats(n, |i| i as f64)),
+            ("label", labels),
+            ("blank", nulls),
+        ],
+    );
     let (rs, cs) = (r.to_str().unwrap(), c.to_str().unwrap());
 
     // Missing inputs name the path and the side.
     let missing = dir.path().join("nope.parquet");
     let e = err(&DriftRequest::new(missing.to_str().unwrap(), cs)).await;
-    assert!(e.contains("reference") && e.contains(missing.to_str().unwrap()), "{e}");
+    assert!(
+        e.contains("reference") && e.contains(missing.to_str().unwrap()),
+        "{e}"
+    );
     let e = err(&DriftRequest::new(rs, missing.to_str().unwrap())).await;
     assert!(e.contains("current") && e.contains("nope.parquet"), "{e}");
     let e = err(&DriftRequest::new(rs, "memory:///bucket/cur.parquet")).await;
-    assert!(e.contains("current input not found: memory:///bucket/cur.parquet"), "{e}");
+    assert!(
+        e.contains("current input not found: memory:///bucket/cur.parquet"),
+        "{e}"
+    );
     let empty_dir = dir.path().join("empty");
     std::fs::create_dir(&empty_dir).unwrap();
     let e = err(&DriftRequest::new(empty_dir.to_str().unwrap(), cs)).await;
-    assert!(e.contains("no .parquet files") && e.contains("reference"), "{e}");
+    assert!(
+        e.contains("no .parquet files") && e.contains("reference"),
+        "{e}"
+    );
 
     // Empty inputs.
     let header_only = dir.path().join("h.csv");
@@ -453,13 +677,19 @@ async fn clear_errors() {
     // A requested column with no values on one side.
     req.columns = Some(vec!["blank".into()]);
     let e = err(&req).await;
-    assert!(e.contains("'blank'") && e.contains("current data has no values"), "{e}");
+    assert!(
+        e.contains("'blank'") && e.contains("current data has no values"),
+        "{e}"
+    );
 
     // A numeric test forced on a string column names the column.
     let mut req = DriftRequest::new(rs, cs);
     req.stattest.insert("label".into(), StatTest::Wasserstein);
     let e = err(&req).await;
-    assert!(e.contains("'label'") && e.contains("wasserstein") && e.contains("string"), "{e}");
+    assert!(
+        e.contains("'label'") && e.contains("wasserstein") && e.contains("string"),
+        "{e}"
+    );
 
     // Options for columns that are not compared; bad options.
     let mut req = DriftRequest::new(rs, cs);
@@ -469,11 +699,17 @@ async fn clear_errors() {
     let mut req = DriftRequest::new(rs, cs);
     req.stattest.insert("gone".into(), StatTest::Ks);
     let e = err(&req).await;
-    assert!(e.contains("'gone'") && e.contains("only in the reference"), "{e}");
+    assert!(
+        e.contains("'gone'") && e.contains("only in the reference"),
+        "{e}"
+    );
     let mut req = DriftRequest::new(rs, cs);
     req.threshold.insert("x".into(), f64::NAN);
     assert!(err(&req).await.contains("'x'"));
-    let req = DriftRequest { drift_share: 1.5, ..DriftRequest::new(rs, cs) };
+    let req = DriftRequest {
+        drift_share: 1.5,
+        ..DriftRequest::new(rs, cs)
+    };
     assert!(err(&req).await.contains("drift_share"));
 
     // Nothing comparable at all.

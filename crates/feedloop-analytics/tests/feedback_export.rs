@@ -5,10 +5,12 @@ use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 use feedloop_analytics::LandingSession;
 use feedloop_analytics::export::{
-    ExportConfig, ExportRequest, Policy, PolicyParams, PrivacyRule, count_policies, export_dataset, hmac_sha256,
-    run_scheduled_exports,
+    ExportConfig, ExportRequest, Policy, PolicyParams, PrivacyRule, count_policies, export_dataset,
+    hmac_sha256, run_scheduled_exports,
 };
-use feedloop_analytics::feedback::{FeedbackOptions, correction_match_stats, error_metrics, register_feedback};
+use feedloop_analytics::feedback::{
+    FeedbackOptions, correction_match_stats, error_metrics, register_feedback,
+};
 use feedloop_events::{BatchBuilder, Limits, Lineage, StreamKind, decode};
 use feedloop_storage::datasets::{DatasetStore, FailPoint};
 use feedloop_storage::{LandingZone, PartitionKey, Storage};
@@ -27,26 +29,52 @@ struct Lz {
 
 impl Lz {
     fn new(storage: Storage) -> Lz {
-        Lz { zone: LandingZone::new(storage), next: HashMap::new() }
+        Lz {
+            zone: LandingZone::new(storage),
+            next: HashMap::new(),
+        }
     }
 
     async fn land(&mut self, stream: StreamKind, partition: i32, events: &[Value]) {
         let topic = stream.table_name().to_string();
-        let key = PartitionKey { stream, topic: topic.clone(), partition };
+        let key = PartitionKey {
+            stream,
+            topic: topic.clone(),
+            partition,
+        };
         let start = *self.next.get(&(stream, partition)).unwrap_or(&0);
         let mut b = BatchBuilder::new(stream, &topic, partition);
         for (i, e) in events.iter().enumerate() {
             let ev = decode(stream, e.to_string().as_bytes(), &Limits::default()).unwrap();
-            b.append(&ev, Lineage { offset: start + i as i64, kafka_ts: None }).unwrap();
+            b.append(
+                &ev,
+                Lineage {
+                    offset: start + i as i64,
+                    kafka_ts: None,
+                },
+            )
+            .unwrap();
         }
         let end = start + events.len() as i64 - 1;
-        let f = self.zone.land(&key, start, end, b.finish().unwrap()).await.unwrap();
+        let f = self
+            .zone
+            .land(&key, start, end, b.finish().unwrap())
+            .await
+            .unwrap();
         assert!(f.created);
         self.next.insert((stream, partition), end + 1);
     }
 }
 
-fn pred(id: &str, model: &str, ts: i64, label: Option<&str>, score: Option<f64>, value: Option<f64>, country: &str) -> Value {
+fn pred(
+    id: &str,
+    model: &str,
+    ts: i64,
+    label: Option<&str>,
+    score: Option<f64>,
+    value: Option<f64>,
+    country: &str,
+) -> Value {
     let mut output = serde_json::Map::new();
     if let Some(l) = label {
         output.insert("label".into(), json!(l));
@@ -73,12 +101,18 @@ fn corr(id: &str, ts: i64, label: Option<&str>, value: Option<f64>) -> Value {
 }
 
 fn strings(b: &RecordBatch, col: &str) -> Vec<Option<String>> {
-    let a = datafusion::arrow::compute::cast(b.column_by_name(col).unwrap(), &DataType::Utf8).unwrap();
+    let a =
+        datafusion::arrow::compute::cast(b.column_by_name(col).unwrap(), &DataType::Utf8).unwrap();
     let a = a.as_string::<i32>();
-    (0..a.len()).map(|i| a.is_valid(i).then(|| a.value(i).to_string())).collect()
+    (0..a.len())
+        .map(|i| a.is_valid(i).then(|| a.value(i).to_string()))
+        .collect()
 }
 
-async fn feedback_rows(storage: &Storage, opts: &FeedbackOptions) -> BTreeMap<String, (Option<String>, Option<f64>, i64, Option<bool>)> {
+async fn feedback_rows(
+    storage: &Storage,
+    opts: &FeedbackOptions,
+) -> BTreeMap<String, (Option<String>, Option<f64>, i64, Option<bool>)> {
     let s = LandingSession::new(storage).await.unwrap();
     register_feedback(&s, opts).await.unwrap();
     let (schema, batches) = s
@@ -102,7 +136,11 @@ async fn feedback_rows(storage: &Storage, opts: &FeedbackOptions) -> BTreeMap<St
                 wrong.is_valid(i).then(|| wrong.value(i)),
             ),
         );
-        assert!(prev.is_none(), "prediction {:?} appears twice in feedback", ids[i]);
+        assert!(
+            prev.is_none(),
+            "prediction {:?} appears twice in feedback",
+            ids[i]
+        );
     }
     out
 }
@@ -116,11 +154,15 @@ async fn join_semantics_in_any_arrival_order() {
     let opts = FeedbackOptions::default();
 
     // Corrections arrive first: p1's correction before its prediction; ghost ids never match.
-    lz.land(StreamKind::Corrections, 0, &[
-        corr("p1", T0 + 5_000, Some("spam"), None),
-        corr("ghost-old", now - 30 * DAY, Some("spam"), None),
-        corr("ghost-new", now - 1_000, Some("spam"), None),
-    ])
+    lz.land(
+        StreamKind::Corrections,
+        0,
+        &[
+            corr("p1", T0 + 5_000, Some("spam"), None),
+            corr("ghost-old", now - 30 * DAY, Some("spam"), None),
+            corr("ghost-new", now - 1_000, Some("spam"), None),
+        ],
+    )
     .await;
     let before = feedback_rows(&storage, &opts).await;
     assert!(before.is_empty());
@@ -128,33 +170,54 @@ async fn join_semantics_in_any_arrival_order() {
     let st = correction_match_stats(&s, &opts, now).await.unwrap();
     assert_eq!((st.matched, st.pending, st.unmatched), (0, 2, 1));
 
-    lz.land(StreamKind::Predictions, 0, &[
-        pred("p1", "spam", T0, Some("ham"), Some(0.2), None, "DE"),
-        pred("p2", "spam", T0 + 1, Some("ham"), Some(0.3), None, "FR"),
-        pred("p3", "spam", T0 + 2, Some("spam"), Some(0.9), None, "DE"),
-        pred("p4", "spam", T0 + 3, Some("spam"), Some(0.8), None, "DE"),
-        pred("p5", "spam", T0 + 4, Some("ham"), Some(0.1), None, "FR"),
-        pred("h1", "house", T0, None, None, Some(100.0), "DE"),
-        pred("h2", "house", T0, None, None, Some(100.0), "DE"),
-    ])
+    lz.land(
+        StreamKind::Predictions,
+        0,
+        &[
+            pred("p1", "spam", T0, Some("ham"), Some(0.2), None, "DE"),
+            pred("p2", "spam", T0 + 1, Some("ham"), Some(0.3), None, "FR"),
+            pred("p3", "spam", T0 + 2, Some("spam"), Some(0.9), None, "DE"),
+            pred("p4", "spam", T0 + 3, Some("spam"), Some(0.8), None, "DE"),
+            pred("p5", "spam", T0 + 4, Some("ham"), Some(0.1), None, "FR"),
+            pred("h1", "house", T0, None, None, Some(100.0), "DE"),
+            pred("h2", "house", T0, None, None, Some(100.0), "DE"),
+        ],
+    )
     .await;
     // The same prediction landed twice (a producer retry): kept once.
-    lz.land(StreamKind::Predictions, 1, &[pred("p5", "spam", T0 + 4, Some("ham"), Some(0.1), None, "FR")]).await;
-    lz.land(StreamKind::Corrections, 0, &[
-        // After, and long after (30 days) the prediction.
-        corr("p2", T0 + 30 * DAY, Some("spam"), None),
-        // Duplicates: the same correction twice.
-        corr("p3", T0 + 10, Some("spam"), None),
-        corr("p3", T0 + 10, Some("spam"), None),
-        // The latest by ts wins, whatever the landing order…
-        corr("p4", T0 + 200, Some("spam"), None),
-        corr("p4", T0 + 100, Some("ham"), None),
-        // …and on equal ts, the one landed last (higher offset).
-        corr("p5", T0 + 50, Some("spam"), None),
-        corr("p5", T0 + 50, Some("ham"), None),
-        corr("h1", T0 + 1, None, Some(100.0 + 1e-12)),
-        corr("h2", T0 + 1, None, Some(100.5)),
-    ])
+    lz.land(
+        StreamKind::Predictions,
+        1,
+        &[pred(
+            "p5",
+            "spam",
+            T0 + 4,
+            Some("ham"),
+            Some(0.1),
+            None,
+            "FR",
+        )],
+    )
+    .await;
+    lz.land(
+        StreamKind::Corrections,
+        0,
+        &[
+            // After, and long after (30 days) the prediction.
+            corr("p2", T0 + 30 * DAY, Some("spam"), None),
+            // Duplicates: the same correction twice.
+            corr("p3", T0 + 10, Some("spam"), None),
+            corr("p3", T0 + 10, Some("spam"), None),
+            // The latest by ts wins, whatever the landing order…
+            corr("p4", T0 + 200, Some("spam"), None),
+            corr("p4", T0 + 100, Some("ham"), None),
+            // …and on equal ts, the one landed last (higher offset).
+            corr("p5", T0 + 50, Some("spam"), None),
+            corr("p5", T0 + 50, Some("ham"), None),
+            corr("h1", T0 + 1, None, Some(100.0 + 1e-12)),
+            corr("h2", T0 + 1, None, Some(100.5)),
+        ],
+    )
     .await;
 
     let fb = feedback_rows(&storage, &opts).await;
@@ -164,38 +227,68 @@ async fn join_semantics_in_any_arrival_order() {
     assert_eq!(fb["p3"], (Some("spam".into()), None, 2, Some(false)));
     assert_eq!(fb["p4"], (Some("spam".into()), None, 2, Some(false)));
     assert_eq!(fb["p5"], (Some("ham".into()), None, 2, Some(false)));
-    assert_eq!(fb["h1"], (None, Some(100.0 + 1e-12), 1, Some(false)), "within the default relative tolerance");
+    assert_eq!(
+        fb["h1"],
+        (None, Some(100.0 + 1e-12), 1, Some(false)),
+        "within the default relative tolerance"
+    );
     assert_eq!(fb["h2"], (None, Some(100.5), 1, Some(true)));
-    let loose = FeedbackOptions { abs_tolerance: 1.0, ..FeedbackOptions::default() };
+    let loose = FeedbackOptions {
+        abs_tolerance: 1.0,
+        ..FeedbackOptions::default()
+    };
     assert_eq!(feedback_rows(&storage, &loose).await["h2"].3, Some(false));
 
     let s = LandingSession::new(&storage).await.unwrap();
     register_feedback(&s, &opts).await.unwrap();
     let st = correction_match_stats(&s, &opts, now).await.unwrap();
     assert_eq!((st.matched, st.pending, st.unmatched), (10, 1, 1));
-    let (_, b) = s.sql("SELECT prediction_id FROM unmatched_corrections").await.unwrap();
-    assert_eq!(strings(&b[0], "prediction_id"), vec![Some("ghost-old".to_string())]);
+    let (_, b) = s
+        .sql("SELECT prediction_id FROM unmatched_corrections")
+        .await
+        .unwrap();
+    assert_eq!(
+        strings(&b[0], "prediction_id"),
+        vec![Some("ghost-old".to_string())]
+    );
     // History is kept: every correction row is still in the table.
     let (_, b) = s.sql("SELECT count(*) FROM corrections").await.unwrap();
     assert_eq!(b[0].column(0).as_primitive::<Int64Type>().value(0), 12);
 
     // Error metrics of the window [T0, T0 + 3): p1, p2, p3 (+ h1, h2 of the other model).
-    let m = error_metrics(&s, &opts, T0, T0 + 3, &["country".to_string()]).await.unwrap();
+    let m = error_metrics(&s, &opts, T0, T0 + 3, &["country".to_string()])
+        .await
+        .unwrap();
     let rows: Vec<String> = (0..m.num_rows())
         .map(|i| {
             let s = |c: &str| strings(&m, c)[i].clone().unwrap_or_default();
-            format!("{} {} {} n={} c={} k={} cov={} w={} er={}", s("model"), s("model_version"), s("segment"),
-                s("predictions"), s("corrections"), s("corrected"), s("coverage"), s("wrong"), s("error_rate"))
+            format!(
+                "{} {} {} n={} c={} k={} cov={} w={} er={}",
+                s("model"),
+                s("model_version"),
+                s("segment"),
+                s("predictions"),
+                s("corrections"),
+                s("corrected"),
+                s("coverage"),
+                s("wrong"),
+                s("error_rate")
+            )
         })
         .collect();
-    assert_eq!(rows, vec![
-        "house v1 {\"country\":\"DE\"} n=2 c=2 k=2 cov=1.0 w=1 er=0.5",
-        "house v1 {} n=2 c=2 k=2 cov=1.0 w=1 er=0.5",
-        "spam v1 {\"country\":\"DE\"} n=2 c=3 k=2 cov=1.0 w=1 er=0.5",
-        "spam v1 {\"country\":\"FR\"} n=1 c=1 k=1 cov=1.0 w=1 er=1.0",
-        "spam v1 {} n=3 c=4 k=3 cov=1.0 w=2 er=0.6666666666666666",
-    ]);
-    let empty = error_metrics(&s, &opts, T0 - DAY, T0 - 1, &[]).await.unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            "house v1 {\"country\":\"DE\"} n=2 c=2 k=2 cov=1.0 w=1 er=0.5",
+            "house v1 {} n=2 c=2 k=2 cov=1.0 w=1 er=0.5",
+            "spam v1 {\"country\":\"DE\"} n=2 c=3 k=2 cov=1.0 w=1 er=0.5",
+            "spam v1 {\"country\":\"FR\"} n=1 c=1 k=1 cov=1.0 w=1 er=1.0",
+            "spam v1 {} n=3 c=4 k=3 cov=1.0 w=2 er=0.6666666666666666",
+        ]
+    );
+    let empty = error_metrics(&s, &opts, T0 - DAY, T0 - 1, &[])
+        .await
+        .unwrap();
     assert_eq!(empty.num_rows(), 0);
 }
 
@@ -251,7 +344,8 @@ async fn land_seeded(storage: &Storage, rows: &[Row]) {
         .collect();
     // Two partitions, several files each.
     for (k, chunk) in events.chunks(50).enumerate() {
-        lz.land(StreamKind::Predictions, (k % 2) as i32, chunk).await;
+        lz.land(StreamKind::Predictions, (k % 2) as i32, chunk)
+            .await;
     }
     let corrections: Vec<Value> = rows
         .iter()
@@ -259,11 +353,19 @@ async fn land_seeded(storage: &Storage, rows: &[Row]) {
         .collect();
     lz.land(StreamKind::Corrections, 0, &corrections).await;
     // Another model's predictions never leak into spam's datasets.
-    lz.land(StreamKind::Predictions, 2, &[pred("o-1", "other", T0, Some("ham"), Some(0.5), None, "DE")]).await;
+    lz.land(
+        StreamKind::Predictions,
+        2,
+        &[pred("o-1", "other", T0, Some("ham"), Some(0.5), None, "DE")],
+    )
+    .await;
 }
 
 fn config() -> ExportConfig {
-    let mut c = ExportConfig { rows_per_part: 40, ..ExportConfig::default() };
+    let mut c = ExportConfig {
+        rows_per_part: 40,
+        ..ExportConfig::default()
+    };
     c.privacy.features.insert("email".into(), PrivacyRule::Drop);
     c.privacy.tags.insert("user".into(), PrivacyRule::Hash);
     c.privacy.hash_key = Some("k3y".into());
@@ -272,20 +374,37 @@ fn config() -> ExportConfig {
 
 /// Reads every part a manifest names, checking sizes and SHA-256s.
 async fn read_dataset(storage: &Storage, url: &str) -> (feedloop_storage::Manifest, RecordBatch) {
-    let rel = url.strip_prefix(storage.url().as_str()).unwrap().trim_matches('/');
-    let manifest: feedloop_storage::Manifest =
-        serde_json::from_slice(&storage.get(&format!("{rel}/_manifest.json").into()).await.unwrap()).unwrap();
+    let rel = url
+        .strip_prefix(storage.url().as_str())
+        .unwrap()
+        .trim_matches('/');
+    let manifest: feedloop_storage::Manifest = serde_json::from_slice(
+        &storage
+            .get(&format!("{rel}/_manifest.json").into())
+            .await
+            .unwrap(),
+    )
+    .unwrap();
     let mut batches = Vec::new();
     for f in &manifest.files {
-        let bytes = storage.get(&format!("{rel}/{}", f.path).into()).await.unwrap();
+        let bytes = storage
+            .get(&format!("{rel}/{}", f.path).into())
+            .await
+            .unwrap();
         assert_eq!(bytes.len() as u64, f.bytes);
         assert_eq!(hex::encode(Sha256::digest(&bytes)), f.sha256);
-        let reader = datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)
+        let reader =
+            datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                bytes,
+            )
             .unwrap()
             .build()
             .unwrap();
         let part: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
-        assert_eq!(part.iter().map(|b| b.num_rows() as u64).sum::<u64>(), f.rows);
+        assert_eq!(
+            part.iter().map(|b| b.num_rows() as u64).sum::<u64>(),
+            f.rows
+        );
         batches.extend(part);
     }
     let schema = batches.first().map(|b| b.schema()).unwrap();
@@ -294,10 +413,18 @@ async fn read_dataset(storage: &Storage, url: &str) -> (feedloop_storage::Manife
     (manifest, all)
 }
 
-async fn export_ids(storage: &Storage, req: &ExportRequest) -> (Vec<String>, RecordBatch, feedloop_storage::Manifest) {
-    let out = export_dataset(storage, &config(), req, &|_| {}).await.unwrap();
+async fn export_ids(
+    storage: &Storage,
+    req: &ExportRequest,
+) -> (Vec<String>, RecordBatch, feedloop_storage::Manifest) {
+    let out = export_dataset(storage, &config(), req, &|_| {})
+        .await
+        .unwrap();
     let (manifest, batch) = read_dataset(storage, &out.url).await;
-    let ids = strings(&batch, "prediction_id").into_iter().map(Option::unwrap).collect();
+    let ids = strings(&batch, "prediction_id")
+        .into_iter()
+        .map(Option::unwrap)
+        .collect();
     (ids, batch, manifest)
 }
 
@@ -320,31 +447,79 @@ async fn every_policy_selects_the_known_rows() {
 
     // wrong: corrected and the correction disagrees.
     let (ids, batch, manifest) = export_ids(&storage, &req(Policy::Wrong)).await;
-    assert_eq!(ids, ids_where(&rows, |r| r.truth.is_some_and(|t| t != r.label)));
+    assert_eq!(
+        ids,
+        ids_where(&rows, |r| r.truth.is_some_and(|t| t != r.label))
+    );
     assert_eq!(ids.len(), 30);
     assert_eq!(manifest.files.len(), 1);
     assert_eq!(manifest.policy, "wrong");
     assert_eq!(manifest.name, "wrong");
-    assert!(manifest.source_files.len() >= 8, "{:?}", manifest.source_files);
+    assert!(
+        manifest.source_files.len() >= 8,
+        "{:?}",
+        manifest.source_files
+    );
     // Columns: typed features, tag columns, privacy, lineage.
-    let ty = |c: &str| batch.schema().field_with_name(c).map(|f| f.data_type().clone()).ok();
+    let ty = |c: &str| {
+        batch
+            .schema()
+            .field_with_name(c)
+            .map(|f| f.data_type().clone())
+            .ok()
+    };
     assert_eq!(ty("links"), Some(DataType::Float64));
     assert_eq!(ty("lang"), Some(DataType::Utf8));
     assert_eq!(ty("has_attachment"), Some(DataType::Boolean));
-    assert_eq!(ty("mixed"), Some(DataType::Utf8), "a feature seen as number and string is text");
-    assert_eq!(ty("feature_ts"), Some(DataType::Float64), "a feature named like a column is renamed");
+    assert_eq!(
+        ty("mixed"),
+        Some(DataType::Utf8),
+        "a feature seen as number and string is text"
+    );
+    assert_eq!(
+        ty("feature_ts"),
+        Some(DataType::Float64),
+        "a feature named like a column is renamed"
+    );
     assert_eq!(ty("email"), None, "dropped");
     assert_eq!(ty("tag_country"), Some(DataType::Utf8));
     assert_eq!(ty("tag_user"), Some(DataType::Utf8));
-    for c in ["ts", "corrected_label", "is_wrong", "correction_ts", "_topic", "_partition", "_offset"] {
+    for c in [
+        "ts",
+        "corrected_label",
+        "is_wrong",
+        "correction_ts",
+        "_topic",
+        "_partition",
+        "_offset",
+    ] {
         assert!(ty(c).is_some(), "{c}");
     }
     let first = &rows.iter().find(|r| r.id == ids[0]).unwrap();
     let i0: usize = first.id[2..].parse().unwrap();
-    assert_eq!(strings(&batch, "tag_user")[0].as_deref(), Some(hex::encode(hmac_sha256(b"k3y", format!("user-{i0}").as_bytes())).as_str()));
-    assert_eq!(strings(&batch, "mixed")[0].as_deref(), Some(if i0 % 2 == 0 { i0.to_string() } else { format!("m{i0}") }).as_deref());
-    assert_eq!(strings(&batch, "corrected_label")[0].as_deref(), first.truth);
-    assert!(manifest.schema.iter().any(|c| c.name == "tag_user" && c.privacy.as_deref() == Some("hash")));
+    assert_eq!(
+        strings(&batch, "tag_user")[0].as_deref(),
+        Some(hex::encode(hmac_sha256(b"k3y", format!("user-{i0}").as_bytes())).as_str())
+    );
+    assert_eq!(
+        strings(&batch, "mixed")[0].as_deref(),
+        Some(if i0 % 2 == 0 {
+            i0.to_string()
+        } else {
+            format!("m{i0}")
+        })
+        .as_deref()
+    );
+    assert_eq!(
+        strings(&batch, "corrected_label")[0].as_deref(),
+        first.truth
+    );
+    assert!(
+        manifest
+            .schema
+            .iter()
+            .any(|c| c.name == "tag_user" && c.privacy.as_deref() == Some("hash"))
+    );
 
     let (ids, ..) = export_ids(&storage, &req(Policy::Corrected)).await;
     assert_eq!(ids, ids_where(&rows, |r| r.truth.is_some()));
@@ -358,26 +533,63 @@ async fn every_policy_selects_the_known_rows() {
     assert_ne!(ids, ids2);
 
     // stratified: at most 10 per class (the true label when corrected), smallest hash first.
-    let (ids, ..) = export_ids(&storage, &req(Policy::Stratified { cap: 10, by: vec!["label".into()], seed: 1 })).await;
+    let (ids, ..) = export_ids(
+        &storage,
+        &req(Policy::Stratified {
+            cap: 10,
+            by: vec!["label".into()],
+            seed: 1,
+        }),
+    )
+    .await;
     let mut expected = Vec::new();
     for class in ["ham", "spam"] {
-        let mut c: Vec<&Row> = rows.iter().filter(|r| r.truth.unwrap_or(r.label) == class).collect();
+        let mut c: Vec<&Row> = rows
+            .iter()
+            .filter(|r| r.truth.unwrap_or(r.label) == class)
+            .collect();
         c.sort_by(|a, b| unit(&a.id, 1).total_cmp(&unit(&b.id, 1)));
         expected.extend(c.iter().take(10).map(|r| (r.ts, r.id.clone())));
     }
     expected.sort();
     assert_eq!(ids, expected.into_iter().map(|x| x.1).collect::<Vec<_>>());
-    let (ids, ..) = export_ids(&storage, &req(Policy::Stratified { cap: 5, by: vec!["label".into(), "tag:country".into()], seed: 1 })).await;
+    let (ids, ..) = export_ids(
+        &storage,
+        &req(Policy::Stratified {
+            cap: 5,
+            by: vec!["label".into(), "tag:country".into()],
+            seed: 1,
+        }),
+    )
+    .await;
     assert_eq!(ids.len(), 30, "2 classes × 3 countries × 5");
 
     // uncertain: score within 0.5 ± 0.05.
-    let (ids, ..) = export_ids(&storage, &req(Policy::Uncertain { boundary: 0.5, band: 0.05 })).await;
+    let (ids, ..) = export_ids(
+        &storage,
+        &req(Policy::Uncertain {
+            boundary: 0.5,
+            band: 0.05,
+        }),
+    )
+    .await;
     assert_eq!(ids, ids_where(&rows, |r| (0.45..=0.55).contains(&r.score)));
 
     // sql over the feedback view.
     let w = "features['links']['number'] >= 5 AND tags['country'] = 'FR' AND is_corrected";
-    let (ids, ..) = export_ids(&storage, &req(Policy::Sql { where_clause: w.into() })).await;
-    assert_eq!(ids, ids_where(&rows, |r| r.links >= 5.0 && r.country == "FR" && r.truth.is_some()));
+    let (ids, ..) = export_ids(
+        &storage,
+        &req(Policy::Sql {
+            where_clause: w.into(),
+        }),
+    )
+    .await;
+    assert_eq!(
+        ids,
+        ids_where(&rows, |r| r.links >= 5.0
+            && r.country == "FR"
+            && r.truth.is_some())
+    );
 
     // Filters: since/until and version on any policy.
     let mut r = req(Policy::Corrected);
@@ -385,69 +597,162 @@ async fn every_policy_selects_the_known_rows() {
     r.until_ms = Some(T0 + 200_000);
     r.name = Some("corrected-window".into());
     let (ids, _, m) = export_ids(&storage, &r).await;
-    assert_eq!(ids, ids_where(&rows, |r| r.truth.is_some() && r.ts >= T0 + 100_000 && r.ts < T0 + 200_000));
-    assert_eq!(m.time_range.since.as_deref(), Some("2026-11-23T00:01:40.000Z"));
+    assert_eq!(
+        ids,
+        ids_where(&rows, |r| r.truth.is_some()
+            && r.ts >= T0 + 100_000
+            && r.ts < T0 + 200_000)
+    );
+    assert_eq!(
+        m.time_range.since.as_deref(),
+        Some("2026-11-23T00:01:40.000Z")
+    );
     let mut r = req(Policy::Corrected);
     r.model_version = Some("v2".into());
     let (ids, ..) = export_ids(&storage, &r).await;
-    assert_eq!(ids, ids_where(&rows, |r| r.truth.is_some() && r.id.as_str() >= "s-0150"));
+    assert_eq!(
+        ids,
+        ids_where(&rows, |r| r.truth.is_some() && r.id.as_str() >= "s-0150")
+    );
 
     // drifted, without an alerts table: nothing, and it says so.
-    let out = export_dataset(&storage, &config(), &req(Policy::Drifted { states: vec![] }), &|_| {}).await.unwrap();
+    let out = export_dataset(
+        &storage,
+        &config(),
+        &req(Policy::Drifted { states: vec![] }),
+        &|_| {},
+    )
+    .await
+    .unwrap();
     assert_eq!(out.manifest.row_count, 0);
-    assert!(out.manifest.notes.iter().any(|n| n.contains("no alerts table")), "{:?}", out.manifest.notes);
+    assert!(
+        out.manifest
+            .notes
+            .iter()
+            .any(|n| n.contains("no alerts table")),
+        "{:?}",
+        out.manifest.notes
+    );
 
     // drifted, with alerts: a firing DE alert on v1 over [T0+20s, T0+80s), a resolved
     // one elsewhere, and a whole-model alert for v2 over [T0+200s, T0+210s).
-    write_alerts(&storage, &[
-        ("spam", "v1", r#"{"country":"DE"}"#, T0 + 20_000, T0 + 80_000, "firing"),
-        ("spam", "v1", r#"{"country":"FR"}"#, T0, T0 + 100_000, "resolved"),
-        ("spam", "v2", "{}", T0 + 200_000, T0 + 210_000, "firing"),
-        ("other", "v1", "{}", T0, T0 + 300_000, "firing"),
-    ])
+    write_alerts(
+        &storage,
+        &[
+            (
+                "spam",
+                "v1",
+                r#"{"country":"DE"}"#,
+                T0 + 20_000,
+                T0 + 80_000,
+                "firing",
+            ),
+            (
+                "spam",
+                "v1",
+                r#"{"country":"FR"}"#,
+                T0,
+                T0 + 100_000,
+                "resolved",
+            ),
+            ("spam", "v2", "{}", T0 + 200_000, T0 + 210_000, "firing"),
+            ("other", "v1", "{}", T0, T0 + 300_000, "firing"),
+        ],
+    )
     .await;
     let (ids, _, m) = export_ids(&storage, &req(Policy::Drifted { states: vec![] })).await;
     assert_eq!(
         ids,
-        ids_where(&rows, |r| (r.country == "DE" && r.ts >= T0 + 20_000 && r.ts < T0 + 80_000)
+        ids_where(&rows, |r| (r.country == "DE"
+            && r.ts >= T0 + 20_000
+            && r.ts < T0 + 80_000)
             || (r.ts >= T0 + 200_000 && r.ts < T0 + 210_000))
     );
     assert!(m.source_files.iter().any(|f| f.path.starts_with("alerts/")));
-    let (ids, ..) = export_ids(&storage, &req(Policy::Drifted { states: vec!["resolved".into()] })).await;
-    assert_eq!(ids, ids_where(&rows, |r| r.country == "FR" && r.ts < T0 + 100_000));
+    let (ids, ..) = export_ids(
+        &storage,
+        &req(Policy::Drifted {
+            states: vec!["resolved".into()],
+        }),
+    )
+    .await;
+    assert_eq!(
+        ids,
+        ids_where(&rows, |r| r.country == "FR" && r.ts < T0 + 100_000)
+    );
 
     // Dry run: counts per policy, nothing written.
     let before = storage.list(&"datasets".into(), None).await.unwrap().len();
-    let params = PolicyParams { rate: Some(0.3), seed: Some(7), ..Default::default() };
-    let counts: BTreeMap<String, u64> = count_policies(&storage, &config(), &req(Policy::Wrong), &params)
-        .await
-        .unwrap()
-        .into_iter()
-        .collect();
+    let params = PolicyParams {
+        rate: Some(0.3),
+        seed: Some(7),
+        ..Default::default()
+    };
+    let counts: BTreeMap<String, u64> =
+        count_policies(&storage, &config(), &req(Policy::Wrong), &params)
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
     assert_eq!(counts["predictions"], N as u64);
     assert_eq!(counts["wrong"], 30);
     assert_eq!(counts["corrected"], 60);
-    assert_eq!(counts["sample"], ids_where(&rows, |r| unit(&r.id, 7) < 0.3).len() as u64);
+    assert_eq!(
+        counts["sample"],
+        ids_where(&rows, |r| unit(&r.id, 7) < 0.3).len() as u64
+    );
     assert!(!counts.contains_key("stratified") && !counts.contains_key("sql"));
-    assert_eq!(storage.list(&"datasets".into(), None).await.unwrap().len(), before);
+    assert_eq!(
+        storage.list(&"datasets".into(), None).await.unwrap().len(),
+        before
+    );
 }
 
 async fn write_alerts(storage: &Storage, alerts: &[(&str, &str, &str, i64, i64, &str)]) {
     use datafusion::arrow::array::{StringArray, TimestampMillisecondArray};
     use std::sync::Arc;
-    let s = |i: usize| Arc::new(StringArray::from_iter_values(alerts.iter().map(|a| match i {
-        0 => a.0, 1 => a.1, 2 => a.2, _ => a.5,
-    }))) as Arc<dyn Array>;
-    let t = |end: bool| Arc::new(TimestampMillisecondArray::from_iter_values(alerts.iter().map(|a| if end { a.4 } else { a.3 })).with_timezone("UTC")) as Arc<dyn Array>;
+    let s = |i: usize| {
+        Arc::new(StringArray::from_iter_values(alerts.iter().map(
+            |a| match i {
+                0 => a.0,
+                1 => a.1,
+                2 => a.2,
+                _ => a.5,
+            },
+        ))) as Arc<dyn Array>
+    };
+    let t = |end: bool| {
+        Arc::new(
+            TimestampMillisecondArray::from_iter_values(
+                alerts.iter().map(|a| if end { a.4 } else { a.3 }),
+            )
+            .with_timezone("UTC"),
+        ) as Arc<dyn Array>
+    };
     let batch = RecordBatch::try_from_iter([
-        ("model", s(0)), ("model_version", s(1)), ("segment", s(2)),
-        ("metric", Arc::new(StringArray::from_iter_values(alerts.iter().map(|_| "psi"))) as _),
-        ("feature", Arc::new(StringArray::from_iter_values(alerts.iter().map(|_| "links"))) as _),
-        ("window_start", t(false)), ("window_end", t(true)), ("state", s(5)),
+        ("model", s(0)),
+        ("model_version", s(1)),
+        ("segment", s(2)),
+        (
+            "metric",
+            Arc::new(StringArray::from_iter_values(alerts.iter().map(|_| "psi"))) as _,
+        ),
+        (
+            "feature",
+            Arc::new(StringArray::from_iter_values(
+                alerts.iter().map(|_| "links"),
+            )) as _,
+        ),
+        ("window_start", t(false)),
+        ("window_end", t(true)),
+        ("state", s(5)),
     ])
     .unwrap();
     let part = feedloop_storage::datasets::encode_part(&batch, 1, 1000).unwrap();
-    storage.put_if_absent(&"alerts/part-0.parquet".into(), part.bytes).await.unwrap();
+    storage
+        .put_if_absent(&"alerts/part-0.parquet".into(), part.bytes)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -461,45 +766,110 @@ async fn a_crash_leaves_nothing_visible_and_reruns_are_identical() {
     req.until_ms = Some(T0 + 1_000_000);
 
     req.fail_point = FailPoint::BeforeManifest;
-    assert!(export_dataset(&storage, &config(), &req, &|_| {}).await.is_err());
-    assert!(store.list_versions("spam", "sample").await.unwrap().is_empty(), "no visible version after the crash");
-    let leftovers = storage.list(&"datasets/spam/sample".into(), None).await.unwrap();
+    assert!(
+        export_dataset(&storage, &config(), &req, &|_| {})
+            .await
+            .is_err()
+    );
+    assert!(
+        store
+            .list_versions("spam", "sample")
+            .await
+            .unwrap()
+            .is_empty(),
+        "no visible version after the crash"
+    );
+    let leftovers = storage
+        .list(&"datasets/spam/sample".into(), None)
+        .await
+        .unwrap();
     assert!(leftovers.len() >= 2, "parts were written: {leftovers:?}");
-    assert!(leftovers.iter().all(|m| m.location.filename() != Some("_manifest.json")));
+    assert!(
+        leftovers
+            .iter()
+            .all(|m| m.location.filename() != Some("_manifest.json"))
+    );
 
     // The rerun completes the same version.
     req.fail_point = FailPoint::None;
-    let a = export_dataset(&storage, &config(), &req, &|_| {}).await.unwrap();
+    let a = export_dataset(&storage, &config(), &req, &|_| {})
+        .await
+        .unwrap();
     assert!(a.created);
-    assert!(a.url.ends_with(&format!("datasets/spam/sample/{}/", a.id.version)));
-    assert_eq!(store.list_versions("spam", "sample").await.unwrap().len(), 1);
+    assert!(
+        a.url
+            .ends_with(&format!("datasets/spam/sample/{}/", a.id.version))
+    );
+    assert_eq!(
+        store.list_versions("spam", "sample").await.unwrap().len(),
+        1
+    );
     // An identical run writes nothing and names the same version and parts.
-    let b = export_dataset(&storage, &config(), &req, &|_| {}).await.unwrap();
+    let b = export_dataset(&storage, &config(), &req, &|_| {})
+        .await
+        .unwrap();
     assert!(!b.created);
-    assert_eq!((b.id.clone(), b.manifest.files.clone()), (a.id.clone(), a.manifest.files.clone()));
+    assert_eq!(
+        (b.id.clone(), b.manifest.files.clone()),
+        (a.id.clone(), a.manifest.files.clone())
+    );
     // New data outside the time range: same rows, same version.
     let mut lz = Lz::new(storage.clone());
     lz.next.insert((StreamKind::Predictions, 0), 10_000);
-    lz.land(StreamKind::Predictions, 0, &[pred("late", "spam", T0 + 9 * DAY, Some("ham"), Some(0.5), None, "DE")]).await;
-    let c = export_dataset(&storage, &config(), &req, &|_| {}).await.unwrap();
+    lz.land(
+        StreamKind::Predictions,
+        0,
+        &[pred(
+            "late",
+            "spam",
+            T0 + 9 * DAY,
+            Some("ham"),
+            Some(0.5),
+            None,
+            "DE",
+        )],
+    )
+    .await;
+    let c = export_dataset(&storage, &config(), &req, &|_| {})
+        .await
+        .unwrap();
     assert_eq!(c.id, a.id);
     // The same data in another storage root gives byte-identical parts.
     let dir2 = tempfile::tempdir().unwrap();
     let storage2 = Storage::open(dir2.path().to_str().unwrap(), []).unwrap();
     land_seeded(&storage2, &rows).await;
-    let d = export_dataset(&storage2, &config(), &req, &|_| {}).await.unwrap();
+    let d = export_dataset(&storage2, &config(), &req, &|_| {})
+        .await
+        .unwrap();
     assert_eq!(d.manifest.files, a.manifest.files);
 
     // A leftover of another export older than the grace period is removed by the next export.
     let mut crash = ExportRequest::new("spam", Policy::Wrong);
     crash.fail_point = FailPoint::BeforeManifest;
-    assert!(export_dataset(&storage, &config(), &crash, &|_| {}).await.is_err());
-    let cfg = ExportConfig { cleanup_grace: std::time::Duration::ZERO, ..config() };
+    assert!(
+        export_dataset(&storage, &config(), &crash, &|_| {})
+            .await
+            .is_err()
+    );
+    let cfg = ExportConfig {
+        cleanup_grace: std::time::Duration::ZERO,
+        ..config()
+    };
     let e = export_dataset(&storage, &cfg, &req, &|_| {}).await.unwrap();
     assert_eq!(e.cleaned.len(), 1, "{:?}", e.cleaned);
     assert!(e.cleaned[0].starts_with("datasets/spam/wrong/"));
-    assert!(storage.list(&"datasets/spam/wrong".into(), None).await.unwrap().is_empty());
-    assert_eq!(store.list_versions("spam", "sample").await.unwrap().len(), 1, "committed versions stay");
+    assert!(
+        storage
+            .list(&"datasets/spam/wrong".into(), None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.list_versions("spam", "sample").await.unwrap().len(),
+        1,
+        "committed versions stay"
+    );
 }
 
 #[tokio::test]
@@ -516,15 +886,32 @@ async fn scheduled_exports_run_when_due() {
     }))
     .unwrap();
     let now = T0 + 400_000;
-    let runs = run_scheduled_exports(&storage, &toml_like, now).await.unwrap();
+    let runs = run_scheduled_exports(&storage, &toml_like, now)
+        .await
+        .unwrap();
     assert_eq!(runs.len(), 2);
-    let rows: Vec<u64> = runs.iter().map(|r| r.result.as_ref().unwrap().manifest.row_count).collect();
+    let rows: Vec<u64> = runs
+        .iter()
+        .map(|r| r.result.as_ref().unwrap().manifest.row_count)
+        .collect();
     let seeded = seeded();
     assert_eq!(rows[0], 30);
-    assert_eq!(rows[1], ids_where(&seeded, |r| (0.45..=0.55).contains(&r.score) && r.ts >= now - 240_000).len() as u64);
+    assert_eq!(
+        rows[1],
+        ids_where(&seeded, |r| (0.45..=0.55).contains(&r.score)
+            && r.ts >= now - 240_000)
+        .len() as u64
+    );
     // Not due again within the interval; due after it.
-    assert!(run_scheduled_exports(&storage, &toml_like, now + 60_000).await.unwrap().is_empty());
-    let again = run_scheduled_exports(&storage, &toml_like, now + 3_600_000).await.unwrap();
+    assert!(
+        run_scheduled_exports(&storage, &toml_like, now + 60_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = run_scheduled_exports(&storage, &toml_like, now + 3_600_000)
+        .await
+        .unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].name, "uncertain");
 }

@@ -2,7 +2,10 @@
 //! engine and sinks ([`feedloop_alerts`]): metric rows become observations,
 //! alert transitions become `alerts` table rows and deliveries.
 
-use feedloop_alerts::{Alert, AlertDispatcher, AlertEngine, AlertsConfig, DriftVerdict, EngineState, Observation, SeriesKey};
+use feedloop_alerts::{
+    Alert, AlertDispatcher, AlertEngine, AlertsConfig, DriftVerdict, EngineState, Observation,
+    SeriesKey,
+};
 use feedloop_analytics::windows::history::{AlertRow, MetricRow};
 use feedloop_analytics::windows::job::WindowObserver;
 use std::sync::{Arc, Mutex};
@@ -109,8 +112,10 @@ impl WindowObserver for AlertObserver {
     }
 
     fn restore_state(&mut self, state: serde_json::Value) -> Result<(), String> {
-        let state: EngineState = serde_json::from_value(state).map_err(|e| format!("alert engine state: {e}"))?;
-        self.engine = AlertEngine::with_state(self.config.clone(), state).map_err(|e| e.to_string())?;
+        let state: EngineState =
+            serde_json::from_value(state).map_err(|e| format!("alert engine state: {e}"))?;
+        self.engine =
+            AlertEngine::with_state(self.config.clone(), state).map_err(|e| e.to_string())?;
         Ok(())
     }
 }

@@ -85,7 +85,14 @@ pub enum LogFormat {
 }
 
 /// Config keys whose values are secrets: never printed.
-const SECRET_HINTS: [&str; 6] = ["password", "secret", "token", "key", "credential", "sasl.oauthbearer"];
+const SECRET_HINTS: [&str; 6] = [
+    "password",
+    "secret",
+    "token",
+    "key",
+    "credential",
+    "sasl.oauthbearer",
+];
 
 impl Config {
     /// Loads `path` (when given) over the defaults, then `FEEDLOOP_…` variables,
@@ -109,7 +116,15 @@ impl Config {
             let mut msg = String::from("invalid config");
             for err in e {
                 let key = err.path.join(".");
-                msg.push_str(&format!("\n  - {}{}", if key.is_empty() { String::new() } else { format!("`{key}`: ") }, err.kind));
+                msg.push_str(&format!(
+                    "\n  - {}{}",
+                    if key.is_empty() {
+                        String::new()
+                    } else {
+                        format!("`{key}`: ")
+                    },
+                    err.kind
+                ));
                 if let Some(src) = &err.metadata.and_then(|m| m.source.clone()) {
                     msg.push_str(&format!(" (from {src})"));
                 }
@@ -126,10 +141,16 @@ impl Config {
         self.ingest.validate().context("invalid config")?;
         self.windows.validate().context("invalid config")?;
         self.alerts.validate().context("invalid config")?;
-        self.export.validate().map_err(|e| anyhow::anyhow!("invalid config: {e}"))?;
-        self.http.validate().map_err(|e| anyhow::anyhow!("invalid config: {e}"))?;
+        self.export
+            .validate()
+            .map_err(|e| anyhow::anyhow!("invalid config: {e}"))?;
+        self.http
+            .validate()
+            .map_err(|e| anyhow::anyhow!("invalid config: {e}"))?;
         if self.storage.url.trim().is_empty() {
-            bail!("invalid config: `storage.url`: expected a local path or a file://, s3://, gs:// or az:// URL");
+            bail!(
+                "invalid config: `storage.url`: expected a local path or a file://, s3://, gs:// or az:// URL"
+            );
         }
         Ok(())
     }
@@ -139,7 +160,10 @@ impl Config {
         let mut c = self.clone();
         for opts in [&mut c.kafka.options, &mut c.storage.options] {
             for (k, v) in opts.iter_mut() {
-                if SECRET_HINTS.iter().any(|h| k.to_ascii_lowercase().contains(h)) {
+                if SECRET_HINTS
+                    .iter()
+                    .any(|h| k.to_ascii_lowercase().contains(h))
+                {
                     *v = "<redacted>".into();
                 }
             }
@@ -169,7 +193,10 @@ fn render_table(out: &mut String, path: &str, v: &serde_json::Value) {
         out.push_str(&format!("[{path}]\n"));
     }
     for (k, val) in obj {
-        let key = if k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        let key = if k
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
             k.clone()
         } else {
             format!("{k:?}")
@@ -180,7 +207,11 @@ fn render_table(out: &mut String, path: &str, v: &serde_json::Value) {
         }
     }
     for (k, val) in nested {
-        let p = if path.is_empty() { k } else { format!("{path}.{k}") };
+        let p = if path.is_empty() {
+            k
+        } else {
+            format!("{path}.{k}")
+        };
         out.push('\n');
         render_table(out, &p, val);
     }
@@ -202,7 +233,10 @@ mod tests {
         let c = load_str("[kafka]\nbrokers = \"b:1\"\n[kafka.options]\n\"security.protocol\" = \"SASL_SSL\"\n\"sasl.password\" = \"hunter2\"\n[ingest]\nflush_interval = \"250ms\"\n").unwrap();
         assert_eq!(c.kafka.brokers, "b:1");
         assert_eq!(c.kafka.group_id, "feedloop");
-        assert_eq!(c.ingest.flush_interval, std::time::Duration::from_millis(250));
+        assert_eq!(
+            c.ingest.flush_interval,
+            std::time::Duration::from_millis(250)
+        );
         assert_eq!(c.kafka.options["security.protocol"], "SASL_SSL");
         let shown = c.to_redacted_toml();
         assert!(!shown.contains("hunter2"), "{shown}");
@@ -212,13 +246,31 @@ mod tests {
     #[test]
     fn errors_name_the_key() {
         let cases = [
-            ("[ingest]\nflush_max_events = \"lots\"\n", "ingest.flush_max_events"),
-            ("[ingest]\nflush_interval = \"soon\"\n", "ingest.flush_interval"),
+            (
+                "[ingest]\nflush_max_events = \"lots\"\n",
+                "ingest.flush_max_events",
+            ),
+            (
+                "[ingest]\nflush_interval = \"soon\"\n",
+                "ingest.flush_interval",
+            ),
             ("[kafka]\nbrokerz = \"x\"\n", "brokerz"),
-            ("[kafka.topics]\npredictions = \"a b\"\n", "kafka.topics.predictions"),
-            ("[kafka.topics]\nlatency = \"predictions\"\n", "kafka.topics.latency"),
-            ("[kafka.options]\n\"enable.auto.commit\" = \"true\"\n", "enable.auto.commit"),
-            ("[ingest.limits]\nmax_features = 0\n", "ingest.limits.max_features"),
+            (
+                "[kafka.topics]\npredictions = \"a b\"\n",
+                "kafka.topics.predictions",
+            ),
+            (
+                "[kafka.topics]\nlatency = \"predictions\"\n",
+                "kafka.topics.latency",
+            ),
+            (
+                "[kafka.options]\n\"enable.auto.commit\" = \"true\"\n",
+                "enable.auto.commit",
+            ),
+            (
+                "[ingest.limits]\nmax_features = 0\n",
+                "ingest.limits.max_features",
+            ),
             ("[log]\nformat = \"xml\"\n", "log.format"),
         ];
         for (toml, key) in cases {

@@ -18,7 +18,9 @@ pub fn write_batches(
     match format {
         OutputFormat::Table => {
             let table = if batches.is_empty() {
-                arrow::util::pretty::pretty_format_batches(&[RecordBatch::new_empty(Arc::clone(schema))])?
+                arrow::util::pretty::pretty_format_batches(&[RecordBatch::new_empty(Arc::clone(
+                    schema,
+                ))])?
             } else {
                 arrow::util::pretty::pretty_format_batches(batches)?
             };
@@ -26,7 +28,9 @@ pub fn write_batches(
         }
         OutputFormat::Csv => {
             let flat_schema = flat(schema);
-            let mut w = arrow::csv::WriterBuilder::new().with_header(true).build(&mut *out);
+            let mut w = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut *out);
             if batches.is_empty() {
                 // Still print the header line.
                 let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
@@ -57,8 +61,13 @@ pub fn write_batches(
 fn is_nested(t: &DataType) -> bool {
     matches!(
         t,
-        DataType::Map(..) | DataType::Struct(_) | DataType::List(_) | DataType::LargeList(_)
-            | DataType::FixedSizeList(..) | DataType::ListView(_) | DataType::Union(..)
+        DataType::Map(..)
+            | DataType::Struct(_)
+            | DataType::List(_)
+            | DataType::LargeList(_)
+            | DataType::FixedSizeList(..)
+            | DataType::ListView(_)
+            | DataType::Union(..)
     )
 }
 

@@ -92,7 +92,10 @@ const BAD_SHAPES: [&[u8]; 7] = [
 ];
 
 fn bad(rng: &mut StdRng) -> Msg {
-    (None, BAD_SHAPES[rng.random_range(0..BAD_SHAPES.len())].to_vec())
+    (
+        None,
+        BAD_SHAPES[rng.random_range(0..BAD_SHAPES.len())].to_vec(),
+    )
 }
 
 /// Generates the traffic described by `spec`.
@@ -124,12 +127,19 @@ pub fn generate(spec: &TrafficSpec) -> Traffic {
             "tags": {"country": pick(&mut rng, &[("US", 0.4), ("DE", 0.2), ("FR", 0.15), ("BR", 0.15), ("IN", 0.1)]),
                      "device": pick(&mut rng, &[("mobile", 0.6), ("desktop", 0.4)])},
         });
-        t.predictions.push((Some(id.clone()), pred.to_string().into_bytes()));
+        t.predictions
+            .push((Some(id.clone()), pred.to_string().into_bytes()));
         let latency_ms = (normal(&mut rng, 3.0, 0.4)).exp();
         let status = if incident {
-            pick(&mut rng, &[("ok", 0.74), ("error", 0.25), ("timeout", 0.01)])
+            pick(
+                &mut rng,
+                &[("ok", 0.74), ("error", 0.25), ("timeout", 0.01)],
+            )
         } else {
-            pick(&mut rng, &[("ok", 0.98), ("error", 0.015), ("timeout", 0.005)])
+            pick(
+                &mut rng,
+                &[("ok", 0.98), ("error", 0.015), ("timeout", 0.005)],
+            )
         };
         t.latency.push((Some(id.clone()), json!({
             "prediction_id": id, "model": "spam-filter", "model_version": "2026-11-01",
@@ -139,7 +149,11 @@ pub fn generate(spec: &TrafficSpec) -> Traffic {
             // Users mostly correct mistakes near the decision boundary.
             // Users mostly confirm; during the incident the model is mostly wrong.
             let wrong = rng.random_bool(if incident { 0.85 } else { 0.3 });
-            let truth = if wrong { if label == "spam" { "ham" } else { "spam" } } else { label };
+            let truth = if wrong {
+                if label == "spam" { "ham" } else { "spam" }
+            } else {
+                label
+            };
             t.corrections.push((Some(id.clone()), json!({
                 "prediction_id": id, "ts": ts + rng.random_range(60_000..86_400_000),
                 "label": truth, "source": if rng.random_bool(0.9) { "user" } else { "annotator" },
@@ -149,28 +163,48 @@ pub fn generate(spec: &TrafficSpec) -> Traffic {
         let id = format!("hp-{i:08}");
         let sqft = normal(&mut rng, 1500.0, 400.0).max(300.0).round();
         let bedrooms = ((sqft / 500.0).round() as i64).clamp(1, 6);
-        let region = pick(&mut rng, &[("north", 0.3), ("south", 0.3), ("east", 0.2), ("west", 0.2)]);
+        let region = pick(
+            &mut rng,
+            &[("north", 0.3), ("south", 0.3), ("east", 0.2), ("west", 0.2)],
+        );
         let age = rng.random_range(0.0..80.0f64).round();
-        let value = (sqft * 260.0 - age * 900.0 + normal(&mut rng, 0.0, 20_000.0)).max(30_000.0).round();
-        t.predictions.push((Some(id.clone()), json!({
-            "prediction_id": id, "model": "house-price", "model_version": "v3",
-            "ts": chrono_rfc3339(ts),
-            "features": {"sqft": sqft, "bedrooms": bedrooms, "region": region, "age_years": age,
-                         "has_garage": rng.random_bool(0.55)},
-            "output": {"value": value},
-            "tags": {"channel": pick(&mut rng, &[("web", 0.7), ("app", 0.3)])},
-        }).to_string().into_bytes()));
+        let value = (sqft * 260.0 - age * 900.0 + normal(&mut rng, 0.0, 20_000.0))
+            .max(30_000.0)
+            .round();
+        t.predictions.push((
+            Some(id.clone()),
+            json!({
+                "prediction_id": id, "model": "house-price", "model_version": "v3",
+                "ts": chrono_rfc3339(ts),
+                "features": {"sqft": sqft, "bedrooms": bedrooms, "region": region, "age_years": age,
+                             "has_garage": rng.random_bool(0.55)},
+                "output": {"value": value},
+                "tags": {"channel": pick(&mut rng, &[("web", 0.7), ("app", 0.3)])},
+            })
+            .to_string()
+            .into_bytes(),
+        ));
         let latency_ms = (normal(&mut rng, 4.0, 0.3)).exp() * if incident { 4.0 } else { 1.0 };
-        t.latency.push((Some(id.clone()), json!({
-            "prediction_id": id, "model": "house-price", "model_version": "v3",
-            "ts": ts + latency_ms as i64, "latency_ms": (latency_ms * 100.0).round() / 100.0,
-            "status": pick(&mut rng, &[("ok", 0.99), ("error", 0.01)]),
-        }).to_string().into_bytes()));
+        t.latency.push((
+            Some(id.clone()),
+            json!({
+                "prediction_id": id, "model": "house-price", "model_version": "v3",
+                "ts": ts + latency_ms as i64, "latency_ms": (latency_ms * 100.0).round() / 100.0,
+                "status": pick(&mut rng, &[("ok", 0.99), ("error", 0.01)]),
+            })
+            .to_string()
+            .into_bytes(),
+        ));
         if rng.random_bool(spec.correction_rate / 2.0) {
-            t.corrections.push((Some(id.clone()), json!({
-                "prediction_id": id, "ts": ts + rng.random_range(3_600_000..604_800_000),
-                "value": (value * normal(&mut rng, 1.0, 0.08)).round(), "source": "annotator",
-            }).to_string().into_bytes()));
+            t.corrections.push((
+                Some(id.clone()),
+                json!({
+                    "prediction_id": id, "ts": ts + rng.random_range(3_600_000..604_800_000),
+                    "value": (value * normal(&mut rng, 1.0, 0.08)).round(), "source": "annotator",
+                })
+                .to_string()
+                .into_bytes(),
+            ));
         }
     }
     for (msgs, bad_count) in [
@@ -201,7 +235,10 @@ mod tests {
 
     #[test]
     fn deterministic_and_valid_except_the_bad_ones() {
-        let spec = TrafficSpec { predictions_per_model: 500, ..TrafficSpec::default() };
+        let spec = TrafficSpec {
+            predictions_per_model: 500,
+            ..TrafficSpec::default()
+        };
         let a = generate(&spec);
         let b = generate(&spec);
         assert_eq!(a.predictions, b.predictions);
@@ -210,7 +247,10 @@ mod tests {
             (&a.corrections, StreamKind::Corrections, a.bad_corrections),
             (&a.latency, StreamKind::Latency, a.bad_latency),
         ] {
-            let invalid = msgs.iter().filter(|(_, p)| decode(stream, p, &Limits::default()).is_err()).count();
+            let invalid = msgs
+                .iter()
+                .filter(|(_, p)| decode(stream, p, &Limits::default()).is_err())
+                .count();
             assert_eq!(invalid, bad, "{stream}");
             assert!(bad > 0);
         }

@@ -202,7 +202,11 @@ pub fn dataset_drift(
     drift_share: f64,
 ) -> DatasetDrift {
     let n_drifted = columns.values().filter(|c| c.drift).count();
-    let share = if columns.is_empty() { 0.0 } else { n_drifted as f64 / columns.len() as f64 };
+    let share = if columns.is_empty() {
+        0.0
+    } else {
+        n_drifted as f64 / columns.len() as f64
+    };
     DatasetDrift {
         dataset_drift: !columns.is_empty() && share >= drift_share,
         share_drifted: share,
@@ -228,7 +232,11 @@ enum Clean<'a> {
 }
 
 fn nonempty<T>(v: Vec<T>, side: Side) -> Result<Vec<T>, DriftError> {
-    if v.is_empty() { Err(DriftError::EmptyInput { side }) } else { Ok(v) }
+    if v.is_empty() {
+        Err(DriftError::EmptyInput { side })
+    } else {
+        Ok(v)
+    }
 }
 
 fn distinct<K: Ord + Clone>(a: &[K], b: &[K]) -> usize {
@@ -280,7 +288,9 @@ pub fn column_drift(
         }
         Clean::Cat(r, c) => distinct(r, c),
     };
-    let test = options.test.unwrap_or_else(|| default_test(kind, n_ref, n_distinct));
+    let test = options
+        .test
+        .unwrap_or_else(|| default_test(kind, n_ref, n_distinct));
     if kind == ColumnKind::Categorical && matches!(test, StatTest::Ks | StatTest::Wasserstein) {
         return Err(DriftError::NumericTestOnCategorical { test });
     }
@@ -309,7 +319,9 @@ pub fn column_drift(
         StatTest::Hellinger => Some(stats.hellinger),
     }
     .ok_or(DriftError::NumericTestOnCategorical { test })?;
-    let threshold = options.threshold.unwrap_or_else(|| test.default_threshold());
+    let threshold = options
+        .threshold
+        .unwrap_or_else(|| test.default_threshold());
     Ok(ColumnDriftResult {
         kind,
         test,
@@ -330,8 +342,14 @@ fn clean<'a>(
     use ColumnData as D;
     match (reference, current) {
         (D::Float(r), D::Float(c)) => {
-            let r = nonempty(r.iter().copied().filter(|x| x.is_finite()).collect(), Side::Reference)?;
-            let c = nonempty(c.iter().copied().filter(|x| x.is_finite()).collect(), Side::Current)?;
+            let r = nonempty(
+                r.iter().copied().filter(|x| x.is_finite()).collect(),
+                Side::Reference,
+            )?;
+            let c = nonempty(
+                c.iter().copied().filter(|x| x.is_finite()).collect(),
+                Side::Current,
+            )?;
             if forced == Some(ColumnKind::Categorical) {
                 Ok(Clean::Cat(
                     r.into_iter().map(|x| CatKey::Float(FKey(x))).collect(),
@@ -348,7 +366,11 @@ fn clean<'a>(
                 let mut d = c.clone();
                 d.sort_unstable();
                 d.dedup();
-                if d.len() <= 10 { ColumnKind::Categorical } else { ColumnKind::Numeric }
+                if d.len() <= 10 {
+                    ColumnKind::Categorical
+                } else {
+                    ColumnKind::Numeric
+                }
             });
             Ok(match kind {
                 ColumnKind::Numeric => Clean::Num(
@@ -363,28 +385,54 @@ fn clean<'a>(
         }
         (D::Bool(r), D::Bool(c)) => {
             if forced == Some(ColumnKind::Numeric) {
-                return Err(DriftError::NotNumeric { value_type: "boolean" });
+                return Err(DriftError::NotNumeric {
+                    value_type: "boolean",
+                });
             }
-            let r = nonempty(r.iter().flatten().map(|&b| CatKey::Bool(b)).collect(), Side::Reference)?;
-            let c = nonempty(c.iter().flatten().map(|&b| CatKey::Bool(b)).collect(), Side::Current)?;
+            let r = nonempty(
+                r.iter().flatten().map(|&b| CatKey::Bool(b)).collect(),
+                Side::Reference,
+            )?;
+            let c = nonempty(
+                c.iter().flatten().map(|&b| CatKey::Bool(b)).collect(),
+                Side::Current,
+            )?;
             Ok(Clean::Cat(r, c))
         }
         (D::Str(r), D::Str(c)) => {
             if forced == Some(ColumnKind::Numeric) {
-                return Err(DriftError::NotNumeric { value_type: "string" });
+                return Err(DriftError::NotNumeric {
+                    value_type: "string",
+                });
             }
-            let r = nonempty(r.iter().flatten().map(|&s| CatKey::Str(s)).collect(), Side::Reference)?;
-            let c = nonempty(c.iter().flatten().map(|&s| CatKey::Str(s)).collect(), Side::Current)?;
+            let r = nonempty(
+                r.iter().flatten().map(|&s| CatKey::Str(s)).collect(),
+                Side::Reference,
+            )?;
+            let c = nonempty(
+                c.iter().flatten().map(|&s| CatKey::Str(s)).collect(),
+                Side::Current,
+            )?;
             Ok(Clean::Cat(r, c))
         }
-        (r, c) => Err(DriftError::TypeMismatch { reference: r.type_name(), current: c.type_name() }),
+        (r, c) => Err(DriftError::TypeMismatch {
+            reference: r.type_name(),
+            current: c.type_name(),
+        }),
     }
 }
 
-pub(crate) fn binned_stats(bins: &BinnedCounts) -> Result<(f64, f64, f64, ChiSquareResult), DriftError> {
+pub(crate) fn binned_stats(
+    bins: &BinnedCounts,
+) -> Result<(f64, f64, f64, ChiSquareResult), DriftError> {
     let (rp, cp) = bins.proportions();
     let (rf, cf) = (fill_zeroes(&rp), fill_zeroes(&cp));
-    Ok((psi(&rf, &cf)?, kl_divergence(&rf, &cf)?, jensenshannon(&rp, &cp)?, chisquare_counts(bins)?))
+    Ok((
+        psi(&rf, &cf)?,
+        kl_divergence(&rf, &cf)?,
+        jensenshannon(&rp, &cp)?,
+        chisquare_counts(bins)?,
+    ))
 }
 
 fn numeric_stats(r: &[f64], c: &[f64], n_distinct: usize) -> Result<ColumnStats, DriftError> {
@@ -411,7 +459,11 @@ fn numeric_stats(r: &[f64], c: &[f64], n_distinct: usize) -> Result<ColumnStats,
     })
 }
 
-fn categorical_stats(r: &[CatKey<'_>], c: &[CatKey<'_>], n_distinct: usize) -> Result<ColumnStats, DriftError> {
+fn categorical_stats(
+    r: &[CatKey<'_>],
+    c: &[CatKey<'_>],
+    n_distinct: usize,
+) -> Result<ColumnStats, DriftError> {
     let bins = bin_by_value(r, c)?;
     let (psi, kl, js, chi) = binned_stats(&bins)?;
     let (rp, cp) = bins.proportions();
@@ -424,7 +476,11 @@ fn categorical_stats(r: &[CatKey<'_>], c: &[CatKey<'_>], n_distinct: usize) -> R
         kl_div: kl,
         hellinger: hellinger(&rp, &cp)?,
         chisquare: chi,
-        z: if n_distinct <= 2 { Some(z_test(r, c)?) } else { None },
+        z: if n_distinct <= 2 {
+            Some(z_test(r, c)?)
+        } else {
+            None
+        },
         bins,
     })
 }

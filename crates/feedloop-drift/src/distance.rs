@@ -87,9 +87,17 @@ pub fn sturges_bin_edges(data: &[f64]) -> Result<Vec<f64>, DriftError> {
         hi = hi.max(v);
     }
     let ptp = hi - lo;
-    let (first, last) = if lo == hi { (lo - 0.5, hi + 0.5) } else { (lo, hi) };
+    let (first, last) = if lo == hi {
+        (lo - 0.5, hi + 0.5)
+    } else {
+        (lo, hi)
+    };
     let width = ptp / ((data.len() as f64).log2() + 1.0);
-    let n_bins = if width != 0.0 { ((last - first) / width).ceil() as usize } else { 1 };
+    let n_bins = if width != 0.0 {
+        ((last - first) / width).ceil() as usize
+    } else {
+        1
+    };
     let n_bins = n_bins.max(1);
     let div = n_bins as f64;
     let step = (last - first) / div;
@@ -121,7 +129,11 @@ pub fn histogram_counts(data: &[f64], edges: &[f64]) -> Vec<u64> {
         if x < edges[0] || x > last {
             continue;
         }
-        let idx = if x == last { nb - 1 } else { edges.partition_point(|&e| e <= x) - 1 };
+        let idx = if x == last {
+            nb - 1
+        } else {
+            edges.partition_point(|&e| e <= x) - 1
+        };
         counts[idx.min(nb - 1)] += 1;
     }
     counts
@@ -149,12 +161,19 @@ impl BinnedCounts {
 }
 
 /// One bin per distinct value of `reference ∪ current` (pandas `value_counts`).
-pub fn bin_by_value<K: Ord + Clone>(reference: &[K], current: &[K]) -> Result<BinnedCounts, DriftError> {
+pub fn bin_by_value<K: Ord + Clone>(
+    reference: &[K],
+    current: &[K],
+) -> Result<BinnedCounts, DriftError> {
     if reference.is_empty() {
-        return Err(DriftError::EmptyInput { side: Side::Reference });
+        return Err(DriftError::EmptyInput {
+            side: Side::Reference,
+        });
     }
     if current.is_empty() {
-        return Err(DriftError::EmptyInput { side: Side::Current });
+        return Err(DriftError::EmptyInput {
+            side: Side::Current,
+        });
     }
     let mut map: BTreeMap<&K, (u64, u64)> = BTreeMap::new();
     for k in reference {
@@ -223,20 +242,29 @@ pub fn bin_numeric(reference: &[f64], current: &[f64]) -> Result<BinnedCounts, D
 /// non-zero entry of *that* array, zeros become `m/1e6` if `m ≤ 1e-4`,
 /// else `1e-4`.
 pub fn fill_zeroes(p: &[f64]) -> Vec<f64> {
-    let m = p.iter().copied().filter(|&x| x != 0.0).fold(f64::INFINITY, f64::min);
+    let m = p
+        .iter()
+        .copied()
+        .filter(|&x| x != 0.0)
+        .fold(f64::INFINITY, f64::min);
     let fill = if m <= 0.0001 { m / 1e6 } else { 0.0001 };
     p.iter().map(|&x| if x == 0.0 { fill } else { x }).collect()
 }
 
 fn check_pair(p: &[f64], q: &[f64]) -> Result<(), DriftError> {
     if p.len() != q.len() {
-        return Err(DriftError::LengthMismatch { left: p.len(), right: q.len() });
+        return Err(DriftError::LengthMismatch {
+            left: p.len(),
+            right: q.len(),
+        });
     }
     if p.is_empty() {
         return Err(DriftError::InvalidDistribution("no bins"));
     }
     if p.iter().chain(q).any(|x| !x.is_finite() || *x < 0.0) {
-        return Err(DriftError::InvalidDistribution("entries must be finite and non-negative"));
+        return Err(DriftError::InvalidDistribution(
+            "entries must be finite and non-negative",
+        ));
     }
     if p.iter().sum::<f64>() <= 0.0 || q.iter().sum::<f64>() <= 0.0 {
         return Err(DriftError::InvalidDistribution("sums to zero"));
@@ -259,7 +287,12 @@ fn rel_entr(x: f64, y: f64) -> f64 {
 /// Evidently `psi.py`: `Σ (r − c)·ln(r/c)` (no renormalisation).
 pub fn psi(reference: &[f64], current: &[f64]) -> Result<f64, DriftError> {
     check_pair(reference, current)?;
-    Ok(fsum(reference.iter().zip(current).map(|(&r, &c)| (r - c) * (r / c).ln())))
+    Ok(fsum(
+        reference
+            .iter()
+            .zip(current)
+            .map(|(&r, &c)| (r - c) * (r / c).ln()),
+    ))
 }
 
 /// Kullback–Leibler divergence `KL(r ‖ c)`, Evidently `kl_div.py` =
@@ -269,7 +302,12 @@ pub fn kl_divergence(reference: &[f64], current: &[f64]) -> Result<f64, DriftErr
     check_pair(reference, current)?;
     let sr = fsum(reference.iter().copied());
     let sc = fsum(current.iter().copied());
-    Ok(fsum(reference.iter().zip(current).map(|(&r, &c)| rel_entr(r / sr, c / sc))))
+    Ok(fsum(
+        reference
+            .iter()
+            .zip(current)
+            .map(|(&r, &c)| rel_entr(r / sr, c / sc)),
+    ))
 }
 
 /// Jensen–Shannon distance, `scipy.spatial.distance.jensenshannon(p, q)`:
@@ -343,10 +381,22 @@ pub struct ChiSquareResult {
 /// freedom); this returns `p = 1`.
 pub fn chisquare(f_obs: &[f64], f_exp: &[f64]) -> Result<ChiSquareResult, DriftError> {
     check_pair(f_obs, f_exp)?;
-    let stat = fsum(f_obs.iter().zip(f_exp).map(|(&o, &e)| (o - e) * (o - e) / e));
+    let stat = fsum(
+        f_obs
+            .iter()
+            .zip(f_exp)
+            .map(|(&o, &e)| (o - e) * (o - e) / e),
+    );
     let k = f_obs.len();
-    let p = if k <= 1 { 1.0 } else { chi2_sf(stat, (k - 1) as f64) };
-    Ok(ChiSquareResult { statistic: stat, p_value: p })
+    let p = if k <= 1 {
+        1.0
+    } else {
+        chi2_sf(stat, (k - 1) as f64)
+    };
+    Ok(ChiSquareResult {
+        statistic: stat,
+        p_value: p,
+    })
 }
 
 /// Evidently's chi-squared drift test on per-bin counts
@@ -359,10 +409,14 @@ pub fn chisquare_counts(counts: &BinnedCounts) -> Result<ChiSquareResult, DriftE
     let nr: u64 = counts.reference.iter().sum();
     let nc: u64 = counts.current.iter().sum();
     if nr == 0 {
-        return Err(DriftError::EmptyInput { side: Side::Reference });
+        return Err(DriftError::EmptyInput {
+            side: Side::Reference,
+        });
     }
     if nc == 0 {
-        return Err(DriftError::EmptyInput { side: Side::Current });
+        return Err(DriftError::EmptyInput {
+            side: Side::Current,
+        });
     }
     let k_norm = nc as f64 / nr as f64;
     let mut obs = Vec::new();
@@ -377,7 +431,10 @@ pub fn chisquare_counts(counts: &BinnedCounts) -> Result<ChiSquareResult, DriftE
     if obs.len() != 1 && exp.contains(&0.0) {
         // A category absent from the reference: infinite statistic, p = 0
         // (scipy: division by zero → inf, chi2.sf(inf) = 0).
-        return Ok(ChiSquareResult { statistic: f64::INFINITY, p_value: 0.0 });
+        return Ok(ChiSquareResult {
+            statistic: f64::INFINITY,
+            p_value: 0.0,
+        });
     }
     chisquare(&obs, &exp)
 }
@@ -400,21 +457,32 @@ pub struct ZTestResult {
 /// `p = 2·(1 − ndtr(|z|))` (computed exactly so, as Evidently does).
 pub fn z_test<K: Ord>(reference: &[K], current: &[K]) -> Result<ZTestResult, DriftError> {
     if reference.is_empty() {
-        return Err(DriftError::EmptyInput { side: Side::Reference });
+        return Err(DriftError::EmptyInput {
+            side: Side::Reference,
+        });
     }
     if current.is_empty() {
-        return Err(DriftError::EmptyInput { side: Side::Current });
+        return Err(DriftError::EmptyInput {
+            side: Side::Current,
+        });
     }
     let rmin = reference.iter().min();
     let rmax = reference.iter().max();
     let cmin = current.iter().min();
     let cmax = current.iter().max();
     if rmin == rmax && cmin == cmax && rmin == cmin {
-        return Ok(ZTestResult { statistic: 0.0, p_value: 1.0 });
+        return Ok(ZTestResult {
+            statistic: 0.0,
+            p_value: 1.0,
+        });
     }
     let key = match (rmin, cmin) {
         (Some(a), Some(b)) => a.min(b),
-        _ => return Err(DriftError::EmptyInput { side: Side::Reference }),
+        _ => {
+            return Err(DriftError::EmptyInput {
+                side: Side::Reference,
+            });
+        }
     };
     let n1 = reference.len() as f64;
     let n2 = current.len() as f64;
@@ -425,5 +493,8 @@ pub fn z_test<K: Ord>(reference: &[K], current: &[K]) -> Result<ZTestResult, Dri
     let pp = (p1 * n1 + p2 * n2) / (n1 + n2);
     let z = (p1 - p2) / (pp * (1.0 - pp) * (1.0 / n1 + 1.0 / n2)).sqrt();
     let p = 2.0 * (1.0 - ndtr(z.abs()));
-    Ok(ZTestResult { statistic: z, p_value: p })
+    Ok(ZTestResult {
+        statistic: z,
+        p_value: p,
+    })
 }

@@ -30,7 +30,9 @@ pub enum DriftError {
         side: Side,
     },
     /// A low-level statistic was handed NaN or ±inf (the column-level API drops them first).
-    #[error("the {side} sample contains NaN or an infinite value; drop them before calling this function")]
+    #[error(
+        "the {side} sample contains NaN or an infinite value; drop them before calling this function"
+    )]
     NonFinite {
         /// The offending side.
         side: Side,

@@ -148,7 +148,9 @@ fn outer_prob_inside_method(m: u64, n: u64, g: u64, h: u64) -> f64 {
             }
         }
     }
-    a.get((maxj - minj - 1) as usize).copied().unwrap_or(f64::NAN)
+    a.get((maxj - minj - 1) as usize)
+        .copied()
+        .unwrap_or(f64::NAN)
 }
 
 /// Two-sample two-sided Kolmogorov–Smirnov test.
@@ -185,7 +187,11 @@ pub(crate) fn ks_from_statistic(d: f64, n1: u64, n2: u64) -> KsResult {
         let h = (d * lcm as f64).round_ties_even() as u64;
         let d_exact = h as f64 / lcm as f64;
         if h == 0 {
-            return KsResult { statistic: d_exact, p_value: 1.0, exact: true };
+            return KsResult {
+                statistic: d_exact,
+                p_value: 1.0,
+                exact: true,
+            };
         }
         let prob = if n1 == n2 {
             prob_outside_square(n1, h)
@@ -193,17 +199,33 @@ pub(crate) fn ks_from_statistic(d: f64, n1: u64, n2: u64) -> KsResult {
             outer_prob_inside_method(n1, n2, g, h)
         };
         if (0.0..=1.0).contains(&prob) {
-            return KsResult { statistic: d_exact, p_value: prob, exact: true };
+            return KsResult {
+                statistic: d_exact,
+                p_value: prob,
+                exact: true,
+            };
         }
         // scipy keeps the rounded statistic when falling back.
         let p = asymptotic_p(n1, n2, d_exact);
-        return KsResult { statistic: d_exact, p_value: p, exact: false };
+        return KsResult {
+            statistic: d_exact,
+            p_value: p,
+            exact: false,
+        };
     }
-    KsResult { statistic: d, p_value: asymptotic_p(n1, n2, d), exact: false }
+    KsResult {
+        statistic: d,
+        p_value: asymptotic_p(n1, n2, d),
+        exact: false,
+    }
 }
 
 fn asymptotic_p(n1: u64, n2: u64, d: f64) -> f64 {
-    let (m, n) = if n1 >= n2 { (n1 as f64, n2 as f64) } else { (n2 as f64, n1 as f64) };
+    let (m, n) = if n1 >= n2 {
+        (n1 as f64, n2 as f64)
+    } else {
+        (n2 as f64, n1 as f64)
+    };
     let en = m * n / (m + n);
     let en = en.round_ties_even();
     let p = kstwo_sf(en as u64, d);

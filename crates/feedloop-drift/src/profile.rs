@@ -153,8 +153,14 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::column::{ColumnData, ColumnDriftResult, ColumnKind, ColumnStats, DatasetDrift, StatTest, binned_stats, dataset_drift, default_test};
-use crate::distance::{BinnedCounts, FKey, ZTestResult, fsum, hellinger, n_distinct_f64, std_ddof0, wasserstein_distance};
+use crate::column::{
+    ColumnData, ColumnDriftResult, ColumnKind, ColumnStats, DatasetDrift, StatTest, binned_stats,
+    dataset_drift, default_test,
+};
+use crate::distance::{
+    BinnedCounts, FKey, ZTestResult, fsum, hellinger, n_distinct_f64, std_ddof0,
+    wasserstein_distance,
+};
 use crate::error::{DriftError, Side};
 use crate::ks::{KsResult, ks_2samp, ks_from_statistic, ks_statistic_sorted, sorted};
 use crate::special::ndtr;
@@ -229,7 +235,11 @@ pub struct ProfileConfig {
 
 impl Default for ProfileConfig {
     fn default() -> Self {
-        ProfileConfig { bins: 10, exact_limit: 100_000, max_categories: 100 }
+        ProfileConfig {
+            bins: 10,
+            exact_limit: 100_000,
+            max_categories: 100,
+        }
     }
 }
 
@@ -239,7 +249,9 @@ impl ProfileConfig {
             return Err(ProfileError::InvalidConfig("bins must be at least 1"));
         }
         if self.exact_limit == 0 {
-            return Err(ProfileError::InvalidConfig("exact_limit must be at least 1"));
+            return Err(ProfileError::InvalidConfig(
+                "exact_limit must be at least 1",
+            ));
         }
         Ok(())
     }
@@ -462,7 +474,9 @@ impl CategoricalProfile {
     }
 
     fn index_of(&self, key: &Key<'_>) -> usize {
-        self.categories.binary_search_by(|c| c.key().cmp(key)).unwrap_or(self.categories.len())
+        self.categories
+            .binary_search_by(|c| c.key().cmp(key))
+            .unwrap_or(self.categories.len())
     }
 }
 
@@ -610,11 +624,17 @@ pub enum ProfileError {
 }
 
 fn feature_err(feature: &str) -> impl Fn(DriftError) -> ProfileError + '_ {
-    move |source| ProfileError::Feature { feature: feature.to_owned(), source }
+    move |source| ProfileError::Feature {
+        feature: feature.to_owned(),
+        source,
+    }
 }
 
 fn invalid(feature: &str, reason: &'static str) -> ProfileError {
-    ProfileError::InvalidProfile { feature: feature.to_owned(), reason }
+    ProfileError::InvalidProfile {
+        feature: feature.to_owned(),
+        reason,
+    }
 }
 
 /// `numpy.quantile(sorted, q, method='linear')` on an ascending, non-empty slice.
@@ -630,13 +650,28 @@ fn quantile_linear(sorted: &[f64], q: f64) -> f64 {
     let g = v - prev;
     let (a, b) = (sorted[i], sorted[(i + 1).min(n - 1)]);
     let d = b - a;
-    let r = if g >= 0.5 { b - d * (1.0 - g) } else { a + d * g };
-    if r.is_finite() { r } else { a * (1.0 - g) + b * g }
+    let r = if g >= 0.5 {
+        b - d * (1.0 - g)
+    } else {
+        a + d * g
+    };
+    if r.is_finite() {
+        r
+    } else {
+        a * (1.0 - g) + b * g
+    }
 }
 
-fn build_numeric(values: Vec<f64>, null_count: u64, value_type: ValueType, config: &ProfileConfig) -> Result<NumericProfile, DriftError> {
+fn build_numeric(
+    values: Vec<f64>,
+    null_count: u64,
+    value_type: ValueType,
+    config: &ProfileConfig,
+) -> Result<NumericProfile, DriftError> {
     if values.is_empty() {
-        return Err(DriftError::EmptyInput { side: Side::Reference });
+        return Err(DriftError::EmptyInput {
+            side: Side::Reference,
+        });
     }
     let sorted = sorted(&values);
     drop(values);
@@ -661,7 +696,9 @@ fn build_numeric(values: Vec<f64>, null_count: u64, value_type: ValueType, confi
     }
     let m = config.exact_limit;
     let reference = if n <= m {
-        ReferenceSample::Exact { sorted: sorted.clone() }
+        ReferenceSample::Exact {
+            sorted: sorted.clone(),
+        }
     } else {
         let (nn, mm) = (n as u128, m as u128);
         let points: Vec<f64> = (0..mm)
@@ -672,7 +709,11 @@ fn build_numeric(values: Vec<f64>, null_count: u64, value_type: ValueType, confi
             .collect();
         let ks_error = ks_statistic_sorted(&sorted, &points);
         let wasserstein_error = wasserstein_distance(&sorted, &points)?;
-        ReferenceSample::Sketch { points, ks_error, wasserstein_error }
+        ReferenceSample::Sketch {
+            points,
+            ks_error,
+            wasserstein_error,
+        }
     };
     Ok(NumericProfile {
         value_type,
@@ -689,9 +730,16 @@ fn build_numeric(values: Vec<f64>, null_count: u64, value_type: ValueType, confi
     })
 }
 
-fn build_categorical(keys: Vec<Key<'_>>, null_count: u64, value_type: ValueType, config: &ProfileConfig) -> Result<CategoricalProfile, DriftError> {
+fn build_categorical(
+    keys: Vec<Key<'_>>,
+    null_count: u64,
+    value_type: ValueType,
+    config: &ProfileConfig,
+) -> Result<CategoricalProfile, DriftError> {
     if keys.is_empty() {
-        return Err(DriftError::EmptyInput { side: Side::Reference });
+        return Err(DriftError::EmptyInput {
+            side: Side::Reference,
+        });
     }
     let n = keys.len() as u64;
     let mut map: BTreeMap<Key<'_>, u64> = BTreeMap::new();
@@ -715,7 +763,11 @@ fn build_categorical(keys: Vec<Key<'_>>, null_count: u64, value_type: ValueType,
     })
 }
 
-fn build_feature(data: ColumnData<'_>, kind: Option<ColumnKind>, config: &ProfileConfig) -> Result<FeatureProfile, DriftError> {
+fn build_feature(
+    data: ColumnData<'_>,
+    kind: Option<ColumnKind>,
+    config: &ProfileConfig,
+) -> Result<FeatureProfile, DriftError> {
     use ColumnKind::{Categorical, Numeric};
     Ok(match data {
         ColumnData::Float(v) => {
@@ -723,7 +775,12 @@ fn build_feature(data: ColumnData<'_>, kind: Option<ColumnKind>, config: &Profil
             let nulls = (v.len() - vals.len()) as u64;
             if kind == Some(Categorical) {
                 let keys = vals.iter().map(|&x| Key::Float(FKey(x))).collect();
-                FeatureProfile::Categorical(build_categorical(keys, nulls, ValueType::Float, config)?)
+                FeatureProfile::Categorical(build_categorical(
+                    keys,
+                    nulls,
+                    ValueType::Float,
+                    config,
+                )?)
             } else {
                 FeatureProfile::Numeric(build_numeric(vals, nulls, ValueType::Float, config)?)
             }
@@ -754,7 +811,9 @@ fn build_feature(data: ColumnData<'_>, kind: Option<ColumnKind>, config: &Profil
         }
         ColumnData::Bool(v) => {
             if kind == Some(Numeric) {
-                return Err(DriftError::NotNumeric { value_type: "boolean" });
+                return Err(DriftError::NotNumeric {
+                    value_type: "boolean",
+                });
             }
             let keys: Vec<Key<'_>> = v.iter().flatten().map(|&b| Key::Bool(b)).collect();
             let nulls = (v.len() - keys.len()) as u64;
@@ -762,7 +821,9 @@ fn build_feature(data: ColumnData<'_>, kind: Option<ColumnKind>, config: &Profil
         }
         ColumnData::Str(v) => {
             if kind == Some(Numeric) {
-                return Err(DriftError::NotNumeric { value_type: "string" });
+                return Err(DriftError::NotNumeric {
+                    value_type: "string",
+                });
             }
             let keys: Vec<Key<'_>> = v.iter().flatten().map(|&s| Key::Str(s)).collect();
             let nulls = (v.len() - keys.len()) as u64;
@@ -796,8 +857,12 @@ impl ReferenceProfile {
     /// Builds a profile; kinds inferred as described in the module docs
     /// (floats numeric; integers categorical iff the reference has ≤ 10
     /// distinct values; booleans and strings categorical).
-    pub fn from_columns(columns: &[(&str, ColumnData<'_>)], config: &ProfileConfig) -> Result<Self, ProfileError> {
-        let with: Vec<(&str, ColumnData<'_>, Option<ColumnKind>)> = columns.iter().map(|&(n, d)| (n, d, None)).collect();
+    pub fn from_columns(
+        columns: &[(&str, ColumnData<'_>)],
+        config: &ProfileConfig,
+    ) -> Result<Self, ProfileError> {
+        let with: Vec<(&str, ColumnData<'_>, Option<ColumnKind>)> =
+            columns.iter().map(|&(n, d)| (n, d, None)).collect();
         Self::from_columns_with_kinds(&with, config)
     }
 
@@ -817,7 +882,11 @@ impl ReferenceProfile {
             let f = build_feature(data, kind, config).map_err(feature_err(name))?;
             features.insert(name.to_owned(), f);
         }
-        Ok(ReferenceProfile { format_version: PROFILE_FORMAT_VERSION, config: *config, features })
+        Ok(ReferenceProfile {
+            format_version: PROFILE_FORMAT_VERSION,
+            config: *config,
+            features,
+        })
     }
 
     /// Serialises to JSON (floats round-trip bit for bit).
@@ -827,7 +896,8 @@ impl ReferenceProfile {
 
     /// Deserialises from JSON and [`validate`](Self::validate)s.
     pub fn from_json(json: &str) -> Result<Self, ProfileError> {
-        let p: ReferenceProfile = serde_json::from_str(json).map_err(|e| ProfileError::Json(e.to_string()))?;
+        let p: ReferenceProfile =
+            serde_json::from_str(json).map_err(|e| ProfileError::Json(e.to_string()))?;
         p.validate()?;
         Ok(p)
     }
@@ -836,10 +906,14 @@ impl ReferenceProfile {
     /// deserialising through serde directly).
     pub fn validate(&self) -> Result<(), ProfileError> {
         if self.format_version != PROFILE_FORMAT_VERSION {
-            return Err(ProfileError::UnsupportedFormatVersion { found: self.format_version, supported: PROFILE_FORMAT_VERSION });
+            return Err(ProfileError::UnsupportedFormatVersion {
+                found: self.format_version,
+                supported: PROFILE_FORMAT_VERSION,
+            });
         }
         self.config.validate()?;
-        let ascending = |v: &[f64]| v.iter().all(|x| x.is_finite()) && v.windows(2).all(|w| w[0] <= w[1]);
+        let ascending =
+            |v: &[f64]| v.iter().all(|x| x.is_finite()) && v.windows(2).all(|w| w[0] <= w[1]);
         for (name, f) in &self.features {
             match f {
                 FeatureProfile::Numeric(p) => {
@@ -850,7 +924,10 @@ impl ReferenceProfile {
                         return Err(invalid(name, "numeric feature of a non-numeric type"));
                     }
                     if !ascending(&p.edges) || p.edges.windows(2).any(|w| w[0] == w[1]) {
-                        return Err(invalid(name, "edges must be finite and strictly increasing"));
+                        return Err(invalid(
+                            name,
+                            "edges must be finite and strictly increasing",
+                        ));
                     }
                     if p.counts.len() != p.edges.len() + 1 || p.counts.iter().sum::<u64>() != p.n {
                         return Err(invalid(name, "bin counts do not match the edges or n"));
@@ -858,7 +935,10 @@ impl ReferenceProfile {
                     match &p.reference {
                         ReferenceSample::Exact { sorted } => {
                             if sorted.len() as u64 != p.n || !ascending(sorted) {
-                                return Err(invalid(name, "exact reference must hold n sorted finite values"));
+                                return Err(invalid(
+                                    name,
+                                    "exact reference must hold n sorted finite values",
+                                ));
                             }
                         }
                         ReferenceSample::Sketch { points, .. } => {
@@ -874,9 +954,14 @@ impl ReferenceProfile {
                     }
                     if p.categories.iter().any(|c| c.value_type() != p.value_type)
                         || p.categories.windows(2).any(|w| w[0] >= w[1])
-                        || p.categories.iter().any(|c| matches!(c, Category::Float(x) if !x.is_finite()))
+                        || p.categories
+                            .iter()
+                            .any(|c| matches!(c, Category::Float(x) if !x.is_finite()))
                     {
-                        return Err(invalid(name, "categories must be of the feature's type, distinct and sorted"));
+                        return Err(invalid(
+                            name,
+                            "categories must be of the feature's type, distinct and sorted",
+                        ));
                     }
                     if p.counts.len() != p.categories.len()
                         || p.counts.iter().sum::<u64>().checked_add(p.other_count) != Some(p.n)
@@ -971,7 +1056,11 @@ impl PartialEq for WindowCounts<'_> {
 }
 
 /// Counts one value into a feature's slot; `Err(found type)` on a type mismatch.
-fn observe_into(f: &FeatureProfile, slot: &mut FeatureCounts, value: Value<'_>) -> Result<(), &'static str> {
+fn observe_into(
+    f: &FeatureProfile,
+    slot: &mut FeatureCounts,
+    value: Value<'_>,
+) -> Result<(), &'static str> {
     let idx = match f {
         FeatureProfile::Numeric(p) => match value {
             Value::Null => None,
@@ -1015,14 +1104,29 @@ impl<'p> WindowCounts<'p> {
         let features = profile
             .features
             .iter()
-            .map(|(k, f)| (k.clone(), FeatureCounts { counts: vec![0; f.n_bins()], null_count: 0 }))
+            .map(|(k, f)| {
+                (
+                    k.clone(),
+                    FeatureCounts {
+                        counts: vec![0; f.n_bins()],
+                        null_count: 0,
+                    },
+                )
+            })
             .collect();
-        WindowCounts { profile, fingerprint: profile.fingerprint(), features }
+        WindowCounts {
+            profile,
+            fingerprint: profile.fingerprint(),
+            features,
+        }
     }
 
     /// Counts whole columns (bulk API). Profile features without a column
     /// stay at zero; a column that is not a profile feature is an error.
-    pub fn from_columns(profile: &'p ReferenceProfile, columns: &[(&str, ColumnData<'_>)]) -> Result<Self, ProfileError> {
+    pub fn from_columns(
+        profile: &'p ReferenceProfile,
+        columns: &[(&str, ColumnData<'_>)],
+    ) -> Result<Self, ProfileError> {
         let mut w = Self::new(profile);
         w.add_columns(columns)?;
         Ok(w)
@@ -1032,21 +1136,43 @@ impl<'p> WindowCounts<'p> {
     pub fn add_columns(&mut self, columns: &[(&str, ColumnData<'_>)]) -> Result<(), ProfileError> {
         for &(name, data) in columns {
             let (f, slot) = self.slot(name)?;
-            let mismatch = |found: &'static str| ProfileError::ValueType { feature: name.to_owned(), expected: expected_name(f), found };
+            let mismatch = |found: &'static str| ProfileError::ValueType {
+                feature: name.to_owned(),
+                expected: expected_name(f),
+                found,
+            };
             let res = match data {
-                ColumnData::Float(v) => v.iter().try_for_each(|&x| observe_into(f, slot, Value::Float(x))),
-                ColumnData::Int(v) => v.iter().try_for_each(|x| observe_into(f, slot, x.map_or(Value::Null, Value::Int))),
-                ColumnData::Bool(v) => v.iter().try_for_each(|x| observe_into(f, slot, x.map_or(Value::Null, Value::Bool))),
-                ColumnData::Str(v) => v.iter().try_for_each(|x| observe_into(f, slot, x.map_or(Value::Null, Value::Str))),
+                ColumnData::Float(v) => v
+                    .iter()
+                    .try_for_each(|&x| observe_into(f, slot, Value::Float(x))),
+                ColumnData::Int(v) => v
+                    .iter()
+                    .try_for_each(|x| observe_into(f, slot, x.map_or(Value::Null, Value::Int))),
+                ColumnData::Bool(v) => v
+                    .iter()
+                    .try_for_each(|x| observe_into(f, slot, x.map_or(Value::Null, Value::Bool))),
+                ColumnData::Str(v) => v
+                    .iter()
+                    .try_for_each(|x| observe_into(f, slot, x.map_or(Value::Null, Value::Str))),
             };
             res.map_err(mismatch)?;
         }
         Ok(())
     }
 
-    fn slot(&mut self, feature: &str) -> Result<(&'p FeatureProfile, &mut FeatureCounts), ProfileError> {
-        let f = self.profile.features.get(feature).ok_or_else(|| ProfileError::UnknownFeature(feature.to_owned()))?;
-        let slot = self.features.get_mut(feature).ok_or_else(|| ProfileError::UnknownFeature(feature.to_owned()))?;
+    fn slot(
+        &mut self,
+        feature: &str,
+    ) -> Result<(&'p FeatureProfile, &mut FeatureCounts), ProfileError> {
+        let f = self
+            .profile
+            .features
+            .get(feature)
+            .ok_or_else(|| ProfileError::UnknownFeature(feature.to_owned()))?;
+        let slot = self
+            .features
+            .get_mut(feature)
+            .ok_or_else(|| ProfileError::UnknownFeature(feature.to_owned()))?;
         Ok((f, slot))
     }
 
@@ -1067,7 +1193,11 @@ impl<'p> WindowCounts<'p> {
     }
 
     /// Counts one categorical value (`Value::Null` counts as null).
-    pub fn observe_category(&mut self, feature: &str, value: Value<'_>) -> Result<(), ProfileError> {
+    pub fn observe_category(
+        &mut self,
+        feature: &str,
+        value: Value<'_>,
+    ) -> Result<(), ProfileError> {
         self.observe(feature, value)
     }
 
@@ -1082,7 +1212,11 @@ impl<'p> WindowCounts<'p> {
         self.merge_counts(other.fingerprint, &other.features)
     }
 
-    fn merge_counts(&mut self, fingerprint: u64, other: &BTreeMap<String, FeatureCounts>) -> Result<(), ProfileError> {
+    fn merge_counts(
+        &mut self,
+        fingerprint: u64,
+        other: &BTreeMap<String, FeatureCounts>,
+    ) -> Result<(), ProfileError> {
         if fingerprint != self.fingerprint {
             return Err(ProfileError::ProfileMismatch);
         }
@@ -1120,13 +1254,19 @@ impl<'p> WindowCounts<'p> {
 
     /// Serialisable copy of the counts.
     pub fn snapshot(&self) -> CountsSnapshot {
-        CountsSnapshot { profile_fingerprint: self.fingerprint, features: self.features.clone() }
+        CountsSnapshot {
+            profile_fingerprint: self.fingerprint,
+            features: self.features.clone(),
+        }
     }
 
     /// Rebuilds counts from a snapshot; the fingerprint and every feature's
     /// number of bins must match `profile` (features missing from the
     /// snapshot are zero).
-    pub fn from_snapshot(profile: &'p ReferenceProfile, snapshot: &CountsSnapshot) -> Result<Self, ProfileError> {
+    pub fn from_snapshot(
+        profile: &'p ReferenceProfile,
+        snapshot: &CountsSnapshot,
+    ) -> Result<Self, ProfileError> {
         let mut w = Self::new(profile);
         w.merge_counts(snapshot.profile_fingerprint, &snapshot.features)?;
         Ok(w)
@@ -1193,14 +1333,23 @@ impl ProfileDrift {
     /// Dataset-level summary of the computed features (row counts: the
     /// largest `non-null + null` over features).
     pub fn dataset(&self, drift_share: f64) -> DatasetDrift {
-        let n_ref = self.features.values().map(|f| f.result.n_reference).max().unwrap_or(0);
+        let n_ref = self
+            .features
+            .values()
+            .map(|f| f.result.n_reference)
+            .max()
+            .unwrap_or(0);
         let n_cur = self
             .features
             .values()
             .map(|f| f.result.n_current + f.window_null_count as usize)
             .max()
             .unwrap_or(0);
-        let cols = self.features.iter().map(|(k, v)| (k.clone(), v.result.clone())).collect();
+        let cols = self
+            .features
+            .iter()
+            .map(|(k, v)| (k.clone(), v.result.clone()))
+            .collect();
         dataset_drift(cols, n_ref, n_cur, drift_share)
     }
 }
@@ -1209,9 +1358,13 @@ impl ProfileDrift {
 /// first bin is the "key" category, every other bin is the rest.
 fn z_from_counts(r: &[u64], c: &[u64]) -> ZTestResult {
     let nz = |v: &[u64]| v.iter().filter(|&&x| x > 0).count();
-    let single_same = nz(r) == 1 && nz(c) == 1 && r.iter().position(|&x| x > 0) == c.iter().position(|&x| x > 0);
+    let single_same =
+        nz(r) == 1 && nz(c) == 1 && r.iter().position(|&x| x > 0) == c.iter().position(|&x| x > 0);
     if single_same {
-        return ZTestResult { statistic: 0.0, p_value: 1.0 };
+        return ZTestResult {
+            statistic: 0.0,
+            p_value: 1.0,
+        };
     }
     let n1 = r.iter().sum::<u64>() as f64;
     let n2 = c.iter().sum::<u64>() as f64;
@@ -1222,7 +1375,10 @@ fn z_from_counts(r: &[u64], c: &[u64]) -> ZTestResult {
     let pp = (p1 * n1 + p2 * n2) / (n1 + n2);
     let z = (p1 - p2) / (pp * (1.0 - pp) * (1.0 / n1 + 1.0 / n2)).sqrt();
     let p = 2.0 * (1.0 - ndtr(z.abs()));
-    ZTestResult { statistic: z, p_value: p }
+    ZTestResult {
+        statistic: z,
+        p_value: p,
+    }
 }
 
 struct SampleStats {
@@ -1235,16 +1391,27 @@ struct SampleStats {
 fn sample_stats(p: &NumericProfile, raw: &[f64]) -> Result<SampleStats, DriftError> {
     let w: Vec<f64> = raw.iter().copied().filter(|x| x.is_finite()).collect();
     if w.is_empty() {
-        return Err(DriftError::EmptyInput { side: Side::Current });
+        return Err(DriftError::EmptyInput {
+            side: Side::Current,
+        });
     }
     let norm = p.std.max(0.001);
     match &p.reference {
         ReferenceSample::Exact { sorted } => {
             let ks = ks_2samp(sorted, &w)?;
             let wd = wasserstein_distance(sorted, &w)?;
-            Ok(SampleStats { ks, wasserstein: wd, wasserstein_normed: wd / norm, bounds: None })
+            Ok(SampleStats {
+                ks,
+                wasserstein: wd,
+                wasserstein_normed: wd / norm,
+                bounds: None,
+            })
         }
-        ReferenceSample::Sketch { points, ks_error, wasserstein_error } => {
+        ReferenceSample::Sketch {
+            points,
+            ks_error,
+            wasserstein_error,
+        } => {
             let sw = sorted(&w);
             let d = ks_statistic_sorted(points, &sw);
             let nw = w.len() as u64;
@@ -1292,7 +1459,9 @@ fn feature_drift(
     }
     let n_cur = window.n();
     if n_cur == 0 {
-        return Err(fe(DriftError::EmptyInput { side: Side::Current }));
+        return Err(fe(DriftError::EmptyInput {
+            side: Side::Current,
+        }));
     }
     let default = default_test(kind, f.n() as usize, f.n_distinct() as usize);
     let test = match (opts.test, raw.is_some()) {
@@ -1308,12 +1477,22 @@ fn feature_drift(
         return Err(fe(DriftError::NumericTestOnCategorical { test }));
     }
     if raw.is_none() && matches!(test, StatTest::Ks | StatTest::Wasserstein) {
-        return Err(ProfileError::RawValuesRequired { feature: name.to_owned(), test });
+        return Err(ProfileError::RawValuesRequired {
+            feature: name.to_owned(),
+            test,
+        });
     }
     // Binned statistics on the bins non-empty on some side.
-    let (fr, fc): (Vec<u64>, Vec<u64>) =
-        reference.iter().zip(&window.counts).filter(|(r, c)| **r > 0 || **c > 0).map(|(r, c)| (*r, *c)).unzip();
-    let filtered = BinnedCounts { reference: fr, current: fc };
+    let (fr, fc): (Vec<u64>, Vec<u64>) = reference
+        .iter()
+        .zip(&window.counts)
+        .filter(|(r, c)| **r > 0 || **c > 0)
+        .map(|(r, c)| (*r, *c))
+        .unzip();
+    let filtered = BinnedCounts {
+        reference: fr,
+        current: fc,
+    };
     let (psi, kl, js, chi) = binned_stats(&filtered).map_err(&fe)?;
     let (rp, cp) = filtered.proportions();
     let hel = hellinger(&rp, &cp).map_err(&fe)?;
@@ -1333,7 +1512,10 @@ fn feature_drift(
         StatTest::KlDiv => Some(kl),
         StatTest::Hellinger => Some(hel),
     }
-    .ok_or(ProfileError::RawValuesRequired { feature: name.to_owned(), test })?;
+    .ok_or(ProfileError::RawValuesRequired {
+        feature: name.to_owned(),
+        test,
+    })?;
     let threshold = opts.threshold.unwrap_or_else(|| test.default_threshold());
     let stats = ColumnStats {
         ks: sample.as_ref().map(|s| s.ks),
@@ -1345,7 +1527,10 @@ fn feature_drift(
         hellinger: hel,
         chisquare: chi,
         z,
-        bins: BinnedCounts { reference, current: window.counts.clone() },
+        bins: BinnedCounts {
+            reference,
+            current: window.counts.clone(),
+        },
     };
     let window_other_count = match f {
         FeatureProfile::Categorical(_) => window.counts.last().copied(),
@@ -1405,11 +1590,16 @@ pub fn profile_drift(
     for name in options.raw_values.keys() {
         match profile.features.get(name) {
             None => return Err(ProfileError::UnknownFeature(name.clone())),
-            Some(FeatureProfile::Categorical(_)) => return Err(ProfileError::RawValuesForCategorical(name.clone())),
+            Some(FeatureProfile::Categorical(_)) => {
+                return Err(ProfileError::RawValuesForCategorical(name.clone()));
+            }
             Some(FeatureProfile::Numeric(_)) => {}
         }
     }
-    let mut out = ProfileDrift { features: BTreeMap::new(), skipped: BTreeMap::new() };
+    let mut out = ProfileDrift {
+        features: BTreeMap::new(),
+        skipped: BTreeMap::new(),
+    };
     for (name, f) in &profile.features {
         let per = options.features.get(name).copied().unwrap_or_default();
         let opts = FeatureDriftOptions {
@@ -1417,7 +1607,8 @@ pub fn profile_drift(
             threshold: per.threshold.or(options.default.threshold),
         };
         let Some(counts) = window.features.get(name) else {
-            out.skipped.insert(name.clone(), ProfileError::ProfileMismatch);
+            out.skipped
+                .insert(name.clone(), ProfileError::ProfileMismatch);
             continue;
         };
         let raw = options.raw_values.get(name).copied();

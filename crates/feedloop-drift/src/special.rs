@@ -287,7 +287,11 @@ pub fn smirnov_sf(n: u64, x: f64) -> f64 {
     }
     if n > 1_000_000 {
         let logp = -(6.0 * nf * x + 1.0).powi(2) / 18.0 / nf;
-        return if logp < -std::f64::consts::LN_2 { logp.exp() } else { 1.0 + logp.exp_m1() };
+        return if logp < -std::f64::consts::LN_2 {
+            logp.exp()
+        } else {
+            1.0 + logp.exp_m1()
+        };
     }
     // Last term index: v with 1 - x - v/n > 0.
     // (When n·x is an integer the term v = n − n·x has a zero factor and is skipped by `a > 0`.)
@@ -495,7 +499,11 @@ fn kolmogn_pomeranz_cdf(n: u64, x: f64) -> f64 {
         }
     }
     let idx = ni - v1s;
-    let mut ans = if idx >= 0 && (idx as usize) < npwrs { v1[idx as usize] } else { 0.0 };
+    let mut ans = if idx >= 0 && (idx as usize) < npwrs {
+        v1[idx as usize]
+    } else {
+        0.0
+    };
     for m in 1..=n {
         if ans.abs() > EP128 {
             ans *= EM128;

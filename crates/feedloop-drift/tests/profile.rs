@@ -45,7 +45,10 @@ fn raw_opts<'a>(name: &str, raw: &'a [f64]) -> ProfileDriftOptions<'a> {
 
 #[test]
 fn quantile_edges_follow_numpy_linear_and_collapse_ties() {
-    let cfg = ProfileConfig { bins: 4, ..ProfileConfig::default() };
+    let cfg = ProfileConfig {
+        bins: 4,
+        ..ProfileConfig::default()
+    };
     // numpy.quantile([1,2,3,4,5], [.25,.5,.75]) = [2, 3, 4]
     let p = numeric(&num_profile(&[5.0, 1.0, 4.0, 2.0, 3.0], &cfg), "x");
     assert_eq!(p.edges, [2.0, 3.0, 4.0]);
@@ -75,23 +78,37 @@ fn quantile_edges_follow_numpy_linear_and_collapse_ties() {
 
 #[test]
 fn open_ends_and_right_closed_window_bins() {
-    let cfg = ProfileConfig { bins: 4, ..ProfileConfig::default() };
+    let cfg = ProfileConfig {
+        bins: 4,
+        ..ProfileConfig::default()
+    };
     let prof = num_profile(&[1.0, 2.0, 3.0, 4.0, 5.0], &cfg);
     let mut w = WindowCounts::new(&prof);
-    for v in [-1e300, 2.0, 2.0000000000000004, 3.0, 4.5, 1e300, f64::NAN, f64::INFINITY] {
+    for v in [
+        -1e300,
+        2.0,
+        2.0000000000000004,
+        3.0,
+        4.5,
+        1e300,
+        f64::NAN,
+        f64::INFINITY,
+    ] {
         w.observe_numeric("x", v).unwrap();
     }
-    w.observe(
-        "x",
-        Value::Int(4),
-    )
-    .unwrap();
+    w.observe("x", Value::Int(4)).unwrap();
     w.observe_null("x").unwrap();
     let c = w.feature("x").unwrap();
     assert_eq!(c.counts, [2, 2, 1, 2]);
     assert_eq!(c.null_count, 3);
-    assert!(matches!(w.observe("x", Value::Str("a")), Err(ProfileError::ValueType { .. })));
-    assert!(matches!(w.observe_numeric("nope", 1.0), Err(ProfileError::UnknownFeature(_))));
+    assert!(matches!(
+        w.observe("x", Value::Str("a")),
+        Err(ProfileError::ValueType { .. })
+    ));
+    assert!(matches!(
+        w.observe_numeric("nope", 1.0),
+        Err(ProfileError::UnknownFeature(_))
+    ));
 }
 
 #[test]
@@ -100,7 +117,11 @@ fn nulls_are_dropped_and_counted_in_the_reference() {
     let i = [Some(1), None, Some(2), Some(1)];
     let s = [Some("a"), None, None, Some("b")];
     let p = ReferenceProfile::from_columns(
-        &[("x", ColumnData::Float(&x)), ("i", ColumnData::Int(&i)), ("s", ColumnData::Str(&s))],
+        &[
+            ("x", ColumnData::Float(&x)),
+            ("i", ColumnData::Int(&i)),
+            ("s", ColumnData::Str(&s)),
+        ],
         &ProfileConfig::default(),
     )
     .unwrap();
@@ -109,27 +130,51 @@ fn nulls_are_dropped_and_counted_in_the_reference() {
     assert_eq!(p.features["i"].kind(), ColumnKind::Categorical);
     assert_eq!((p.features["s"].n(), p.features["s"].null_count()), (2, 2));
     let empty = [f64::NAN];
-    let e = ReferenceProfile::from_columns(&[("x", ColumnData::Float(&empty))], &ProfileConfig::default());
-    assert!(matches!(e, Err(ProfileError::Feature { source: DriftError::EmptyInput { side: Side::Reference }, .. })));
-    let e = ReferenceProfile::from_columns(&[("x", ColumnData::Float(&x)), ("x", ColumnData::Float(&x))], &ProfileConfig::default());
+    let e = ReferenceProfile::from_columns(
+        &[("x", ColumnData::Float(&empty))],
+        &ProfileConfig::default(),
+    );
+    assert!(matches!(
+        e,
+        Err(ProfileError::Feature {
+            source: DriftError::EmptyInput {
+                side: Side::Reference
+            },
+            ..
+        })
+    ));
+    let e = ReferenceProfile::from_columns(
+        &[("x", ColumnData::Float(&x)), ("x", ColumnData::Float(&x))],
+        &ProfileConfig::default(),
+    );
     assert!(matches!(e, Err(ProfileError::DuplicateFeature(_))));
 }
 
 #[test]
 fn top_k_categories_and_other_bucket() {
     // a×5, b×4, c×4, d×1, e×1; K = 2 → keep a and (b|c by value) b.
-    let vals: Vec<Option<&str>> = "aaaaabbbbccccde".chars().map(|c| match c {
-        'a' => Some("a"),
-        'b' => Some("b"),
-        'c' => Some("c"),
-        'd' => Some("d"),
-        _ => Some("e"),
-    })
-    .collect();
-    let cfg = ProfileConfig { max_categories: 2, ..ProfileConfig::default() };
+    let vals: Vec<Option<&str>> = "aaaaabbbbccccde"
+        .chars()
+        .map(|c| match c {
+            'a' => Some("a"),
+            'b' => Some("b"),
+            'c' => Some("c"),
+            'd' => Some("d"),
+            _ => Some("e"),
+        })
+        .collect();
+    let cfg = ProfileConfig {
+        max_categories: 2,
+        ..ProfileConfig::default()
+    };
     let p = ReferenceProfile::from_columns(&[("s", ColumnData::Str(&vals))], &cfg).unwrap();
-    let FeatureProfile::Categorical(c) = &p.features["s"] else { panic!() };
-    assert_eq!(c.categories, [Category::Str("a".into()), Category::Str("b".into())]);
+    let FeatureProfile::Categorical(c) = &p.features["s"] else {
+        panic!()
+    };
+    assert_eq!(
+        c.categories,
+        [Category::Str("a".into()), Category::Str("b".into())]
+    );
     assert_eq!(c.counts, [5, 4]);
     assert_eq!((c.other_count, c.n, c.n_distinct), (6, 15, 5));
     assert!(!c.is_complete());
@@ -137,7 +182,10 @@ fn top_k_categories_and_other_bucket() {
     for s in ["a", "c", "zzz", "b"] {
         w.observe_category("s", Value::Str(s)).unwrap();
     }
-    assert!(matches!(w.observe_category("s", Value::Int(1)), Err(ProfileError::ValueType { .. })));
+    assert!(matches!(
+        w.observe_category("s", Value::Int(1)),
+        Err(ProfileError::ValueType { .. })
+    ));
     assert_eq!(w.feature("s").unwrap().counts, [1, 1, 2]);
     let d = profile_drift(&p, &w, &ProfileDriftOptions::default()).unwrap();
     assert_eq!(d.features["s"].window_other_count, Some(2));
@@ -219,10 +267,17 @@ proptest! {
 fn one_new_category_matches_offline_when_ordered_last() {
     let r = int_col(&[0, 1, 2, 0, 1, 2, 0, 0, 1, 2, 2, 2]);
     let c = int_col(&[0, 1, 9, 9, 2, 0]);
-    let prof = ReferenceProfile::from_columns(&[("i", ColumnData::Int(&r))], &ProfileConfig::default()).unwrap();
+    let prof =
+        ReferenceProfile::from_columns(&[("i", ColumnData::Int(&r))], &ProfileConfig::default())
+            .unwrap();
     let w = WindowCounts::from_columns(&prof, &[("i", ColumnData::Int(&c))]).unwrap();
     let d = profile_drift(&prof, &w, &ProfileDriftOptions::default()).unwrap();
-    let off = column_drift(ColumnData::Int(&r), ColumnData::Int(&c), &ColumnOptions::default()).unwrap();
+    let off = column_drift(
+        ColumnData::Int(&r),
+        ColumnData::Int(&c),
+        &ColumnOptions::default(),
+    )
+    .unwrap();
     let pd = &d.features["i"];
     assert_same_binned(pd, &off);
     assert_eq!(pd.result.stats.chisquare.p_value, 0.0);
@@ -233,7 +288,10 @@ fn one_new_category_matches_offline_when_ordered_last() {
 // ----------------------------------------------- (b) exact KS/Wasserstein
 
 fn sample() -> impl Strategy<Value = Vec<f64>> {
-    prop::collection::vec(prop_oneof![-100.0..100.0f64, (-5i32..5).prop_map(f64::from)], 1..200)
+    prop::collection::vec(
+        prop_oneof![-100.0..100.0f64, (-5i32..5).prop_map(f64::from)],
+        1..200,
+    )
 }
 
 proptest! {
@@ -286,26 +344,43 @@ fn sketch_mode_million_rows_within_documented_bound() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let n = 1_000_000;
     let r: Vec<f64> = (0..n)
-        .map(|i| if i % 10 == 0 { (rng.uniform() * 20.0).floor() } else { rng.normalish(10.0, 4.0) })
+        .map(|i| {
+            if i % 10 == 0 {
+                (rng.uniform() * 20.0).floor()
+            } else {
+                rng.normalish(10.0, 4.0)
+            }
+        })
         .collect();
     let c: Vec<f64> = (0..20_000).map(|_| rng.normalish(10.5, 4.4)).collect();
     let cfg = ProfileConfig::default();
     let prof = num_profile(&r, &cfg);
     let np = numeric(&prof, "x");
     let m = cfg.exact_limit as f64;
-    let ReferenceSample::Sketch { points, ks_error, wasserstein_error } = &np.reference else {
+    let ReferenceSample::Sketch {
+        points,
+        ks_error,
+        wasserstein_error,
+    } = &np.reference
+    else {
         panic!("expected a sketch")
     };
     assert_eq!(points.len(), cfg.exact_limit);
     assert!(*ks_error > 0.0 && *ks_error < 1.0 / m, "{ks_error}");
-    assert!(*wasserstein_error > 0.0 && *wasserstein_error <= (np.max - np.min) / m, "{wasserstein_error}");
+    assert!(
+        *wasserstein_error > 0.0 && *wasserstein_error <= (np.max - np.min) / m,
+        "{wasserstein_error}"
+    );
     assert_eq!(np.counts.iter().sum::<u64>(), n as u64);
-    assert_eq!(np.std, std_ddof0(&{
-        let mut s = r.clone();
-        s.sort_by(f64::total_cmp);
-        s
-    })
-    .unwrap());
+    assert_eq!(
+        np.std,
+        std_ddof0(&{
+            let mut s = r.clone();
+            s.sort_by(f64::total_cmp);
+            s
+        })
+        .unwrap()
+    );
 
     let w = WindowCounts::from_columns(&prof, &[("x", ColumnData::Float(&c))]).unwrap();
     let d = profile_drift(&prof, &w, &raw_opts("x", &c)).unwrap();
@@ -316,8 +391,16 @@ fn sketch_mode_million_rows_within_documented_bound() {
     let wd = wasserstein_distance(&r, &c).unwrap();
     let ks_diff = (s.ks.unwrap().statistic - ks.statistic).abs();
     let w_diff = (s.wasserstein.unwrap() - wd).abs();
-    assert!(ks_diff <= b.ks_statistic + 1e-12, "ks diff {ks_diff:e} > {:e}", b.ks_statistic);
-    assert!(w_diff <= b.wasserstein + 1e-12, "w diff {w_diff:e} > {:e}", b.wasserstein);
+    assert!(
+        ks_diff <= b.ks_statistic + 1e-12,
+        "ks diff {ks_diff:e} > {:e}",
+        b.ks_statistic
+    );
+    assert!(
+        w_diff <= b.wasserstein + 1e-12,
+        "w diff {w_diff:e} > {:e}",
+        b.wasserstein
+    );
     // documented generic bounds
     assert!(b.ks_statistic < 1.0 / m);
     assert!(b.wasserstein <= (np.max - np.min) / m);
@@ -340,8 +423,14 @@ fn floats_of(p: &ReferenceProfile) -> Vec<u64> {
                 out.extend([n.mean, n.std, n.min, n.max].map(f64::to_bits));
                 out.extend(n.edges.iter().map(|x| x.to_bits()));
                 match &n.reference {
-                    ReferenceSample::Exact { sorted } => out.extend(sorted.iter().map(|x| x.to_bits())),
-                    ReferenceSample::Sketch { points, ks_error, wasserstein_error } => {
+                    ReferenceSample::Exact { sorted } => {
+                        out.extend(sorted.iter().map(|x| x.to_bits()))
+                    }
+                    ReferenceSample::Sketch {
+                        points,
+                        ks_error,
+                        wasserstein_error,
+                    } => {
                         out.extend(points.iter().map(|x| x.to_bits()));
                         out.extend([ks_error.to_bits(), wasserstein_error.to_bits()]);
                     }
@@ -384,7 +473,11 @@ fn serde_round_trip_is_bit_exact() {
             ("b", ColumnData::Bool(&bools), None),
             ("s", ColumnData::Str(&strs), None),
         ],
-        &ProfileConfig { bins: 7, exact_limit: 3000, max_categories: 100 },
+        &ProfileConfig {
+            bins: 7,
+            exact_limit: 3000,
+            max_categories: 100,
+        },
     )
     .unwrap();
     assert!(numeric(&prof, "x").is_exact());
@@ -406,11 +499,18 @@ fn serde_round_trip_is_bit_exact() {
     w.observe_numeric("x", 0.5).unwrap();
     w.observe_category("s", Value::Str("b")).unwrap();
     w.observe_category("fc", Value::Float(0.0)).unwrap(); // == -0.0 category
-    let snap: CountsSnapshot = serde_json::from_str(&serde_json::to_string(&w.snapshot()).unwrap()).unwrap();
+    let snap: CountsSnapshot =
+        serde_json::from_str(&serde_json::to_string(&w.snapshot()).unwrap()).unwrap();
     let w2 = WindowCounts::from_snapshot(&back, &snap).unwrap();
     assert_eq!(w2, w);
-    let FeatureProfile::Categorical(fc) = &prof.features["fc"] else { panic!() };
-    let zero = fc.categories.iter().position(|c| *c == Category::Float(0.0)).unwrap();
+    let FeatureProfile::Categorical(fc) = &prof.features["fc"] else {
+        panic!()
+    };
+    let zero = fc
+        .categories
+        .iter()
+        .position(|c| *c == Category::Float(0.0))
+        .unwrap();
     assert_eq!(w.feature("fc").unwrap().counts[zero], 1);
 }
 
@@ -420,9 +520,17 @@ fn overflowing_moments_round_trip() {
     let x = [1.7e308, 1.79e308, 1.0];
     let prof = num_profile(&x, &ProfileConfig::default());
     let n = numeric(&prof, "x");
-    assert!(!n.mean.is_finite() && !n.std.is_finite(), "{} {}", n.mean, n.std);
+    assert!(
+        !n.mean.is_finite() && !n.std.is_finite(),
+        "{} {}",
+        n.mean,
+        n.std
+    );
     let json = prof.to_json().unwrap();
-    assert!(json.contains("\"mean\":\"nan\"") && json.contains("\"std\":\"nan\""), "{json}");
+    assert!(
+        json.contains("\"mean\":\"nan\"") && json.contains("\"std\":\"nan\""),
+        "{json}"
+    );
     let json = json.replace("\"mean\":\"nan\"", "\"mean\":\"inf\"");
     let back = ReferenceProfile::from_json(&json).unwrap();
     assert_eq!(numeric(&back, "x").mean, f64::INFINITY);
@@ -431,9 +539,15 @@ fn overflowing_moments_round_trip() {
     assert_eq!(back.to_json().unwrap(), json);
     // plain numbers are still read for these fields, integers too
     let edited = json.replace("\"mean\":\"inf\"", "\"mean\":3");
-    assert_eq!(numeric(&ReferenceProfile::from_json(&edited).unwrap(), "x").mean, 3.0);
+    assert_eq!(
+        numeric(&ReferenceProfile::from_json(&edited).unwrap(), "x").mean,
+        3.0
+    );
     let bad = json.replace("\"mean\":\"inf\"", "\"mean\":\"infinity\"");
-    assert!(matches!(ReferenceProfile::from_json(&bad), Err(ProfileError::Json(_))));
+    assert!(matches!(
+        ReferenceProfile::from_json(&bad),
+        Err(ProfileError::Json(_))
+    ));
     // a window still gets drift against such a profile
     let w = WindowCounts::from_columns(&back, &[("x", ColumnData::Float(&[1.0, 2.0]))]).unwrap();
     let d = profile_drift(&back, &w, &raw_opts("x", &[1.0, 2.0])).unwrap();
@@ -447,15 +561,30 @@ fn invalid_profiles_are_rejected() {
     p.format_version = 2;
     assert!(matches!(
         ReferenceProfile::from_json(&p.to_json().unwrap()),
-        Err(ProfileError::UnsupportedFormatVersion { found: 2, supported: 1 })
+        Err(ProfileError::UnsupportedFormatVersion {
+            found: 2,
+            supported: 1
+        })
     ));
     let mut p = prof.clone();
     if let Some(FeatureProfile::Numeric(n)) = p.features.get_mut("x") {
         n.counts[0] += 1;
     }
-    assert!(matches!(p.validate(), Err(ProfileError::InvalidProfile { .. })));
-    assert!(matches!(ReferenceProfile::from_json("{"), Err(ProfileError::Json(_))));
-    let e = ReferenceProfile::from_columns(&[], &ProfileConfig { bins: 0, ..ProfileConfig::default() });
+    assert!(matches!(
+        p.validate(),
+        Err(ProfileError::InvalidProfile { .. })
+    ));
+    assert!(matches!(
+        ReferenceProfile::from_json("{"),
+        Err(ProfileError::Json(_))
+    ));
+    let e = ReferenceProfile::from_columns(
+        &[],
+        &ProfileConfig {
+            bins: 0,
+            ..ProfileConfig::default()
+        },
+    );
     assert!(matches!(e, Err(ProfileError::InvalidConfig(_))));
     prof.validate().unwrap();
 }
@@ -465,7 +594,10 @@ fn invalid_profiles_are_rejected() {
 fn two_feature_profile(r: &[f64], s: &[Option<&str>]) -> ReferenceProfile {
     ReferenceProfile::from_columns(
         &[("x", ColumnData::Float(r)), ("s", ColumnData::Str(s))],
-        &ProfileConfig { max_categories: 3, ..ProfileConfig::default() },
+        &ProfileConfig {
+            max_categories: 3,
+            ..ProfileConfig::default()
+        },
     )
     .unwrap()
 }
@@ -473,16 +605,24 @@ fn two_feature_profile(r: &[f64], s: &[Option<&str>]) -> ReferenceProfile {
 const WORDS: [&str; 6] = ["a", "b", "c", "d", "e", "f"];
 
 fn window<'p>(p: &'p ReferenceProfile, x: &[f64], s: &[Option<&str>]) -> WindowCounts<'p> {
-    WindowCounts::from_columns(p, &[("x", ColumnData::Float(x)), ("s", ColumnData::Str(s))]).unwrap()
+    WindowCounts::from_columns(p, &[("x", ColumnData::Float(x)), ("s", ColumnData::Str(s))])
+        .unwrap()
 }
 
 fn words(v: &[Option<u8>]) -> Vec<Option<&'static str>> {
-    v.iter().map(|o| o.map(|i| WORDS[i as usize % WORDS.len()])).collect()
+    v.iter()
+        .map(|o| o.map(|i| WORDS[i as usize % WORDS.len()]))
+        .collect()
 }
 
 fn xs() -> impl Strategy<Value = Vec<f64>> {
     prop::collection::vec(
-        prop_oneof![-100.0..100.0f64, (-5i32..5).prop_map(f64::from), Just(f64::NAN), Just(f64::INFINITY)],
+        prop_oneof![
+            -100.0..100.0f64,
+            (-5i32..5).prop_map(f64::from),
+            Just(f64::NAN),
+            Just(f64::INFINITY)
+        ],
         0..120,
     )
 }
@@ -594,7 +734,11 @@ proptest! {
 fn options_errors_and_fallbacks() {
     let r: Vec<f64> = (0..50).map(f64::from).collect();
     let s = [Some("a"), Some("b"), Some("c")];
-    let prof = ReferenceProfile::from_columns(&[("x", ColumnData::Float(&r)), ("s", ColumnData::Str(&s))], &ProfileConfig::default()).unwrap();
+    let prof = ReferenceProfile::from_columns(
+        &[("x", ColumnData::Float(&r)), ("s", ColumnData::Str(&s))],
+        &ProfileConfig::default(),
+    )
+    .unwrap();
     let mut w = WindowCounts::new(&prof);
     for v in 10..30 {
         w.observe_numeric("x", f64::from(v)).unwrap();
@@ -602,7 +746,15 @@ fn options_errors_and_fallbacks() {
     // no categorical values → skipped; KS default falls back to chi-squared
     let d = profile_drift(&prof, &w, &ProfileDriftOptions::default()).unwrap();
     assert_eq!(d.features["x"].result.test, StatTest::ChiSquare);
-    assert!(matches!(d.skipped["s"], ProfileError::Feature { source: DriftError::EmptyInput { side: Side::Current }, .. }));
+    assert!(matches!(
+        d.skipped["s"],
+        ProfileError::Feature {
+            source: DriftError::EmptyInput {
+                side: Side::Current
+            },
+            ..
+        }
+    ));
     // with raw values the default KS is used
     let raw: Vec<f64> = (10..30).map(f64::from).collect();
     let d = profile_drift(&prof, &w, &raw_opts("x", &raw)).unwrap();
@@ -611,50 +763,113 @@ fn options_errors_and_fallbacks() {
     assert_eq!(x.score, ks_2samp(&r, &raw).unwrap().p_value);
     // forced test and threshold
     let mut o = ProfileDriftOptions::default();
-    o.features.insert("x".into(), FeatureDriftOptions { test: Some(StatTest::Psi), threshold: Some(100.0) });
+    o.features.insert(
+        "x".into(),
+        FeatureDriftOptions {
+            test: Some(StatTest::Psi),
+            threshold: Some(100.0),
+        },
+    );
     let d = profile_drift(&prof, &w, &o).unwrap();
     let x = &d.features["x"].result;
-    assert_eq!((x.test, x.threshold, x.drift), (StatTest::Psi, 100.0, false));
+    assert_eq!(
+        (x.test, x.threshold, x.drift),
+        (StatTest::Psi, 100.0, false)
+    );
     assert_eq!(x.score, x.stats.psi);
     // forced KS without raw values
-    o.features.insert("x".into(), FeatureDriftOptions { test: Some(StatTest::Ks), threshold: None });
+    o.features.insert(
+        "x".into(),
+        FeatureDriftOptions {
+            test: Some(StatTest::Ks),
+            threshold: None,
+        },
+    );
     let d = profile_drift(&prof, &w, &o).unwrap();
-    assert!(matches!(d.skipped["x"], ProfileError::RawValuesRequired { test: StatTest::Ks, .. }));
+    assert!(matches!(
+        d.skipped["x"],
+        ProfileError::RawValuesRequired {
+            test: StatTest::Ks,
+            ..
+        }
+    ));
     // whole-call errors
     let mut o = ProfileDriftOptions::default();
     o.default.threshold = Some(f64::NAN);
-    assert!(matches!(profile_drift(&prof, &w, &o), Err(ProfileError::Drift(DriftError::InvalidThreshold(_)))));
-    assert!(matches!(profile_drift(&prof, &w, &raw_opts("s", &raw)), Err(ProfileError::RawValuesForCategorical(_))));
-    assert!(matches!(profile_drift(&prof, &w, &raw_opts("nope", &raw)), Err(ProfileError::UnknownFeature(_))));
+    assert!(matches!(
+        profile_drift(&prof, &w, &o),
+        Err(ProfileError::Drift(DriftError::InvalidThreshold(_)))
+    ));
+    assert!(matches!(
+        profile_drift(&prof, &w, &raw_opts("s", &raw)),
+        Err(ProfileError::RawValuesForCategorical(_))
+    ));
+    assert!(matches!(
+        profile_drift(&prof, &w, &raw_opts("nope", &raw)),
+        Err(ProfileError::UnknownFeature(_))
+    ));
     // counts of another profile
     let other = num_profile(&[1.0, 2.0], &ProfileConfig::default());
     let ow = WindowCounts::new(&other);
-    assert!(matches!(profile_drift(&prof, &ow, &ProfileDriftOptions::default()), Err(ProfileError::ProfileMismatch)));
+    assert!(matches!(
+        profile_drift(&prof, &ow, &ProfileDriftOptions::default()),
+        Err(ProfileError::ProfileMismatch)
+    ));
     let before = w.clone();
     assert!(matches!(w.merge(&ow), Err(ProfileError::ProfileMismatch)));
     assert_eq!(w, before);
     // dataset summary
     let d = profile_drift(&prof, &w, &ProfileDriftOptions::default()).unwrap();
     let ds = d.dataset(DEFAULT_DRIFT_SHARE);
-    assert_eq!((ds.columns.len(), ds.n_reference, ds.n_current), (1, 50, 20));
+    assert_eq!(
+        (ds.columns.len(), ds.n_reference, ds.n_current),
+        (1, 50, 20)
+    );
 }
 
 #[test]
 fn z_test_from_counts_matches_evidently() {
     let r = [Some(true), Some(false), Some(true), Some(true)];
     let c = [Some(false), Some(false), Some(true)];
-    let prof = ReferenceProfile::from_columns(&[("b", ColumnData::Bool(&r))], &ProfileConfig::default()).unwrap();
+    let prof =
+        ReferenceProfile::from_columns(&[("b", ColumnData::Bool(&r))], &ProfileConfig::default())
+            .unwrap();
     let w = WindowCounts::from_columns(&prof, &[("b", ColumnData::Bool(&c))]).unwrap();
     let d = profile_drift(&prof, &w, &ProfileDriftOptions::default()).unwrap();
-    let off = column_drift(ColumnData::Bool(&r), ColumnData::Bool(&c), &ColumnOptions::default()).unwrap();
+    let off = column_drift(
+        ColumnData::Bool(&r),
+        ColumnData::Bool(&c),
+        &ColumnOptions::default(),
+    )
+    .unwrap();
     let b = &d.features["b"].result;
     assert_eq!(b.test, StatTest::Z);
     assert_eq!(b.stats.z, off.stats.z);
     assert_eq!(b.score, off.score);
     // both constant and equal → p = 1
     let w = WindowCounts::from_columns(&prof, &[("b", ColumnData::Bool(&[Some(true)]))]).unwrap();
-    let one = ReferenceProfile::from_columns(&[("b", ColumnData::Bool(&[Some(true)]))], &ProfileConfig::default()).unwrap();
-    let w1 = WindowCounts::from_columns(&one, &[("b", ColumnData::Bool(&[Some(true), Some(true)]))]).unwrap();
-    assert_eq!(profile_drift(&one, &w1, &ProfileDriftOptions::default()).unwrap().features["b"].result.score, 1.0);
-    assert!(profile_drift(&prof, &w, &ProfileDriftOptions::default()).unwrap().features["b"].result.score < 1.0);
+    let one = ReferenceProfile::from_columns(
+        &[("b", ColumnData::Bool(&[Some(true)]))],
+        &ProfileConfig::default(),
+    )
+    .unwrap();
+    let w1 =
+        WindowCounts::from_columns(&one, &[("b", ColumnData::Bool(&[Some(true), Some(true)]))])
+            .unwrap();
+    assert_eq!(
+        profile_drift(&one, &w1, &ProfileDriftOptions::default())
+            .unwrap()
+            .features["b"]
+            .result
+            .score,
+        1.0
+    );
+    assert!(
+        profile_drift(&prof, &w, &ProfileDriftOptions::default())
+            .unwrap()
+            .features["b"]
+            .result
+            .score
+            < 1.0
+    );
 }

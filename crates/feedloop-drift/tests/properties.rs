@@ -4,7 +4,10 @@ use feedloop_drift::*;
 use proptest::prelude::*;
 
 fn sample() -> impl Strategy<Value = Vec<f64>> {
-    prop::collection::vec(prop_oneof![-100.0..100.0f64, (-5i32..5).prop_map(f64::from)], 1..60)
+    prop::collection::vec(
+        prop_oneof![-100.0..100.0f64, (-5i32..5).prop_map(f64::from)],
+        1..60,
+    )
 }
 
 fn reversed(v: &[f64]) -> Vec<f64> {
@@ -80,40 +83,96 @@ proptest! {
 fn empty_after_dropping_nulls_is_an_error() {
     let r = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY];
     let c = [1.0, 2.0];
-    let e = column_drift(ColumnData::Float(&r), ColumnData::Float(&c), &ColumnOptions::default()).unwrap_err();
-    assert_eq!(e, DriftError::EmptyInput { side: Side::Reference });
+    let e = column_drift(
+        ColumnData::Float(&r),
+        ColumnData::Float(&c),
+        &ColumnOptions::default(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        e,
+        DriftError::EmptyInput {
+            side: Side::Reference
+        }
+    );
     assert!(e.to_string().contains("reference sample is empty"));
     let s: [Option<&str>; 1] = [None];
-    let e = column_drift(ColumnData::Str(&[Some("a")]), ColumnData::Str(&s), &ColumnOptions::default()).unwrap_err();
-    assert_eq!(e, DriftError::EmptyInput { side: Side::Current });
-    assert!(matches!(ks_2samp(&[], &[1.0]), Err(DriftError::EmptyInput { side: Side::Reference })));
+    let e = column_drift(
+        ColumnData::Str(&[Some("a")]),
+        ColumnData::Str(&s),
+        &ColumnOptions::default(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        e,
+        DriftError::EmptyInput {
+            side: Side::Current
+        }
+    );
+    assert!(matches!(
+        ks_2samp(&[], &[1.0]),
+        Err(DriftError::EmptyInput {
+            side: Side::Reference
+        })
+    ));
 }
 
 #[test]
 fn low_level_functions_reject_non_finite() {
-    assert_eq!(ks_2samp(&[1.0], &[f64::NAN]).unwrap_err(), DriftError::NonFinite { side: Side::Current });
+    assert_eq!(
+        ks_2samp(&[1.0], &[f64::NAN]).unwrap_err(),
+        DriftError::NonFinite {
+            side: Side::Current
+        }
+    );
     assert!(wasserstein_distance(&[f64::INFINITY], &[1.0]).is_err());
-    assert!(matches!(psi(&[0.5, 0.5], &[1.0]), Err(DriftError::LengthMismatch { left: 2, right: 1 })));
-    assert!(matches!(jensenshannon(&[0.0], &[0.0]), Err(DriftError::InvalidDistribution(_))));
+    assert!(matches!(
+        psi(&[0.5, 0.5], &[1.0]),
+        Err(DriftError::LengthMismatch { left: 2, right: 1 })
+    ));
+    assert!(matches!(
+        jensenshannon(&[0.0], &[0.0]),
+        Err(DriftError::InvalidDistribution(_))
+    ));
 }
 
 #[test]
 fn forced_numeric_test_on_categorical_is_an_error() {
     let a = [Some("x"), Some("y")];
     for test in [StatTest::Ks, StatTest::Wasserstein] {
-        let opts = ColumnOptions { test: Some(test), ..Default::default() };
+        let opts = ColumnOptions {
+            test: Some(test),
+            ..Default::default()
+        };
         let e = column_drift(ColumnData::Str(&a), ColumnData::Str(&a), &opts).unwrap_err();
         assert_eq!(e, DriftError::NumericTestOnCategorical { test });
         assert!(e.to_string().contains("only applies to numeric"));
     }
-    let opts = ColumnOptions { kind: Some(ColumnKind::Numeric), ..Default::default() };
+    let opts = ColumnOptions {
+        kind: Some(ColumnKind::Numeric),
+        ..Default::default()
+    };
     assert!(matches!(
         column_drift(ColumnData::Str(&a), ColumnData::Str(&a), &opts),
         Err(DriftError::NotNumeric { .. })
     ));
-    let e = column_drift(ColumnData::Float(&[1.0]), ColumnData::Str(&a), &ColumnOptions::default()).unwrap_err();
-    assert!(matches!(e, DriftError::TypeMismatch { reference: "float", current: "string" }));
-    let opts = ColumnOptions { threshold: Some(f64::NAN), ..Default::default() };
+    let e = column_drift(
+        ColumnData::Float(&[1.0]),
+        ColumnData::Str(&a),
+        &ColumnOptions::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(
+        e,
+        DriftError::TypeMismatch {
+            reference: "float",
+            current: "string"
+        }
+    ));
+    let opts = ColumnOptions {
+        threshold: Some(f64::NAN),
+        ..Default::default()
+    };
     assert!(matches!(
         column_drift(ColumnData::Float(&[1.0]), ColumnData::Float(&[1.0]), &opts),
         Err(DriftError::InvalidThreshold(_))
@@ -124,10 +183,19 @@ fn forced_numeric_test_on_categorical_is_an_error() {
 fn overrides_are_honoured() {
     let r: Vec<f64> = (0..200).map(|i| f64::from(i) / 10.0).collect();
     let c: Vec<f64> = (0..200).map(|i| f64::from(i) / 10.0 + 3.0).collect();
-    let default = column_drift(ColumnData::Float(&r), ColumnData::Float(&c), &ColumnOptions::default()).unwrap();
+    let default = column_drift(
+        ColumnData::Float(&r),
+        ColumnData::Float(&c),
+        &ColumnOptions::default(),
+    )
+    .unwrap();
     assert_eq!(default.test, StatTest::Ks);
     assert!(default.drift);
-    let opts = ColumnOptions { test: Some(StatTest::Psi), threshold: Some(1e6), kind: None };
+    let opts = ColumnOptions {
+        test: Some(StatTest::Psi),
+        threshold: Some(1e6),
+        kind: None,
+    };
     let o = column_drift(ColumnData::Float(&r), ColumnData::Float(&c), &opts).unwrap();
     assert_eq!(o.test, StatTest::Psi);
     assert_eq!(o.score, o.stats.psi);
@@ -138,18 +206,43 @@ fn overrides_are_honoured() {
 #[test]
 fn default_selection_and_dataset_share() {
     assert_eq!(default_test(ColumnKind::Numeric, 1000, 6), StatTest::Ks);
-    assert_eq!(default_test(ColumnKind::Numeric, 1000, 5), StatTest::ChiSquare);
+    assert_eq!(
+        default_test(ColumnKind::Numeric, 1000, 5),
+        StatTest::ChiSquare
+    );
     assert_eq!(default_test(ColumnKind::Numeric, 1000, 2), StatTest::Z);
-    assert_eq!(default_test(ColumnKind::Categorical, 10, 3), StatTest::ChiSquare);
+    assert_eq!(
+        default_test(ColumnKind::Categorical, 10, 3),
+        StatTest::ChiSquare
+    );
     assert_eq!(default_test(ColumnKind::Categorical, 10, 2), StatTest::Z);
-    assert_eq!(default_test(ColumnKind::Numeric, 1001, 6), StatTest::Wasserstein);
-    assert_eq!(default_test(ColumnKind::Numeric, 1001, 5), StatTest::JensenShannon);
-    assert_eq!(default_test(ColumnKind::Categorical, 1001, 50), StatTest::JensenShannon);
+    assert_eq!(
+        default_test(ColumnKind::Numeric, 1001, 6),
+        StatTest::Wasserstein
+    );
+    assert_eq!(
+        default_test(ColumnKind::Numeric, 1001, 5),
+        StatTest::JensenShannon
+    );
+    assert_eq!(
+        default_test(ColumnKind::Categorical, 1001, 50),
+        StatTest::JensenShannon
+    );
 
     let a = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
     let b = [101.0, 102.0, 103.0, 104.0, 105.0, 106.0, 107.0];
-    let drifted = column_drift(ColumnData::Float(&a), ColumnData::Float(&b), &ColumnOptions::default()).unwrap();
-    let stable = column_drift(ColumnData::Float(&a), ColumnData::Float(&a), &ColumnOptions::default()).unwrap();
+    let drifted = column_drift(
+        ColumnData::Float(&a),
+        ColumnData::Float(&b),
+        &ColumnOptions::default(),
+    )
+    .unwrap();
+    let stable = column_drift(
+        ColumnData::Float(&a),
+        ColumnData::Float(&a),
+        &ColumnOptions::default(),
+    )
+    .unwrap();
     assert!(drifted.drift && !stable.drift);
     let mut cols = std::collections::BTreeMap::new();
     cols.insert("x".to_string(), drifted.clone());
@@ -169,8 +262,18 @@ fn int_kind_inference_uses_current_distinct_count() {
     let r: Vec<Option<i64>> = (0..100).map(Some).collect();
     let few: Vec<Option<i64>> = (0..100).map(|i| Some(i % 10)).collect();
     let many: Vec<Option<i64>> = (0..100).map(|i| Some(i % 11)).collect();
-    let a = column_drift(ColumnData::Int(&r), ColumnData::Int(&few), &ColumnOptions::default()).unwrap();
+    let a = column_drift(
+        ColumnData::Int(&r),
+        ColumnData::Int(&few),
+        &ColumnOptions::default(),
+    )
+    .unwrap();
     assert_eq!(a.kind, ColumnKind::Categorical);
-    let b = column_drift(ColumnData::Int(&r), ColumnData::Int(&many), &ColumnOptions::default()).unwrap();
+    let b = column_drift(
+        ColumnData::Int(&r),
+        ColumnData::Int(&many),
+        &ColumnOptions::default(),
+    )
+    .unwrap();
     assert_eq!(b.kind, ColumnKind::Numeric);
 }

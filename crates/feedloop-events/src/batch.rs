@@ -3,9 +3,9 @@
 //! One [`BatchBuilder`] accumulates the events of one topic-partition between two
 //! flushes; [`BatchBuilder::finish`] yields a batch in the stream's schema.
 
+use crate::StreamKind;
 use crate::arrow_schema::{feature_value_fields, map_entries_field, schema};
 use crate::wire::{Correction, Event, FeatureValue, Latency, Prediction};
-use crate::StreamKind;
 use arrow::array::{
     ArrayBuilder, ArrayRef, BooleanBuilder, Float64Builder, Int32Array, Int64Builder, MapArray,
     StringArray, StringBuilder, StructArray, TimestampMillisecondBuilder,

@@ -3,9 +3,9 @@
 //! Errors name the field and the reason, and are what a dead-lettered message
 //! carries in its `feedloop.error` header.
 
+use crate::StreamKind;
 use crate::validate::{Limits, validate_correction, validate_latency, validate_prediction};
 use crate::wire::{Correction, Event, Latency, Prediction};
-use crate::StreamKind;
 use serde::de::DeserializeOwned;
 
 /// Why a message is not a valid event.

@@ -34,13 +34,13 @@ pub mod wire;
 pub use batch::{BatchBuilder, Lineage};
 pub use decode::{DecodeError, decode};
 pub use validate::Limits;
-pub use wire::{
-    Correction, Event, FeatureValue, Latency, LatencyStatus, Output, Prediction,
-};
+pub use wire::{Correction, Event, FeatureValue, Latency, LatencyStatus, Output, Prediction};
 
 /// The three event streams feedloop ingests. Each has its own topic, JSON Schema,
 /// Arrow schema and landing-zone table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum StreamKind {
     /// Model predictions: id, model, version, features, output, tags.

@@ -167,7 +167,10 @@ pub fn validate_prediction(p: &Prediction, limits: &Limits) -> Result<(), Violat
 pub fn validate_correction(c: &Correction, limits: &Limits) -> Result<(), Violation> {
     check_id("prediction_id", &c.prediction_id, limits)?;
     if c.label.is_none() && c.value.is_none() {
-        return Err(Violation::new("label", "a correction needs `label` or `value`"));
+        return Err(Violation::new(
+            "label",
+            "a correction needs `label` or `value`",
+        ));
     }
     if let Some(label) = &c.label {
         check_string("label", label, limits)?;

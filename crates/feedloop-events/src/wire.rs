@@ -4,8 +4,8 @@
 //! epoch milliseconds; feature values accept number, string, bool or null. Unknown
 //! fields are ignored. Semantic rules (names, limits) live in [`crate::validate`].
 
-use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use std::fmt;
 
 /// A decoded event of any stream.
@@ -149,7 +149,12 @@ fn deserialize_ts<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
         fn visit_str<E: de::Error>(self, v: &str) -> Result<i64, E> {
             chrono::DateTime::parse_from_rfc3339(v)
                 .map(|t| t.timestamp_millis())
-                .map_err(|e| E::custom(format_args!("`{}` is not an RFC 3339 timestamp: {e}", truncate(v, 64))))
+                .map_err(|e| {
+                    E::custom(format_args!(
+                        "`{}` is not an RFC 3339 timestamp: {e}",
+                        truncate(v, 64)
+                    ))
+                })
         }
     }
     d.deserialize_any(TsVisitor)

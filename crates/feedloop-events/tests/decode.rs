@@ -2,8 +2,8 @@
 
 use feedloop_events::arrow_schema::schema;
 use feedloop_events::{
-    decode, BatchBuilder, DecodeError, Event, FeatureValue, LatencyStatus, Limits, Lineage,
-    StreamKind,
+    BatchBuilder, DecodeError, Event, FeatureValue, LatencyStatus, Limits, Lineage, StreamKind,
+    decode,
 };
 use proptest::prelude::*;
 
@@ -38,7 +38,11 @@ fn prediction_fields_and_timestamps() {
     let Event::Prediction(p) = e else { panic!() };
     assert_eq!(p.ts, 1795424400500);
     let names: Vec<_> = p.features.iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(names, ["a", "b", "c", "d", "e"], "features are sorted by name");
+    assert_eq!(
+        names,
+        ["a", "b", "c", "d", "e"],
+        "features are sorted by name"
+    );
     assert_eq!(p.features[0].1, FeatureValue::Number(1.0));
     assert_eq!(p.features[1].1, FeatureValue::Bool(true));
     assert_eq!(p.features[2].1, FeatureValue::String("x".into()));
@@ -59,15 +63,42 @@ fn prediction_fields_and_timestamps() {
 #[test]
 fn errors_name_the_field() {
     let cases = [
-        (r#"{"model":"m","model_version":"v","ts":0,"output":{"label":"x"}}"#, "prediction_id"),
-        (r#"{"prediction_id":"p","model":"a/b","model_version":"v","ts":0,"output":{"label":"x"}}"#, "model"),
-        (r#"{"prediction_id":"p","model":"m","model_version":"v","ts":"yesterday","output":{"label":"x"}}"#, "ts"),
-        (r#"{"prediction_id":"p","model":"m","model_version":"v","ts":0,"output":{}}"#, "output"),
-        (r#"{"prediction_id":"p","model":"m","model_version":"v","ts":0,"output":{"score":"high"}}"#, "output.score"),
-        (r#"{"prediction_id":"p","model":"m","model_version":"v","ts":0,"output":{"label":"x"},"features":{"a":[1]}}"#, "features.a"),
-        (r#"{"prediction_id":"p","model":"m","model_version":"v","ts":0,"output":{"label":"x"},"features":{"a":1,"a":2}}"#, "features"),
-        (r#"{"prediction_id":"","model":"m","model_version":"v","ts":0,"output":{"label":"x"}}"#, "prediction_id"),
-        (r#"{"prediction_id":"p","model":"m","model_version":"v","ts":0,"output":{"label":"x"},"tags":{"a":1}}"#, "tags.a"),
+        (
+            r#"{"model":"m","model_version":"v","ts":0,"output":{"label":"x"}}"#,
+            "prediction_id",
+        ),
+        (
+            r#"{"prediction_id":"p","model":"a/b","model_version":"v","ts":0,"output":{"label":"x"}}"#,
+            "model",
+        ),
+        (
+            r#"{"prediction_id":"p","model":"m","model_version":"v","ts":"yesterday","output":{"label":"x"}}"#,
+            "ts",
+        ),
+        (
+            r#"{"prediction_id":"p","model":"m","model_version":"v","ts":0,"output":{}}"#,
+            "output",
+        ),
+        (
+            r#"{"prediction_id":"p","model":"m","model_version":"v","ts":0,"output":{"score":"high"}}"#,
+            "output.score",
+        ),
+        (
+            r#"{"prediction_id":"p","model":"m","model_version":"v","ts":0,"output":{"label":"x"},"features":{"a":[1]}}"#,
+            "features.a",
+        ),
+        (
+            r#"{"prediction_id":"p","model":"m","model_version":"v","ts":0,"output":{"label":"x"},"features":{"a":1,"a":2}}"#,
+            "features",
+        ),
+        (
+            r#"{"prediction_id":"","model":"m","model_version":"v","ts":0,"output":{"label":"x"}}"#,
+            "prediction_id",
+        ),
+        (
+            r#"{"prediction_id":"p","model":"m","model_version":"v","ts":0,"output":{"label":"x"},"tags":{"a":1}}"#,
+            "tags.a",
+        ),
     ];
     for (json, field) in cases {
         let err = pred(json).unwrap_err();
@@ -92,7 +123,10 @@ fn hostile_input_is_rejected_cleanly() {
         "[".repeat(100_000),
         "]".repeat(100_000)
     );
-    let big = Limits { max_event_bytes: 10 << 20, ..limits() };
+    let big = Limits {
+        max_event_bytes: 10 << 20,
+        ..limits()
+    };
     // Unknown fields are skipped without recursion: accepted, no stack overflow.
     assert!(decode(StreamKind::Predictions, deep.as_bytes(), &big).is_ok());
     // The same nesting where a value is expected, or as the whole payload, is rejected.
@@ -118,15 +152,22 @@ fn hostile_input_is_rejected_cleanly() {
     }
     // timestamps out of range
     for ts in ["1e300", "-99999999999999999", "18446744073709551615"] {
-        let json = format!(r#"{{"prediction_id":"p","model":"m","model_version":"v","ts":{ts},"output":{{"label":"x"}}}}"#);
+        let json = format!(
+            r#"{{"prediction_id":"p","model":"m","model_version":"v","ts":{ts},"output":{{"label":"x"}}}}"#
+        );
         let msg = pred(&json).unwrap_err().to_string();
         assert!(msg.contains("`ts`"), "{ts}: {msg}");
     }
     // 10 MB string: over the payload limit by default, over the string limit when the payload limit is raised
     let huge = "a".repeat(10 << 20);
-    let json = format!(r#"{{"prediction_id":"p","model":"m","model_version":"v","ts":0,"output":{{"label":"{huge}"}}}}"#);
+    let json = format!(
+        r#"{{"prediction_id":"p","model":"m","model_version":"v","ts":0,"output":{{"label":"{huge}"}}}}"#
+    );
     assert!(matches!(pred(&json), Err(DecodeError::TooLarge { .. })));
-    let big = Limits { max_event_bytes: 20 << 20, ..limits() };
+    let big = Limits {
+        max_event_bytes: 20 << 20,
+        ..limits()
+    };
     let err = decode(StreamKind::Predictions, json.as_bytes(), &big).unwrap_err();
     assert!(err.to_string().contains("output.label"), "{err}");
     // empty, not an object, trailing garbage, wrong types
@@ -143,24 +184,49 @@ fn hostile_input_is_rejected_cleanly() {
         r#"{{"prediction_id":"p","model":"m","model_version":"v","ts":0,"output":{{"label":"x"}},"features":{{{}}}}}"#,
         feats.join(",")
     );
-    assert!(pred(&json).unwrap_err().to_string().contains("max_features"));
+    assert!(
+        pred(&json)
+            .unwrap_err()
+            .to_string()
+            .contains("max_features")
+    );
 }
 
 #[test]
 fn corrections_and_latency() {
-    let c = decode(StreamKind::Corrections, br#"{"prediction_id":"p","ts":5,"label":"spam","source":"user"}"#, &limits()).unwrap();
+    let c = decode(
+        StreamKind::Corrections,
+        br#"{"prediction_id":"p","ts":5,"label":"spam","source":"user"}"#,
+        &limits(),
+    )
+    .unwrap();
     assert!(matches!(c, Event::Correction(ref c) if c.label.as_deref() == Some("spam")));
-    let err = decode(StreamKind::Corrections, br#"{"prediction_id":"p","ts":5}"#, &limits()).unwrap_err();
+    let err = decode(
+        StreamKind::Corrections,
+        br#"{"prediction_id":"p","ts":5}"#,
+        &limits(),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("`label`"), "{err}");
 
-    let l = decode(StreamKind::Latency, br#"{"model":"m","model_version":"v","ts":5,"latency_ms":12.5,"status":"timeout"}"#, &limits()).unwrap();
-    assert!(matches!(l, Event::Latency(ref l) if l.status == LatencyStatus::Timeout && l.prediction_id.is_none()));
+    let l = decode(
+        StreamKind::Latency,
+        br#"{"model":"m","model_version":"v","ts":5,"latency_ms":12.5,"status":"timeout"}"#,
+        &limits(),
+    )
+    .unwrap();
+    assert!(
+        matches!(l, Event::Latency(ref l) if l.status == LatencyStatus::Timeout && l.prediction_id.is_none())
+    );
     for bad in [
         r#"{"model":"m","model_version":"v","ts":5,"latency_ms":-1,"status":"ok"}"#,
         r#"{"model":"m","model_version":"v","ts":5,"latency_ms":1,"status":"slow"}"#,
         r#"{"model":"m","model_version":"v","ts":5,"status":"ok"}"#,
     ] {
-        assert!(decode(StreamKind::Latency, bad.as_bytes(), &limits()).is_err(), "{bad}");
+        assert!(
+            decode(StreamKind::Latency, bad.as_bytes(), &limits()).is_err(),
+            "{bad}"
+        );
     }
 }
 
@@ -170,9 +236,21 @@ fn batches_follow_the_schema() {
         let schema_json: serde_json::Value =
             serde_json::from_str(feedloop_events::json_schemas::for_stream(stream)).unwrap();
         let mut b = BatchBuilder::new(stream, "topic-a", 3);
-        for (i, ex) in schema_json["examples"].as_array().unwrap().iter().enumerate() {
+        for (i, ex) in schema_json["examples"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+        {
             let e = decode(stream, &serde_json::to_vec(ex).unwrap(), &limits()).unwrap();
-            b.append(&e, Lineage { offset: 10 + i as i64, kafka_ts: Some(7) }).unwrap();
+            b.append(
+                &e,
+                Lineage {
+                    offset: 10 + i as i64,
+                    kafka_ts: Some(7),
+                },
+            )
+            .unwrap();
         }
         let batch = b.finish().unwrap();
         assert_eq!(batch.schema(), schema(stream));
@@ -182,8 +260,20 @@ fn batches_follow_the_schema() {
         assert_eq!(empty.num_rows(), 0);
     }
     let mut b = BatchBuilder::new(StreamKind::Latency, "t", 0);
-    let e = pred(r#"{"prediction_id":"p","model":"m","model_version":"v","ts":0,"output":{"label":"x"}}"#).unwrap();
-    assert!(b.append(&e, Lineage { offset: 0, kafka_ts: None }).is_err());
+    let e = pred(
+        r#"{"prediction_id":"p","model":"m","model_version":"v","ts":0,"output":{"label":"x"}}"#,
+    )
+    .unwrap();
+    assert!(
+        b.append(
+            &e,
+            Lineage {
+                offset: 0,
+                kafka_ts: None
+            }
+        )
+        .is_err()
+    );
 }
 
 fn feature_value() -> impl Strategy<Value = serde_json::Value> {

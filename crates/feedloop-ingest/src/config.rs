@@ -130,17 +130,24 @@ fn valid_topic(t: &str) -> bool {
         && t.len() <= 249
         && t != "."
         && t != ".."
-        && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
 }
 
 impl KafkaConfig {
     /// Checks values serde cannot: names the first offending key.
     pub fn validate(&self) -> Result<(), InvalidSetting> {
         if self.brokers.trim().is_empty() {
-            return Err(invalid("kafka.brokers", "expected a comma-separated list of host:port"));
+            return Err(invalid(
+                "kafka.brokers",
+                "expected a comma-separated list of host:port",
+            ));
         }
         if self.group_id.trim().is_empty() {
-            return Err(invalid("kafka.group_id", "expected a non-empty consumer group name"));
+            return Err(invalid(
+                "kafka.group_id",
+                "expected a non-empty consumer group name",
+            ));
         }
         let t = &self.topics;
         let all = [
@@ -152,13 +159,19 @@ impl KafkaConfig {
         ];
         for (key, topic) in all {
             if !valid_topic(topic) {
-                return Err(invalid(key, "expected a Kafka topic name ([A-Za-z0-9._-], 1 to 249 characters)"));
+                return Err(invalid(
+                    key,
+                    "expected a Kafka topic name ([A-Za-z0-9._-], 1 to 249 characters)",
+                ));
             }
         }
         for (i, (ka, a)) in all.iter().enumerate() {
             for (kb, b) in &all[i + 1..] {
                 if a == b {
-                    return Err(invalid(kb, format!("expected a topic different from {ka} (both are `{a}`)")));
+                    return Err(invalid(
+                        kb,
+                        format!("expected a topic different from {ka} (both are `{a}`)"),
+                    ));
                 }
             }
         }
@@ -176,20 +189,37 @@ impl KafkaConfig {
 
 impl IngestConfig {
     pub fn validate(&self) -> Result<(), InvalidSetting> {
-        if self.flush_interval < Duration::from_millis(10) || self.flush_interval > Duration::from_secs(3600) {
-            return Err(invalid("ingest.flush_interval", "expected a duration between 10ms and 1h, e.g. \"5s\""));
+        if self.flush_interval < Duration::from_millis(10)
+            || self.flush_interval > Duration::from_secs(3600)
+        {
+            return Err(invalid(
+                "ingest.flush_interval",
+                "expected a duration between 10ms and 1h, e.g. \"5s\"",
+            ));
         }
         if self.flush_max_events == 0 {
-            return Err(invalid("ingest.flush_max_events", "expected a positive number of events"));
+            return Err(invalid(
+                "ingest.flush_max_events",
+                "expected a positive number of events",
+            ));
         }
         if self.flush_max_bytes < 1024 {
-            return Err(invalid("ingest.flush_max_bytes", "expected at least 1024 bytes"));
+            return Err(invalid(
+                "ingest.flush_max_bytes",
+                "expected at least 1024 bytes",
+            ));
         }
         if self.max_inflight_bytes < self.flush_max_bytes {
-            return Err(invalid("ingest.max_inflight_bytes", "expected at least ingest.flush_max_bytes"));
+            return Err(invalid(
+                "ingest.max_inflight_bytes",
+                "expected at least ingest.flush_max_bytes",
+            ));
         }
         if !(1..=22).contains(&self.zstd_level) {
-            return Err(invalid("ingest.zstd_level", "expected a zstd level from 1 to 22"));
+            return Err(invalid(
+                "ingest.zstd_level",
+                "expected a zstd level from 1 to 22",
+            ));
         }
         let l = &self.limits;
         for (key, v) in [

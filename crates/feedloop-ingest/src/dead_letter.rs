@@ -95,7 +95,10 @@ impl DeadLetterProducer {
         let offset = dl.source_offset.to_string();
         let mut h = OwnedHeaders::new_with_capacity(dl.original_headers.len() + 6);
         for (k, v) in &dl.original_headers {
-            h = h.insert(Header { key: k.as_str(), value: v.as_deref() });
+            h = h.insert(Header {
+                key: k.as_str(),
+                value: v.as_deref(),
+            });
         }
         for (k, v) in [
             ("feedloop.error", dl.reason.as_str()),
@@ -105,7 +108,10 @@ impl DeadLetterProducer {
             ("feedloop.source.partition", partition.as_str()),
             ("feedloop.source.offset", offset.as_str()),
         ] {
-            h = h.insert(Header { key: k, value: Some(v.as_bytes()) });
+            h = h.insert(Header {
+                key: k,
+                value: Some(v.as_bytes()),
+            });
         }
         h
     }

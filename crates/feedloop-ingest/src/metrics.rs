@@ -79,18 +79,20 @@ impl IngestMetrics {
 
     /// Sum over streams.
     pub fn total(&self) -> CountersSnapshot {
-        StreamKind::ALL.iter().fold(CountersSnapshot::default(), |a, s| {
-            let b = self.stream(*s).snapshot();
-            CountersSnapshot {
-                consumed: a.consumed + b.consumed,
-                consumed_bytes: a.consumed_bytes + b.consumed_bytes,
-                landed: a.landed + b.landed,
-                landed_bytes: a.landed_bytes + b.landed_bytes,
-                files: a.files + b.files,
-                dead_lettered: a.dead_lettered + b.dead_lettered,
-                skipped_landed: a.skipped_landed + b.skipped_landed,
-            }
-        })
+        StreamKind::ALL
+            .iter()
+            .fold(CountersSnapshot::default(), |a, s| {
+                let b = self.stream(*s).snapshot();
+                CountersSnapshot {
+                    consumed: a.consumed + b.consumed,
+                    consumed_bytes: a.consumed_bytes + b.consumed_bytes,
+                    landed: a.landed + b.landed,
+                    landed_bytes: a.landed_bytes + b.landed_bytes,
+                    files: a.files + b.files,
+                    dead_lettered: a.dead_lettered + b.dead_lettered,
+                    skipped_landed: a.skipped_landed + b.skipped_landed,
+                }
+            })
     }
 
     /// Total consumer lag over assigned partitions (messages).

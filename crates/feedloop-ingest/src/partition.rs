@@ -143,7 +143,14 @@ pub async fn run_writer(
                     }
                     Err(e) => {
                         tracing::error!(error = %e, attempt, "landing failed; stopping consumption (nothing is committed past the last durable file)");
-                        return exit(key.clone(), landed_through, Err(IngestError::Landing { partition: key.to_string(), source: e }));
+                        return exit(
+                            key.clone(),
+                            landed_through,
+                            Err(IngestError::Landing {
+                                partition: key.to_string(),
+                                source: e,
+                            }),
+                        );
                     }
                 }
             };
@@ -174,12 +181,17 @@ fn internal(e: impl std::fmt::Display) -> Result<(), IngestError> {
 }
 
 fn exit(key: PartitionKey, landed_through: i64, result: Result<(), IngestError>) -> WriterExit {
-    WriterExit { key, landed_through, result }
+    WriterExit {
+        key,
+        landed_through,
+        result,
+    }
 }
 
 /// Exponential backoff with full jitter: up to 100 ms · 2^attempt, capped at 10 s.
 pub fn backoff(attempt: u32) -> Duration {
-    let cap = Duration::from_millis(100u64.saturating_mul(1 << attempt.min(7))).min(Duration::from_secs(10));
+    let cap = Duration::from_millis(100u64.saturating_mul(1 << attempt.min(7)))
+        .min(Duration::from_secs(10));
     let jitter = rand::random::<f64>();
     Duration::from_millis(((cap.as_millis() as f64) * (0.5 + 0.5 * jitter)) as u64)
 }
@@ -189,7 +201,10 @@ fn commit(env: &WriterEnv, key: &PartitionKey, next: i64) {
         return;
     }
     let mut tpl = TopicPartitionList::new();
-    if tpl.add_partition_offset(&key.topic, key.partition, Offset::Offset(next)).is_err() {
+    if tpl
+        .add_partition_offset(&key.topic, key.partition, Offset::Offset(next))
+        .is_err()
+    {
         return;
     }
     if let Err(e) = env.consumer.commit(&tpl, CommitMode::Async) {

@@ -27,9 +27,18 @@ pub type IngestConsumer = StreamConsumer<IngestContext>;
 
 /// librdkafka properties that only consumers understand (producers warn on them).
 const CONSUMER_ONLY: [&str; 12] = [
-    "session.timeout.ms", "heartbeat.interval.ms", "max.poll.interval.ms", "group.instance.id",
-    "group.protocol", "partition.assignment.strategy", "auto.offset.reset", "isolation.level",
-    "fetch.min.bytes", "fetch.max.bytes", "fetch.wait.max.ms", "enable.partition.eof",
+    "session.timeout.ms",
+    "heartbeat.interval.ms",
+    "max.poll.interval.ms",
+    "group.instance.id",
+    "group.protocol",
+    "partition.assignment.strategy",
+    "auto.offset.reset",
+    "isolation.level",
+    "fetch.min.bytes",
+    "fetch.max.bytes",
+    "fetch.wait.max.ms",
+    "enable.partition.eof",
 ];
 
 /// Applies `[kafka.options]` (and the broker list) to a librdkafka consumer config.
@@ -41,10 +50,17 @@ pub fn apply_options(cfg: &mut ClientConfig, kafka: &KafkaConfig) {
 }
 
 /// Applies `[kafka.options]` to a producer config, leaving out consumer-only ones.
-pub fn apply_producer_options(cfg: &mut ClientConfig, brokers: &str, options: &std::collections::BTreeMap<String, String>) {
+pub fn apply_producer_options(
+    cfg: &mut ClientConfig,
+    brokers: &str,
+    options: &std::collections::BTreeMap<String, String>,
+) {
     cfg.set("bootstrap.servers", brokers);
     for (k, v) in options {
-        if !CONSUMER_ONLY.contains(&k.as_str()) && !k.starts_with("fetch.") && !k.starts_with("queued.") {
+        if !CONSUMER_ONLY.contains(&k.as_str())
+            && !k.starts_with("fetch.")
+            && !k.starts_with("queued.")
+        {
             cfg.set(k, v);
         }
     }
@@ -134,7 +150,8 @@ impl Ingest {
         let dead_letters = DeadLetterProducer::new(&self.kafka).map_err(IngestError::Setup)?;
         tracing::info!(brokers = %self.kafka.brokers, group = %self.kafka.group_id, ?topics, storage = %self.landing.storage().url(), "ingest started");
 
-        let inflight_kib = u32::try_from((self.config.max_inflight_bytes / 1024).max(1)).unwrap_or(u32::MAX >> 4);
+        let inflight_kib =
+            u32::try_from((self.config.max_inflight_bytes / 1024).max(1)).unwrap_or(u32::MAX >> 4);
         let (failures, mut failed) = mpsc::unbounded_channel();
         let mut lp = Loop {
             kafka: self.kafka,
@@ -203,7 +220,10 @@ impl Loop {
     }
 
     /// Applies assignment changes reported by the rebalance callbacks.
-    async fn apply_changes(&mut self, changes: &mut mpsc::UnboundedReceiver<AssignmentChange>) -> Result<(), IngestError> {
+    async fn apply_changes(
+        &mut self,
+        changes: &mut mpsc::UnboundedReceiver<AssignmentChange>,
+    ) -> Result<(), IngestError> {
         while let Ok(change) = changes.try_recv() {
             match change {
                 AssignmentChange::Revoked(tps) => {
@@ -220,7 +240,9 @@ impl Loop {
                 AssignmentChange::Assigned(tps) => {
                     let new: Vec<Tp> = tps
                         .into_iter()
-                        .filter(|tp| !self.parts.contains_key(tp) && self.stream_of(&tp.0).is_some())
+                        .filter(|tp| {
+                            !self.parts.contains_key(tp) && self.stream_of(&tp.0).is_some()
+                        })
                         .collect();
                     self.register(new).await?;
                 }
@@ -248,8 +270,14 @@ impl Loop {
         }
         let committed = self.committed(&tps).await;
         for tp in tps {
-            let Some(stream) = self.stream_of(&tp.0) else { continue };
-            let key = PartitionKey { stream, topic: tp.0.clone(), partition: tp.1 };
+            let Some(stream) = self.stream_of(&tp.0) else {
+                continue;
+            };
+            let key = PartitionKey {
+                stream,
+                topic: tp.0.clone(),
+                partition: tp.1,
+            };
             let hint = committed.get(&tp).copied();
             let mut attempt = 0;
             let resume = loop {
@@ -260,7 +288,12 @@ impl Loop {
                         tracing::warn!(error = %e, partition = %key, "reading the resume point failed; retrying");
                         tokio::time::sleep(backoff(attempt)).await;
                     }
-                    Err(e) => return Err(IngestError::Landing { partition: key.to_string(), source: e }),
+                    Err(e) => {
+                        return Err(IngestError::Landing {
+                            partition: key.to_string(),
+                            source: e,
+                        });
+                    }
                 }
             };
             let next = resume.next_offset;
@@ -282,7 +315,11 @@ impl Loop {
                     let _ = failures.send(WriterExit {
                         key: exit.key.clone(),
                         landed_through: exit.landed_through,
-                        result: exit.result.as_ref().map_err(|e| IngestError::Internal(e.to_string())).map(|_| ()),
+                        result: exit
+                            .result
+                            .as_ref()
+                            .map_err(|e| IngestError::Internal(e.to_string()))
+                            .map(|_| ()),
                     });
                 }
                 exit
@@ -293,11 +330,18 @@ impl Loop {
                 && hint.is_none_or(|h| h < n)
             {
                 let mut tpl = TopicPartitionList::new();
-                if tpl.add_partition_offset(&tp.0, tp.1, Offset::Offset(n)).is_ok() {
+                if tpl
+                    .add_partition_offset(&tp.0, tp.1, Offset::Offset(n))
+                    .is_ok()
+                {
                     let _ = self.consumer.commit(&tpl, CommitMode::Async);
                 }
             }
-            let part_key = PartitionKey { stream, topic: tp.0.clone(), partition: tp.1 };
+            let part_key = PartitionKey {
+                stream,
+                topic: tp.0.clone(),
+                partition: tp.1,
+            };
             self.parts.insert(
                 tp,
                 Part {
@@ -321,7 +365,10 @@ impl Loop {
             tpl.add_partition(t, *p);
         }
         let consumer = Arc::clone(&self.consumer);
-        let res = tokio::task::spawn_blocking(move || consumer.committed_offsets(tpl, Duration::from_secs(10))).await;
+        let res = tokio::task::spawn_blocking(move || {
+            consumer.committed_offsets(tpl, Duration::from_secs(10))
+        })
+        .await;
         let mut out = HashMap::new();
         match res {
             Ok(Ok(tpl)) => {
@@ -331,7 +378,9 @@ impl Loop {
                     }
                 }
             }
-            Ok(Err(e)) => tracing::warn!(error = %e, "could not read committed offsets; listing the landing zone instead"),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "could not read committed offsets; listing the landing zone instead")
+            }
             Err(e) => tracing::warn!(error = %e, "committed-offsets task failed"),
         }
         out
@@ -347,7 +396,9 @@ impl Loop {
             self.register(vec![tp.clone()]).await?;
         }
         let limits = &self.config.limits;
-        let Some(part) = self.parts.get_mut(&tp) else { return Ok(()) };
+        let Some(part) = self.parts.get_mut(&tp) else {
+            return Ok(());
+        };
         let offset = m.offset();
         let counters = self.metrics.stream(part.key.stream);
         if offset < part.skip_below {
@@ -364,7 +415,10 @@ impl Loop {
         }
         match decode(part.key.stream, payload, limits) {
             Ok(event) => {
-                let lineage = Lineage { offset, kafka_ts: m.timestamp().to_millis() };
+                let lineage = Lineage {
+                    offset,
+                    kafka_ts: m.timestamp().to_millis(),
+                };
                 buf.builder
                     .append(&event, lineage)
                     .map_err(|e| IngestError::Internal(e.to_string()))?;
@@ -397,7 +451,9 @@ impl Loop {
         buf.end = offset;
         buf.messages += 1;
         buf.raw_bytes += payload.len();
-        if buf.builder.len() >= self.config.flush_max_events || buf.raw_bytes >= self.config.flush_max_bytes {
+        if buf.builder.len() >= self.config.flush_max_events
+            || buf.raw_bytes >= self.config.flush_max_bytes
+        {
             self.flush(&tp).await?;
         }
         Ok(())
@@ -405,21 +461,34 @@ impl Loop {
 
     /// Closes the open range of a partition and hands it to its writer.
     async fn flush(&mut self, tp: &Tp) -> Result<(), IngestError> {
-        let Some(part) = self.parts.get_mut(tp) else { return Ok(()) };
+        let Some(part) = self.parts.get_mut(tp) else {
+            return Ok(());
+        };
         if part.buffer.is_empty() {
             return Ok(());
         }
         let mut buf = std::mem::replace(&mut part.buffer, PartitionBuffer::new(&part.key));
-        let batch = buf.builder.finish().map_err(|e| IngestError::Internal(e.to_string()))?;
+        let batch = buf
+            .builder
+            .finish()
+            .map_err(|e| IngestError::Internal(e.to_string()))?;
         let start = buf.start.unwrap_or(buf.end);
         part.next_start = Some(buf.end + 1);
-        let kib = u32::try_from(buf.raw_bytes / 1024).unwrap_or(u32::MAX).clamp(1, self.inflight_kib);
+        let kib = u32::try_from(buf.raw_bytes / 1024)
+            .unwrap_or(u32::MAX)
+            .clamp(1, self.inflight_kib);
         // Backpressure: waits while too many bytes are on their way to storage.
         let permit = Arc::clone(&self.inflight)
             .acquire_many_owned(kib)
             .await
             .map_err(|e| IngestError::Internal(e.to_string()))?;
-        let job = FlushJob { start, end: buf.end, batch, dead_letters: buf.dead_letters, permit: Some(permit) };
+        let job = FlushJob {
+            start,
+            end: buf.end,
+            batch,
+            dead_letters: buf.dead_letters,
+            permit: Some(permit),
+        };
         part.jobs
             .send(job)
             .await
@@ -430,7 +499,9 @@ impl Loop {
         let due: Vec<Tp> = self
             .parts
             .iter()
-            .filter(|(_, p)| !p.buffer.is_empty() && p.buffer.opened_at.elapsed() >= self.config.flush_interval)
+            .filter(|(_, p)| {
+                !p.buffer.is_empty() && p.buffer.opened_at.elapsed() >= self.config.flush_interval
+            })
             .map(|(tp, _)| tp.clone())
             .collect();
         for tp in due {
@@ -455,7 +526,11 @@ impl Loop {
             match part.writer.await {
                 Ok(exit) => {
                     if exit.landed_through >= 0 && part.owned.load(Ordering::Acquire) {
-                        let _ = tpl.add_partition_offset(&tp.0, tp.1, Offset::Offset(exit.landed_through + 1));
+                        let _ = tpl.add_partition_offset(
+                            &tp.0,
+                            tp.1,
+                            Offset::Offset(exit.landed_through + 1),
+                        );
                     }
                     if let Err(e) = exit.result {
                         result = Err(e);
@@ -474,7 +549,12 @@ impl Loop {
         }
         self.dead_letters.flush(Duration::from_secs(10));
         let total = self.metrics.total();
-        tracing::info!(landed = total.landed, dead_lettered = total.dead_lettered, files = total.files, "ingest stopped");
+        tracing::info!(
+            landed = total.landed,
+            dead_lettered = total.dead_lettered,
+            files = total.files,
+            "ingest stopped"
+        );
         result
     }
 }

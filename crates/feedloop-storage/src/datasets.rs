@@ -46,7 +46,9 @@ pub fn validate_name(what: &str, name: &str) -> Result<(), StorageError> {
         && name.len() <= 128
         && name != "."
         && name != ".."
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-');
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-');
     if ok {
         Ok(())
     } else {
@@ -169,20 +171,30 @@ pub struct EncodedPart {
 impl EncodedPart {
     pub fn new(bytes: Bytes, rows: u64) -> Self {
         let sha256 = hex::encode(Sha256::digest(&bytes));
-        EncodedPart { bytes, rows, sha256 }
+        EncodedPart {
+            bytes,
+            rows,
+            sha256,
+        }
     }
 }
 
 /// Encodes one part: Parquet, zstd, one row group per `row_group_rows`, written
 /// from a single batch so the bytes depend only on the rows (not on how a query
 /// engine happened to slice them).
-pub fn encode_part(batch: &RecordBatch, zstd_level: i32, row_group_rows: usize) -> Result<EncodedPart, StorageError> {
+pub fn encode_part(
+    batch: &RecordBatch,
+    zstd_level: i32,
+    row_group_rows: usize,
+) -> Result<EncodedPart, StorageError> {
     let perr = |e: parquet::errors::ParquetError| StorageError::Parquet {
         path: "(dataset part)".into(),
         reason: e.to_string(),
     };
     let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(zstd_level).map_err(perr)?))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(zstd_level).map_err(perr)?,
+        ))
         .set_max_row_group_row_count(Some(row_group_rows.max(1)))
         .build();
     let mut buf = Vec::with_capacity(batch.get_array_memory_size() / 4 + 4096);
@@ -263,12 +275,23 @@ impl DatasetStore {
     pub async fn read_manifest(&self, id: &DatasetId) -> Result<Option<Manifest>, StorageError> {
         let path = id.manifest_path();
         match self.storage.get(&path).await {
-            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| StorageError::Parquet {
-                path: path.to_string(),
-                reason: format!("invalid manifest: {e}"),
-            }),
-            Err(StorageError::ObjectStore { source: object_store::Error::NotFound { .. }, .. }) => Ok(None),
-            Err(StorageError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| StorageError::Parquet {
+                        path: path.to_string(),
+                        reason: format!("invalid manifest: {e}"),
+                    })
+            }
+            Err(StorageError::ObjectStore {
+                source: object_store::Error::NotFound { .. },
+                ..
+            }) => Ok(None),
+            Err(StorageError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                Ok(None)
+            }
             Err(e) => Err(e),
         }
     }
@@ -299,25 +322,38 @@ impl DatasetStore {
         let dir = id.dir();
         for (i, part) in parts.iter().enumerate() {
             let path = dir.clone().join(DatasetId::part_name(i));
-            if self.storage.put_if_absent(&path, part.bytes.clone()).await? == PutOutcome::AlreadyExists {
+            if self
+                .storage
+                .put_if_absent(&path, part.bytes.clone())
+                .await?
+                == PutOutcome::AlreadyExists
+            {
                 let old = self.storage.get(&path).await?;
                 if hex::encode(Sha256::digest(&old)) != part.sha256 {
                     tracing::warn!(%path, "replacing a partial part left by an interrupted export");
-                    self.storage.put_overwrite(&path, part.bytes.clone()).await?;
+                    self.storage
+                        .put_overwrite(&path, part.bytes.clone())
+                        .await?;
                 }
             }
         }
         if fail == FailPoint::BeforeManifest {
             return Err(StorageError::Io {
                 path: id.manifest_path().to_string(),
-                source: std::io::Error::other("injected failure before the manifest (FailPoint::BeforeManifest)"),
+                source: std::io::Error::other(
+                    "injected failure before the manifest (FailPoint::BeforeManifest)",
+                ),
             });
         }
         let json = serde_json::to_vec_pretty(&manifest).map_err(|e| StorageError::Parquet {
             path: id.manifest_path().to_string(),
             reason: e.to_string(),
         })?;
-        match self.storage.put_if_absent(&id.manifest_path(), Bytes::from(json)).await? {
+        match self
+            .storage
+            .put_if_absent(&id.manifest_path(), Bytes::from(json))
+            .await?
+        {
             PutOutcome::Created => Ok(CommitOutcome::Created(manifest)),
             PutOutcome::AlreadyExists => match self.read_manifest(&id).await? {
                 Some(m) => Ok(CommitOutcome::AlreadyCommitted(m)),
@@ -327,7 +363,11 @@ impl DatasetStore {
     }
 
     /// The committed versions of a dataset, oldest first (by `created_at`, then version).
-    pub async fn list_versions(&self, model: &str, name: &str) -> Result<Vec<Manifest>, StorageError> {
+    pub async fn list_versions(
+        &self,
+        model: &str,
+        name: &str,
+    ) -> Result<Vec<Manifest>, StorageError> {
         let dir = DatasetId::dataset_dir(model, name);
         let mut out = Vec::new();
         for m in self.storage.list(&dir, None).await? {
@@ -350,23 +390,29 @@ impl DatasetStore {
     /// Deletes version folders that have no manifest and whose newest object is
     /// older than `grace` (leftovers of crashed exports; a younger folder may be
     /// an export in progress). Committed versions are never touched.
-    pub async fn clean_incomplete(&self, grace: std::time::Duration) -> Result<CleanupReport, StorageError> {
+    pub async fn clean_incomplete(
+        &self,
+        grace: std::time::Duration,
+    ) -> Result<CleanupReport, StorageError> {
         let all = self.storage.list(&Path::from(DATASETS_DIR), None).await?;
         // version folder → (has manifest, newest modification, objects)
-        let mut folders: BTreeMap<Vec<String>, (bool, chrono::DateTime<chrono::Utc>, Vec<Path>)> = BTreeMap::new();
+        let mut folders: BTreeMap<Vec<String>, (bool, chrono::DateTime<chrono::Utc>, Vec<Path>)> =
+            BTreeMap::new();
         for m in all {
             let parts: Vec<String> = m.location.parts().map(|p| p.as_ref().to_string()).collect();
             if parts.len() < 5 {
                 continue;
             }
-            let e = folders
-                .entry(parts[..4].to_vec())
-                .or_insert((false, m.last_modified, Vec::new()));
+            let e =
+                folders
+                    .entry(parts[..4].to_vec())
+                    .or_insert((false, m.last_modified, Vec::new()));
             e.0 |= parts.len() == 5 && parts[4] == MANIFEST_FILE;
             e.1 = e.1.max(m.last_modified);
             e.2.push(m.location);
         }
-        let cutoff = chrono::Utc::now() - chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX);
+        let cutoff =
+            chrono::Utc::now() - chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX);
         let mut report = CleanupReport::default();
         for (folder, (committed, newest, objects)) in folders {
             if committed || newest > cutoff {
@@ -377,7 +423,8 @@ impl DatasetStore {
             }
             if let Some(root) = self.storage.local_root() {
                 // Local folders outlive their files; remove the now-empty version folder.
-                let _ = std::fs::remove_dir(folder.iter().fold(root.to_path_buf(), |p, s| p.join(s)));
+                let _ =
+                    std::fs::remove_dir(folder.iter().fold(root.to_path_buf(), |p, s| p.join(s)));
             }
             report.objects += objects.len();
             report.folders.push(folder.join("/"));
@@ -394,7 +441,12 @@ mod tests {
 
     fn batch(n: i64) -> RecordBatch {
         RecordBatch::try_from_iter([
-            ("id", Arc::new(StringArray::from_iter_values((0..n).map(|i| format!("p{i}")))) as _),
+            (
+                "id",
+                Arc::new(StringArray::from_iter_values(
+                    (0..n).map(|i| format!("p{i}")),
+                )) as _,
+            ),
             ("x", Arc::new(Int64Array::from_iter_values(0..n)) as _),
         ])
         .unwrap()
@@ -436,7 +488,10 @@ mod tests {
         assert_eq!(a.sha256, b.sha256);
         let d = serde_json::json!({"policy": "wrong", "b": 1, "a": 2});
         assert_eq!(content_version(&d, &[a.clone()]), content_version(&d, &[b]));
-        assert_ne!(content_version(&d, &[a.clone()]), content_version(&serde_json::json!({}), &[a]));
+        assert_ne!(
+            content_version(&d, &[a.clone()]),
+            content_version(&serde_json::json!({}), &[a])
+        );
         assert!(validate_name("dataset", "ok-name_1.2").is_ok());
         for bad in ["", ".", "..", "a/b", "a b"] {
             assert!(validate_name("dataset", bad).is_err(), "{bad}");
@@ -451,40 +506,83 @@ mod tests {
             Storage::open("memory://bucket/prefix", []).unwrap(),
         ] {
             let ds = DatasetStore::new(storage);
-            let parts = vec![encode_part(&batch(10), 3, 4).unwrap(), encode_part(&batch(3), 3, 4).unwrap()];
+            let parts = vec![
+                encode_part(&batch(10), 3, 4).unwrap(),
+                encode_part(&batch(3), 3, 4).unwrap(),
+            ];
             let v = content_version(&serde_json::json!({}), &parts);
-            let id = DatasetId { model: "m".into(), name: "wrong".into(), version: v.clone() };
+            let id = DatasetId {
+                model: "m".into(),
+                name: "wrong".into(),
+                version: v.clone(),
+            };
             // A crash between parts and manifest: parts exist, the version does not.
-            let err = ds.commit(&parts, manifest(&v, &parts), FailPoint::BeforeManifest).await;
+            let err = ds
+                .commit(&parts, manifest(&v, &parts), FailPoint::BeforeManifest)
+                .await;
             assert!(err.is_err());
             assert!(ds.read_manifest(&id).await.unwrap().is_none());
             assert!(ds.list_versions("m", "wrong").await.unwrap().is_empty());
             // Within the grace period the leftover is kept (it may be an export in progress).
-            assert!(ds.clean_incomplete(std::time::Duration::from_secs(3600)).await.unwrap().folders.is_empty());
+            assert!(
+                ds.clean_incomplete(std::time::Duration::from_secs(3600))
+                    .await
+                    .unwrap()
+                    .folders
+                    .is_empty()
+            );
             // A corrupted leftover part is replaced by the rerun.
             ds.storage()
-                .put_overwrite(&id.dir().join(DatasetId::part_name(1)), Bytes::from_static(b"junk"))
+                .put_overwrite(
+                    &id.dir().join(DatasetId::part_name(1)),
+                    Bytes::from_static(b"junk"),
+                )
                 .await
                 .unwrap();
-            let out = ds.commit(&parts, manifest(&v, &parts), FailPoint::None).await.unwrap();
+            let out = ds
+                .commit(&parts, manifest(&v, &parts), FailPoint::None)
+                .await
+                .unwrap();
             assert!(matches!(out, CommitOutcome::Created(_)));
-            let got = ds.storage().get(&id.dir().join(DatasetId::part_name(1))).await.unwrap();
+            let got = ds
+                .storage()
+                .get(&id.dir().join(DatasetId::part_name(1)))
+                .await
+                .unwrap();
             assert_eq!(got, parts[1].bytes);
-            let out = ds.commit(&parts, manifest(&v, &parts), FailPoint::None).await.unwrap();
+            let out = ds
+                .commit(&parts, manifest(&v, &parts), FailPoint::None)
+                .await
+                .unwrap();
             assert!(matches!(out, CommitOutcome::AlreadyCommitted(_)));
             assert_eq!(ds.list_versions("m", "wrong").await.unwrap().len(), 1);
 
             // An old leftover of another version is cleaned; the committed one stays.
-            let other = DatasetId { model: "m".into(), name: "wrong".into(), version: "deadbeef".into() };
+            let other = DatasetId {
+                model: "m".into(),
+                name: "wrong".into(),
+                version: "deadbeef".into(),
+            };
             ds.storage()
-                .put_if_absent(&other.dir().join(DatasetId::part_name(0)), parts[0].bytes.clone())
+                .put_if_absent(
+                    &other.dir().join(DatasetId::part_name(0)),
+                    parts[0].bytes.clone(),
+                )
                 .await
                 .unwrap();
-            let r = ds.clean_incomplete(std::time::Duration::ZERO).await.unwrap();
+            let r = ds
+                .clean_incomplete(std::time::Duration::ZERO)
+                .await
+                .unwrap();
             assert_eq!(r.folders, vec!["datasets/m/wrong/deadbeef".to_string()]);
             assert_eq!(r.objects, 1);
             assert_eq!(ds.list_versions("m", "wrong").await.unwrap().len(), 1);
-            assert!(ds.storage().size(&id.dir().join(DatasetId::part_name(0))).await.is_ok());
+            assert!(
+                ds.storage()
+                    .size(&id.dir().join(DatasetId::part_name(0)))
+                    .await
+                    .is_ok()
+            );
         }
     }
 }

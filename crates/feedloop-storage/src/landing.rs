@@ -143,7 +143,13 @@ impl LandingZone {
     }
 
     /// Encodes `batch` as Parquet (zstd) with the range in its metadata.
-    pub fn encode(&self, key: &PartitionKey, start: i64, end: i64, batch: &RecordBatch) -> Result<Bytes, StorageError> {
+    pub fn encode(
+        &self,
+        key: &PartitionKey,
+        start: i64,
+        end: i64,
+        batch: &RecordBatch,
+    ) -> Result<Bytes, StorageError> {
         let path = Self::file_path(key, start);
         let perr = |e: parquet::errors::ParquetError| StorageError::Parquet {
             path: path.to_string(),
@@ -157,7 +163,10 @@ impl LandingZone {
                 KeyValue::new(META_END.into(), end.to_string()),
                 KeyValue::new("feedloop.topic".into(), key.topic.clone()),
                 KeyValue::new("feedloop.partition".into(), key.partition.to_string()),
-                KeyValue::new("feedloop.stream".into(), key.stream.table_name().to_string()),
+                KeyValue::new(
+                    "feedloop.stream".into(),
+                    key.stream.table_name().to_string(),
+                ),
                 KeyValue::new(
                     "feedloop.schema_version".into(),
                     key.stream.schema_version().to_string(),
@@ -233,7 +242,9 @@ impl LandingZone {
         };
         let size = self.storage.size(path).await?;
         if size < 12 {
-            return Err(not_landing(format!("{size} bytes is too small for Parquet")));
+            return Err(not_landing(format!(
+                "{size} bytes is too small for Parquet"
+            )));
         }
         let tail = self.storage.get_range(path, size - 8..size).await?;
         if &tail[4..8] != b"PAR1" {
@@ -241,11 +252,19 @@ impl LandingZone {
         }
         let len = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]) as u64;
         if len + 12 > size {
-            return Err(not_landing(format!("footer length {len} exceeds the file size {size}")));
+            return Err(not_landing(format!(
+                "footer length {len} exceeds the file size {size}"
+            )));
         }
-        let footer = self.storage.get_range(path, size - 8 - len..size - 8).await?;
+        let footer = self
+            .storage
+            .get_range(path, size - 8 - len..size - 8)
+            .await?;
         let meta = parquet::file::metadata::ParquetMetaDataReader::decode_metadata(&footer)
-            .map_err(|e| StorageError::Parquet { path: path.to_string(), reason: e.to_string() })?;
+            .map_err(|e| StorageError::Parquet {
+                path: path.to_string(),
+                reason: e.to_string(),
+            })?;
         let fm = meta.file_metadata();
         let get = |k: &str| -> Result<i64, StorageError> {
             fm.key_value_metadata()
@@ -282,7 +301,11 @@ impl LandingZone {
 
     /// Lists the landing files of a partition, in offset order, optionally only
     /// those starting at or after `from`.
-    pub async fn list_partition(&self, key: &PartitionKey, from: Option<i64>) -> Result<Vec<Path>, StorageError> {
+    pub async fn list_partition(
+        &self,
+        key: &PartitionKey,
+        from: Option<i64>,
+    ) -> Result<Vec<Path>, StorageError> {
         let dir = Self::partition_dir(key);
         // Keys after `<dir>/<from - 1, 20 digits>` are exactly the files starting at ≥ from.
         let offset = from
@@ -299,7 +322,11 @@ impl LandingZone {
     /// Finds where `key` resumes. `committed` is Kafka's committed offset, used as
     /// a hint to list only the files at or after it (the landing protocol commits
     /// only at file boundaries). Without a hint every file is listed.
-    pub async fn resume_point(&self, key: &PartitionKey, committed: Option<i64>) -> Result<ResumePoint, StorageError> {
+    pub async fn resume_point(
+        &self,
+        key: &PartitionKey,
+        committed: Option<i64>,
+    ) -> Result<ResumePoint, StorageError> {
         let files = self.list_partition(key, committed).await?;
         match files.last() {
             Some(last) => {
@@ -328,8 +355,16 @@ impl LandingZone {
                     return None;
                 }
                 let topic = parts[n - 3].as_ref().strip_prefix("topic=")?.to_string();
-                let partition = parts[n - 2].as_ref().strip_prefix("partition=")?.parse().ok()?;
-                Some(PartitionKey { stream, topic, partition })
+                let partition = parts[n - 2]
+                    .as_ref()
+                    .strip_prefix("partition=")?
+                    .parse()
+                    .ok()?;
+                Some(PartitionKey {
+                    stream,
+                    topic,
+                    partition,
+                })
             })
             .collect();
         keys.sort();
@@ -341,14 +376,21 @@ impl LandingZone {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use feedloop_events::{decode, BatchBuilder, Limits, Lineage};
+    use feedloop_events::{BatchBuilder, Limits, Lineage, decode};
 
     fn batch(key: &PartitionKey, offsets: std::ops::RangeInclusive<i64>) -> RecordBatch {
         let mut b = BatchBuilder::new(key.stream, &key.topic, key.partition);
         for o in offsets {
             let json = format!(r#"{{"prediction_id":"p{o}","ts":{o},"label":"x"}}"#);
             let e = decode(StreamKind::Corrections, json.as_bytes(), &Limits::default()).unwrap();
-            b.append(&e, Lineage { offset: o, kafka_ts: None }).unwrap();
+            b.append(
+                &e,
+                Lineage {
+                    offset: o,
+                    kafka_ts: None,
+                },
+            )
+            .unwrap();
         }
         b.finish().unwrap()
     }
@@ -357,32 +399,58 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let local = Storage::open(dir.path().to_str().unwrap(), []).unwrap();
         let mem = Storage::open("memory://bucket/some/prefix", []).unwrap();
-        vec![(LandingZone::new(local), Some(dir)), (LandingZone::new(mem), None)]
+        vec![
+            (LandingZone::new(local), Some(dir)),
+            (LandingZone::new(mem), None),
+        ]
     }
 
     #[test]
     fn names_sort_by_offset() {
-        let key = PartitionKey { stream: StreamKind::Corrections, topic: "c".into(), partition: 7 };
+        let key = PartitionKey {
+            stream: StreamKind::Corrections,
+            topic: "c".into(),
+            partition: 7,
+        };
         let a = LandingZone::file_path(&key, 9);
         let b = LandingZone::file_path(&key, 10);
         assert!(a < b);
-        assert_eq!(a.as_ref(), "landing/corrections/topic=c/partition=7/00000000000000000009.parquet");
+        assert_eq!(
+            a.as_ref(),
+            "landing/corrections/topic=c/partition=7/00000000000000000009.parquet"
+        );
         assert_eq!(LandingZone::start_of(&b), Some(10));
-        assert_eq!(LandingZone::start_of(&Path::from("x/00000000000000000009.parquet#1")), None);
+        assert_eq!(
+            LandingZone::start_of(&Path::from("x/00000000000000000009.parquet#1")),
+            None
+        );
     }
 
     #[tokio::test]
     async fn land_resume_and_conflicts() {
         for (zone, _dir) in zones().await {
-            let key = PartitionKey { stream: StreamKind::Corrections, topic: "c".into(), partition: 0 };
-            assert_eq!(zone.resume_point(&key, None).await.unwrap().next_offset, None);
-            assert_eq!(zone.resume_point(&key, Some(5)).await.unwrap().next_offset, Some(5));
+            let key = PartitionKey {
+                stream: StreamKind::Corrections,
+                topic: "c".into(),
+                partition: 0,
+            };
+            assert_eq!(
+                zone.resume_point(&key, None).await.unwrap().next_offset,
+                None
+            );
+            assert_eq!(
+                zone.resume_point(&key, Some(5)).await.unwrap().next_offset,
+                Some(5)
+            );
 
             let f = zone.land(&key, 0, 9, batch(&key, 0..=9)).await.unwrap();
             assert!(f.created);
             assert_eq!(f.rows, 10);
             let m = zone.read_meta(&f.path).await.unwrap();
-            assert_eq!((m.start_offset, m.end_offset, m.rows, m.ts_range), (0, 9, 10, Some((0, 9))));
+            assert_eq!(
+                (m.start_offset, m.end_offset, m.rows, m.ts_range),
+                (0, 9, 10, Some((0, 9)))
+            );
             let f = zone.land(&key, 10, 24, batch(&key, 10..=24)).await.unwrap();
             assert!(f.created);
             // A second writer landing an overlapping range at the same start loses and learns the winner's end.
@@ -398,8 +466,14 @@ mod tests {
             // An empty range (all dead-lettered) still lands, keeping the chain gap-free.
             let f = zone.land(&key, 25, 27, batch(&key, 1..=0)).await.unwrap();
             assert!(f.created && f.rows == 0);
-            assert_eq!(zone.resume_point(&key, Some(25)).await.unwrap().next_offset, Some(28));
-            assert_eq!(zone.partitions(StreamKind::Corrections).await.unwrap(), vec![key.clone()]);
+            assert_eq!(
+                zone.resume_point(&key, Some(25)).await.unwrap().next_offset,
+                Some(28)
+            );
+            assert_eq!(
+                zone.partitions(StreamKind::Corrections).await.unwrap(),
+                vec![key.clone()]
+            );
             assert_eq!(zone.list_partition(&key, Some(10)).await.unwrap().len(), 2);
         }
     }
@@ -408,13 +482,26 @@ mod tests {
     async fn local_writes_leave_no_partial_files() {
         let dir = tempfile::tempdir().unwrap();
         let zone = LandingZone::new(Storage::open(dir.path().to_str().unwrap(), []).unwrap());
-        let key = PartitionKey { stream: StreamKind::Corrections, topic: "c".into(), partition: 0 };
+        let key = PartitionKey {
+            stream: StreamKind::Corrections,
+            topic: "c".into(),
+            partition: 0,
+        };
         zone.land(&key, 0, 3, batch(&key, 0..=3)).await.unwrap();
-        let tmp: Vec<_> = std::fs::read_dir(dir.path().join("_tmp")).unwrap().collect();
+        let tmp: Vec<_> = std::fs::read_dir(dir.path().join("_tmp"))
+            .unwrap()
+            .collect();
         assert!(tmp.is_empty(), "temp files are removed after linking");
         // A stale temp file from a crashed writer is ignored by listings and cleaned up.
         std::fs::write(dir.path().join("_tmp/123-0-0"), b"partial").unwrap();
-        assert_eq!(zone.storage().list(&Path::from(""), None).await.unwrap().len(), 1);
+        assert_eq!(
+            zone.storage()
+                .list(&Path::from(""), None)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
         assert_eq!(zone.storage().clean_stale_tmp(std::time::Duration::ZERO), 1);
     }
 }

@@ -8,9 +8,9 @@
 //! the data folders (a crash leaves `name#N` files that pandas then tries to read).
 
 use bytes::Bytes;
+use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
-use futures::TryStreamExt;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -65,8 +65,14 @@ impl StorageError {
                 use std::io::ErrorKind::*;
                 !matches!(
                     source.kind(),
-                    PermissionDenied | StorageFull | ReadOnlyFilesystem | InvalidInput | InvalidData
-                        | NotFound | IsADirectory | NotADirectory
+                    PermissionDenied
+                        | StorageFull
+                        | ReadOnlyFilesystem
+                        | InvalidInput
+                        | InvalidData
+                        | NotFound
+                        | IsADirectory
+                        | NotADirectory
                 )
             }
         }
@@ -136,69 +142,74 @@ impl Storage {
             .collect();
         let url_prefix = Path::from_url_path(url.path().trim_matches('/'))
             .map_err(|e| invalid(e.to_string()))?;
-        let (store, prefix, local_root): (Arc<dyn ObjectStore>, Path, Option<PathBuf>) =
-            match url.scheme() {
-                "file" => {
-                    let dir = url
-                        .to_file_path()
-                        .map_err(|_| invalid("not a local path".into()))?;
-                    std::fs::create_dir_all(&dir).map_err(|e| StorageError::Io {
-                        path: dir.display().to_string(),
-                        source: e,
-                    })?;
-                    let dir = dir.canonicalize().map_err(|e| StorageError::Io {
-                        path: dir.display().to_string(),
-                        source: e,
-                    })?;
-                    let prefix = Path::from_absolute_path(&dir)
-                        .map_err(|e| invalid(e.to_string()))?;
-                    (
-                        Arc::new(object_store::local::LocalFileSystem::new()),
-                        prefix,
-                        Some(dir),
-                    )
+        let (store, prefix, local_root): (Arc<dyn ObjectStore>, Path, Option<PathBuf>) = match url
+            .scheme()
+        {
+            "file" => {
+                let dir = url
+                    .to_file_path()
+                    .map_err(|_| invalid("not a local path".into()))?;
+                std::fs::create_dir_all(&dir).map_err(|e| StorageError::Io {
+                    path: dir.display().to_string(),
+                    source: e,
+                })?;
+                let dir = dir.canonicalize().map_err(|e| StorageError::Io {
+                    path: dir.display().to_string(),
+                    source: e,
+                })?;
+                let prefix = Path::from_absolute_path(&dir).map_err(|e| invalid(e.to_string()))?;
+                (
+                    Arc::new(object_store::local::LocalFileSystem::new()),
+                    prefix,
+                    Some(dir),
+                )
+            }
+            "s3" | "s3a" => {
+                let mut b = object_store::aws::AmazonS3Builder::from_env().with_url(url.as_str());
+                for (k, v) in &options {
+                    let key = k
+                        .parse()
+                        .map_err(|e: object_store::Error| invalid(e.to_string()))?;
+                    b = b.with_config(key, v);
                 }
-                "s3" | "s3a" => {
-                    let mut b = object_store::aws::AmazonS3Builder::from_env()
-                        .with_url(url.as_str());
-                    for (k, v) in &options {
-                        let key = k.parse().map_err(|e: object_store::Error| invalid(e.to_string()))?;
-                        b = b.with_config(key, v);
-                    }
-                    let store = b.build().map_err(|e| invalid(e.to_string()))?;
-                    (Arc::new(store), url_prefix, None)
+                let store = b.build().map_err(|e| invalid(e.to_string()))?;
+                (Arc::new(store), url_prefix, None)
+            }
+            "gs" => {
+                let mut b =
+                    object_store::gcp::GoogleCloudStorageBuilder::from_env().with_url(url.as_str());
+                for (k, v) in &options {
+                    let key = k
+                        .parse()
+                        .map_err(|e: object_store::Error| invalid(e.to_string()))?;
+                    b = b.with_config(key, v);
                 }
-                "gs" => {
-                    let mut b = object_store::gcp::GoogleCloudStorageBuilder::from_env()
-                        .with_url(url.as_str());
-                    for (k, v) in &options {
-                        let key = k.parse().map_err(|e: object_store::Error| invalid(e.to_string()))?;
-                        b = b.with_config(key, v);
-                    }
-                    let store = b.build().map_err(|e| invalid(e.to_string()))?;
-                    (Arc::new(store), url_prefix, None)
+                let store = b.build().map_err(|e| invalid(e.to_string()))?;
+                (Arc::new(store), url_prefix, None)
+            }
+            "az" | "azure" | "abfs" | "abfss" => {
+                let mut b =
+                    object_store::azure::MicrosoftAzureBuilder::from_env().with_url(url.as_str());
+                for (k, v) in &options {
+                    let key = k
+                        .parse()
+                        .map_err(|e: object_store::Error| invalid(e.to_string()))?;
+                    b = b.with_config(key, v);
                 }
-                "az" | "azure" | "abfs" | "abfss" => {
-                    let mut b = object_store::azure::MicrosoftAzureBuilder::from_env()
-                        .with_url(url.as_str());
-                    for (k, v) in &options {
-                        let key = k.parse().map_err(|e: object_store::Error| invalid(e.to_string()))?;
-                        b = b.with_config(key, v);
-                    }
-                    let store = b.build().map_err(|e| invalid(e.to_string()))?;
-                    (Arc::new(store), url_prefix, None)
-                }
-                "memory" => (
-                    Arc::new(object_store::memory::InMemory::new()),
-                    url_prefix,
-                    None,
-                ),
-                other => {
-                    return Err(invalid(format!(
-                        "unsupported scheme `{other}` (expected file, s3, gs, az or memory)"
-                    )));
-                }
-            };
+                let store = b.build().map_err(|e| invalid(e.to_string()))?;
+                (Arc::new(store), url_prefix, None)
+            }
+            "memory" => (
+                Arc::new(object_store::memory::InMemory::new()),
+                url_prefix,
+                None,
+            ),
+            other => {
+                return Err(invalid(format!(
+                    "unsupported scheme `{other}` (expected file, s3, gs, az or memory)"
+                )));
+            }
+        };
         let mut url = url;
         let trimmed = url.path().trim_end_matches('/').to_string();
         url.set_path(&trimmed);
@@ -254,7 +265,11 @@ impl Storage {
     /// Writes `bytes` at `rel` only if nothing is there, atomically: readers see
     /// the whole object or none. On `Created` the object is durable (fsynced, for
     /// local storage).
-    pub async fn put_if_absent(&self, rel: &Path, bytes: Bytes) -> Result<PutOutcome, StorageError> {
+    pub async fn put_if_absent(
+        &self,
+        rel: &Path,
+        bytes: Bytes,
+    ) -> Result<PutOutcome, StorageError> {
         match &self.local_root {
             Some(root) => local_blocking(root, rel, bytes, local_put_if_absent).await,
             None => {
@@ -263,10 +278,16 @@ impl Storage {
                     mode: PutMode::Create,
                     ..Default::default()
                 };
-                match self.store.put_opts(&path, PutPayload::from(bytes), opts).await {
+                match self
+                    .store
+                    .put_opts(&path, PutPayload::from(bytes), opts)
+                    .await
+                {
                     Ok(_) => Ok(PutOutcome::Created),
                     Err(object_store::Error::AlreadyExists { .. })
-                    | Err(object_store::Error::Precondition { .. }) => Ok(PutOutcome::AlreadyExists),
+                    | Err(object_store::Error::Precondition { .. }) => {
+                        Ok(PutOutcome::AlreadyExists)
+                    }
                     Err(e) => Err(StorageError::object_store(&path, e)),
                 }
             }
@@ -299,7 +320,11 @@ impl Storage {
     }
 
     /// Reads a byte range of an object.
-    pub async fn get_range(&self, rel: &Path, range: std::ops::Range<u64>) -> Result<Bytes, StorageError> {
+    pub async fn get_range(
+        &self,
+        rel: &Path,
+        range: std::ops::Range<u64>,
+    ) -> Result<Bytes, StorageError> {
         let path = self.path(rel);
         self.store
             .get_range(&path, range)
@@ -315,7 +340,9 @@ impl Storage {
             .get(&path)
             .await
             .map_err(|e| StorageError::object_store(&path, e))?;
-        r.bytes().await.map_err(|e| StorageError::object_store(&path, e))
+        r.bytes()
+            .await
+            .map_err(|e| StorageError::object_store(&path, e))
     }
 
     /// Lists the objects below `rel_prefix` whose location sorts after `rel_offset`
@@ -357,8 +384,12 @@ impl Storage {
 
     /// Removes in-progress local writes older than `age` left by crashed processes.
     pub fn clean_stale_tmp(&self, age: std::time::Duration) -> usize {
-        let Some(root) = &self.local_root else { return 0 };
-        let Ok(entries) = std::fs::read_dir(root.join(TMP_DIR)) else { return 0 };
+        let Some(root) = &self.local_root else {
+            return 0;
+        };
+        let Ok(entries) = std::fs::read_dir(root.join(TMP_DIR)) else {
+            return 0;
+        };
         let mut removed = 0;
         for entry in entries.flatten() {
             let old = entry
@@ -443,7 +474,11 @@ fn sync_dir(dir: &std::path::Path) -> Result<(), StorageError> {
         .map_err(io_err(dir))
 }
 
-fn local_put_if_absent(root: &std::path::Path, rel: &Path, bytes: &[u8]) -> Result<PutOutcome, StorageError> {
+fn local_put_if_absent(
+    root: &std::path::Path,
+    rel: &Path,
+    bytes: &[u8],
+) -> Result<PutOutcome, StorageError> {
     let target = target_of(root, rel)?;
     if target.exists() {
         return Ok(PutOutcome::AlreadyExists);
@@ -464,7 +499,11 @@ fn local_put_if_absent(root: &std::path::Path, rel: &Path, bytes: &[u8]) -> Resu
     }
 }
 
-fn local_put_overwrite(root: &std::path::Path, rel: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+fn local_put_overwrite(
+    root: &std::path::Path,
+    rel: &Path,
+    bytes: &[u8],
+) -> Result<(), StorageError> {
     let target = target_of(root, rel)?;
     let parent = target.parent().unwrap_or(root).to_path_buf();
     std::fs::create_dir_all(&parent).map_err(io_err(&parent))?;

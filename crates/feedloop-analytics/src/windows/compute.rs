@@ -16,7 +16,9 @@ use arrow::datatypes::{Float64Type, Int64Type};
 use datafusion::common::ScalarValue;
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
 use datafusion::execution::context::SessionContext;
 use datafusion::prelude::{col, lit};
 use feedloop_events::StreamKind;
@@ -28,7 +30,10 @@ use std::sync::Arc;
 pub type ModelKey = (String, String);
 
 fn ts_lit(ms: i64) -> datafusion::prelude::Expr {
-    lit(ScalarValue::TimestampMillisecond(Some(ms), Some("UTC".into())))
+    lit(ScalarValue::TimestampMillisecond(
+        Some(ms),
+        Some("UTC".into()),
+    ))
 }
 
 /// Reads the rows of `stream` with `ts` in `[start, end)` from `files` into memory
@@ -50,17 +55,27 @@ pub async fn load_range_table(
     let _ = ctx.deregister_table(scan.as_str());
     let _ = ctx.deregister_table(format!("{scan}__files").as_str());
     let _ = ctx.deregister_table(name);
-    ctx.register_table(name, Arc::new(MemTable::try_new(schema(stream), vec![batches])?))?;
+    ctx.register_table(
+        name,
+        Arc::new(MemTable::try_new(schema(stream), vec![batches])?),
+    )?;
     Ok(rows)
 }
 
 /// Registers `name` as the rows of table `source` with `ts` in `[start, end)`.
-pub async fn register_filtered_view(ctx: &SessionContext, name: &str, source: &str, start: i64, end: i64) -> Result<(), AnalyticsError> {
+pub async fn register_filtered_view(
+    ctx: &SessionContext,
+    name: &str,
+    source: &str,
+    start: i64,
+    end: i64,
+) -> Result<(), AnalyticsError> {
     let _ = ctx.deregister_table(name);
-    let df = ctx
-        .table(source)
-        .await?
-        .filter(col("ts").gt_eq(ts_lit(start)).and(col("ts").lt(ts_lit(end))))?;
+    let df = ctx.table(source).await?.filter(
+        col("ts")
+            .gt_eq(ts_lit(start))
+            .and(col("ts").lt(ts_lit(end))),
+    )?;
     ctx.register_table(name, df.into_view())?;
     Ok(())
 }
@@ -87,7 +102,10 @@ pub async fn register_window_table(
             .map(|f| ListingTableUrl::parse(storage.url_of(&f.path, false)))
             .collect::<Result<Vec<_>, _>>()?;
         let config = ListingTableConfig::new_with_multi_paths(urls)
-            .with_listing_options(ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet"))
+            .with_listing_options(
+                ListingOptions::new(Arc::new(ParquetFormat::default()))
+                    .with_file_extension(".parquet"),
+            )
             .with_schema(schema(stream));
         ctx.register_table(raw.as_str(), Arc::new(ListingTable::try_new(config)?))?;
     }
@@ -127,7 +145,10 @@ fn i64_at(b: &RecordBatch, c: usize, i: usize) -> Option<i64> {
 
 /// Feature samples per model version from table `t` (one query for all features,
 /// one for the outputs).
-pub async fn collect_samples(ctx: &SessionContext, t: &str) -> Result<BTreeMap<ModelKey, Samples>, AnalyticsError> {
+pub async fn collect_samples(
+    ctx: &SessionContext,
+    t: &str,
+) -> Result<BTreeMap<ModelKey, Samples>, AnalyticsError> {
     let mut out: BTreeMap<ModelKey, Samples> = BTreeMap::new();
     let features = sql(
         ctx,
@@ -161,7 +182,11 @@ pub async fn collect_samples(ctx: &SessionContext, t: &str) -> Result<BTreeMap<M
             }
         }
     }
-    let outputs = sql(ctx, &format!("SELECT model, model_version, output_score, output_label, output_value FROM {t}")).await?;
+    let outputs = sql(
+        ctx,
+        &format!("SELECT model, model_version, output_score, output_label, output_value FROM {t}"),
+    )
+    .await?;
     for b in &outputs {
         let model = b.column(0).as_string::<i32>();
         let version = b.column(1).as_string::<i32>();
@@ -169,13 +194,17 @@ pub async fn collect_samples(ctx: &SessionContext, t: &str) -> Result<BTreeMap<M
         let label = b.column(3).as_string::<i32>();
         let value = b.column(4).as_primitive::<Float64Type>();
         for i in 0..b.num_rows() {
-            let s = out.entry((model.value(i).to_string(), version.value(i).to_string())).or_default();
+            let s = out
+                .entry((model.value(i).to_string(), version.value(i).to_string()))
+                .or_default();
             s.rows += 1;
             if score.is_valid(i) {
                 s.feature(OUTPUT_SCORE).numbers.push(score.value(i));
             }
             if label.is_valid(i) {
-                s.feature(OUTPUT_LABEL).strings.push(label.value(i).to_string());
+                s.feature(OUTPUT_LABEL)
+                    .strings
+                    .push(label.value(i).to_string());
             }
             if value.is_valid(i) {
                 s.feature(OUTPUT_VALUE).numbers.push(value.value(i));
@@ -186,11 +215,22 @@ pub async fn collect_samples(ctx: &SessionContext, t: &str) -> Result<BTreeMap<M
 }
 
 /// Volume per model version, overall and per configured segment tag.
-pub async fn volume(ctx: &SessionContext, t: &str, segments: &[String]) -> Result<Vec<(ModelKey, BTreeMap<String, String>, f64)>, AnalyticsError> {
+pub async fn volume(
+    ctx: &SessionContext,
+    t: &str,
+    segments: &[String],
+) -> Result<Vec<(ModelKey, BTreeMap<String, String>, f64)>, AnalyticsError> {
     let mut out = Vec::new();
-    for b in sql(ctx, &format!("SELECT model, model_version, count(*) FROM {t} GROUP BY 1, 2")).await? {
+    for b in sql(
+        ctx,
+        &format!("SELECT model, model_version, count(*) FROM {t} GROUP BY 1, 2"),
+    )
+    .await?
+    {
         for i in 0..b.num_rows() {
-            if let (Some(m), Some(v), Some(n)) = (str_at(&b, 0, i), str_at(&b, 1, i), i64_at(&b, 2, i)) {
+            if let (Some(m), Some(v), Some(n)) =
+                (str_at(&b, 0, i), str_at(&b, 1, i), i64_at(&b, 2, i))
+            {
                 out.push(((m, v), BTreeMap::new(), n as f64));
             }
         }
@@ -202,7 +242,12 @@ pub async fn volume(ctx: &SessionContext, t: &str, segments: &[String]) -> Resul
         );
         for b in sql(ctx, &q).await? {
             for i in 0..b.num_rows() {
-                if let (Some(m), Some(v), Some(s), Some(n)) = (str_at(&b, 0, i), str_at(&b, 1, i), str_at(&b, 2, i), i64_at(&b, 3, i)) {
+                if let (Some(m), Some(v), Some(s), Some(n)) = (
+                    str_at(&b, 0, i),
+                    str_at(&b, 1, i),
+                    str_at(&b, 2, i),
+                    i64_at(&b, 3, i),
+                ) {
                     out.push(((m, v), BTreeMap::from([(tag.clone(), s)]), n as f64));
                 }
             }
@@ -217,7 +262,10 @@ pub fn sql_string(s: &str) -> String {
 }
 
 /// Latency metrics per model version.
-pub async fn latency(ctx: &SessionContext, t: &str) -> Result<Vec<(ModelKey, Vec<(&'static str, f64)>)>, AnalyticsError> {
+pub async fn latency(
+    ctx: &SessionContext,
+    t: &str,
+) -> Result<Vec<(ModelKey, Vec<(&'static str, f64)>)>, AnalyticsError> {
     let q = format!(
         "SELECT model, model_version, count(*) AS n, \
          percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms), \
@@ -230,9 +278,18 @@ pub async fn latency(ctx: &SessionContext, t: &str) -> Result<Vec<(ModelKey, Vec
     let mut out = Vec::new();
     for b in sql(ctx, &q).await? {
         for i in 0..b.num_rows() {
-            let (Some(m), Some(v)) = (str_at(&b, 0, i), str_at(&b, 1, i)) else { continue };
+            let (Some(m), Some(v)) = (str_at(&b, 0, i), str_at(&b, 1, i)) else {
+                continue;
+            };
             let mut vals = Vec::new();
-            for (c, name) in [(2, "requests"), (3, "latency_p50"), (4, "latency_p95"), (5, "latency_p99"), (6, "request_error_rate"), (7, "timeout_rate")] {
+            for (c, name) in [
+                (2, "requests"),
+                (3, "latency_p50"),
+                (4, "latency_p95"),
+                (5, "latency_p99"),
+                (6, "request_error_rate"),
+                (7, "timeout_rate"),
+            ] {
                 if let Some(x) = f64_at(&b, c, i) {
                     vals.push((name, x));
                 }
@@ -245,7 +302,12 @@ pub async fn latency(ctx: &SessionContext, t: &str) -> Result<Vec<(ModelKey, Vec
 
 /// Late events (event time before `cursor`) in newly landed prediction files,
 /// per model version and the window they belong to.
-pub async fn late_events(ctx: &SessionContext, t: &str, cursor: i64, size: i64) -> Result<Vec<(ModelKey, i64, f64)>, AnalyticsError> {
+pub async fn late_events(
+    ctx: &SessionContext,
+    t: &str,
+    cursor: i64,
+    size: i64,
+) -> Result<Vec<(ModelKey, i64, f64)>, AnalyticsError> {
     let q = format!(
         "SELECT model, model_version, CAST(ts AS BIGINT) - (CAST(ts AS BIGINT) % {size}) AS w, count(*) \
          FROM {t} WHERE CAST(ts AS BIGINT) < {cursor} GROUP BY 1, 2, 3"
@@ -253,7 +315,12 @@ pub async fn late_events(ctx: &SessionContext, t: &str, cursor: i64, size: i64) 
     let mut out = Vec::new();
     for b in sql(ctx, &q).await? {
         for i in 0..b.num_rows() {
-            if let (Some(m), Some(v), Some(w), Some(n)) = (str_at(&b, 0, i), str_at(&b, 1, i), i64_at(&b, 2, i), i64_at(&b, 3, i)) {
+            if let (Some(m), Some(v), Some(w), Some(n)) = (
+                str_at(&b, 0, i),
+                str_at(&b, 1, i),
+                i64_at(&b, 2, i),
+                i64_at(&b, 3, i),
+            ) {
                 out.push(((m, v), w, n as f64));
             }
         }
@@ -262,7 +329,14 @@ pub async fn late_events(ctx: &SessionContext, t: &str, cursor: i64, size: i64) 
 }
 
 /// A metric row of the overall segment.
-pub fn row(start: i64, end: i64, key: &ModelKey, metric: &str, feature: Option<&str>, value: f64) -> MetricRow {
+pub fn row(
+    start: i64,
+    end: i64,
+    key: &ModelKey,
+    metric: &str,
+    feature: Option<&str>,
+    value: f64,
+) -> MetricRow {
     MetricRow {
         window_start: start,
         window_end: end,

@@ -89,31 +89,48 @@ impl WindowsConfig {
     }
 
     pub fn validate(&self) -> Result<(), InvalidWindowsSetting> {
-        let bad = |key: &str, expected: &str| InvalidWindowsSetting { key: key.into(), expected: expected.into() };
+        let bad = |key: &str, expected: &str| InvalidWindowsSetting {
+            key: key.into(),
+            expected: expected.into(),
+        };
         if self.size < Duration::from_secs(1) || self.size > Duration::from_secs(7 * 86_400) {
-            return Err(bad("windows.size", "expected a duration between 1s and 7d, e.g. \"5m\""));
+            return Err(bad(
+                "windows.size",
+                "expected a duration between 1s and 7d, e.g. \"5m\"",
+            ));
         }
         if self.allowed_lateness > Duration::from_secs(7 * 86_400) {
-            return Err(bad("windows.allowed_lateness", "expected a duration up to 7d, e.g. \"1m\""));
+            return Err(bad(
+                "windows.allowed_lateness",
+                "expected a duration up to 7d, e.g. \"1m\"",
+            ));
         }
         if self.poll_interval < Duration::from_millis(10) {
             return Err(bad("windows.poll_interval", "expected at least 10ms"));
         }
         if self.reference_windows == 0 {
-            return Err(bad("windows.reference_windows", "expected a positive number of windows"));
+            return Err(bad(
+                "windows.reference_windows",
+                "expected a positive number of windows",
+            ));
         }
         for (name, m) in &self.models {
             match &m.reference {
                 Some(ReferenceSource::Range { since, until }) => {
                     let key = format!("windows.models.{name}.reference");
-                    let a = chrono::DateTime::parse_from_rfc3339(since).map_err(|_| bad(&key, "expected `since` as an RFC 3339 time"))?;
-                    let b = chrono::DateTime::parse_from_rfc3339(until).map_err(|_| bad(&key, "expected `until` as an RFC 3339 time"))?;
+                    let a = chrono::DateTime::parse_from_rfc3339(since)
+                        .map_err(|_| bad(&key, "expected `since` as an RFC 3339 time"))?;
+                    let b = chrono::DateTime::parse_from_rfc3339(until)
+                        .map_err(|_| bad(&key, "expected `until` as an RFC 3339 time"))?;
                     if b <= a {
                         return Err(bad(&key, "expected `until` after `since`"));
                     }
                 }
                 Some(ReferenceSource::FirstWindows { first_windows: 0 }) => {
-                    return Err(bad(&format!("windows.models.{name}.reference"), "expected first_windows ≥ 1"));
+                    return Err(bad(
+                        &format!("windows.models.{name}.reference"),
+                        "expected first_windows ≥ 1",
+                    ));
                 }
                 _ => {}
             }

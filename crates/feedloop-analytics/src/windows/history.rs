@@ -16,7 +16,9 @@
 //! (drift rows only), `computed_at`. `feedloop query` reads them as `metrics`
 //! and `alerts`.
 
-use arrow::array::{ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray, TimestampMillisecondArray};
+use arrow::array::{
+    ArrayRef, BooleanArray, Float64Array, RecordBatch, StringArray, TimestampMillisecondArray,
+};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use feedloop_events::arrow_schema::ts_type;
 use feedloop_storage::{PutOutcome, Storage, StorageError};
@@ -126,7 +128,10 @@ fn opt_strs<'a>(v: impl Iterator<Item = Option<&'a str>>) -> ArrayRef {
     Arc::new(StringArray::from_iter(v))
 }
 
-pub fn metrics_batch(rows: &[MetricRow], computed_at: i64) -> Result<RecordBatch, arrow::error::ArrowError> {
+pub fn metrics_batch(
+    rows: &[MetricRow],
+    computed_at: i64,
+) -> Result<RecordBatch, arrow::error::ArrowError> {
     let segs: Vec<String> = rows.iter().map(|r| segment_json(&r.segment)).collect();
     RecordBatch::try_new(
         METRICS_SCHEMA.clone(),
@@ -175,7 +180,10 @@ pub fn alerts_batch(rows: &[AlertRow]) -> Result<RecordBatch, arrow::error::Arro
 }
 
 fn encode(batch: &RecordBatch) -> Result<bytes::Bytes, StorageError> {
-    let perr = |e: parquet::errors::ParquetError| StorageError::Parquet { path: "(history)".into(), reason: e.to_string() };
+    let perr = |e: parquet::errors::ParquetError| StorageError::Parquet {
+        path: "(history)".into(),
+        reason: e.to_string(),
+    };
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .build();
@@ -188,11 +196,21 @@ fn encode(batch: &RecordBatch) -> Result<bytes::Bytes, StorageError> {
 
 /// The file of a window in a history table.
 pub fn window_file(dir: &str, window_start: i64) -> Path {
-    Path::from_iter([dir.to_string(), format!("{:020}.parquet", window_start.max(0))])
+    Path::from_iter([
+        dir.to_string(),
+        format!("{:020}.parquet", window_start.max(0)),
+    ])
 }
 
 /// Writes a window's rows to a history table; `AlreadyExists` when the window
 /// was written before (a recomputation after a restart).
-pub async fn write_window(storage: &Storage, dir: &str, window_start: i64, batch: &RecordBatch) -> Result<PutOutcome, StorageError> {
-    storage.put_if_absent(&window_file(dir, window_start), encode(batch)?).await
+pub async fn write_window(
+    storage: &Storage,
+    dir: &str,
+    window_start: i64,
+    batch: &RecordBatch,
+) -> Result<PutOutcome, StorageError> {
+    storage
+        .put_if_absent(&window_file(dir, window_start), encode(batch)?)
+        .await
 }

@@ -41,7 +41,12 @@ pub struct LandingIndex {
 }
 
 fn partition_id(key: &PartitionKey) -> String {
-    format!("{}/{}/{}", key.stream.table_name(), key.topic, key.partition)
+    format!(
+        "{}/{}/{}",
+        key.stream.table_name(),
+        key.topic,
+        key.partition
+    )
 }
 
 impl LandingIndex {
@@ -56,16 +61,26 @@ impl LandingIndex {
                 let id = partition_id(&key);
                 let from = self.last_seen.get(&id).map(|s| s + 1);
                 for path in zone.list_partition(&key, from).await? {
-                    let Some(start) = LandingZone::start_of(&path) else { continue };
+                    let Some(start) = LandingZone::start_of(&path) else {
+                        continue;
+                    };
                     let meta = zone.read_meta(&path).await?;
                     self.last_seen.insert(id.clone(), start);
-                    let Some((lo, hi)) = meta.ts_range else { continue };
+                    let Some((lo, hi)) = meta.ts_range else {
+                        continue;
+                    };
                     self.max_ts = Some(self.max_ts.map_or(hi, |m| m.max(hi)));
                     let pm = self.partition_max.entry(id.clone()).or_insert(hi);
                     *pm = (*pm).max(hi);
                     self.last_new.insert(id.clone(), std::time::Instant::now());
                     self.min_ts = Some(self.min_ts.map_or(lo, |m| m.min(lo)));
-                    let f = IndexedFile { path: path.to_string(), stream, rows: meta.rows, ts_min: lo, ts_max: hi };
+                    let f = IndexedFile {
+                        path: path.to_string(),
+                        stream,
+                        rows: meta.rows,
+                        ts_min: lo,
+                        ts_max: hi,
+                    };
                     self.files.push(f.clone());
                     new.push(f);
                 }

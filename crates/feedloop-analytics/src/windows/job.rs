@@ -26,7 +26,9 @@ use super::index::LandingIndex;
 use super::profiles::{self, OUTPUT_LABEL, OUTPUT_SCORE, OUTPUT_VALUE, Samples};
 use crate::AnalyticsError;
 use datafusion::execution::context::SessionContext;
-use feedloop_drift::profile::{ProfileConfig, ProfileDriftOptions, ReferenceProfile, Value, WindowCounts, profile_drift};
+use feedloop_drift::profile::{
+    ProfileConfig, ProfileDriftOptions, ReferenceProfile, Value, WindowCounts, profile_drift,
+};
 use feedloop_events::StreamKind;
 use feedloop_storage::{LandingZone, Storage};
 use futures::future::BoxFuture;
@@ -105,16 +107,25 @@ fn model_id(k: &ModelKey) -> String {
 }
 
 fn split_model_id(s: &str) -> Option<ModelKey> {
-    s.split_once('/').map(|(a, b)| (a.to_string(), b.to_string()))
+    s.split_once('/')
+        .map(|(a, b)| (a.to_string(), b.to_string()))
 }
 
 impl WindowJob {
     /// Opens the job on `storage`, restoring its state if there is one.
-    pub async fn open(config: WindowsConfig, storage: Storage, ctx: SessionContext) -> Result<WindowJob, AnalyticsError> {
+    pub async fn open(
+        config: WindowsConfig,
+        storage: Storage,
+        ctx: SessionContext,
+    ) -> Result<WindowJob, AnalyticsError> {
         let state = match storage.get(&Path::from(STATE_PATH)).await {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| AnalyticsError::Input(format!("{STATE_PATH} is not a window-job state: {e}")))?,
-            Err(feedloop_storage::StorageError::ObjectStore { source: object_store::Error::NotFound { .. }, .. }) => JobState::default(),
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                AnalyticsError::Input(format!("{STATE_PATH} is not a window-job state: {e}"))
+            })?,
+            Err(feedloop_storage::StorageError::ObjectStore {
+                source: object_store::Error::NotFound { .. },
+                ..
+            }) => JobState::default(),
             Err(e) => return Err(e.into()),
         };
         Ok(WindowJob {
@@ -131,9 +142,14 @@ impl WindowJob {
     }
 
     /// Attaches the alert engine (or another observer), restoring its saved state.
-    pub fn with_observer(mut self, mut observer: Box<dyn WindowObserver>) -> Result<Self, AnalyticsError> {
+    pub fn with_observer(
+        mut self,
+        mut observer: Box<dyn WindowObserver>,
+    ) -> Result<Self, AnalyticsError> {
         if !self.state.observer.is_null() {
-            observer.restore_state(self.state.observer.clone()).map_err(AnalyticsError::Input)?;
+            observer
+                .restore_state(self.state.observer.clone())
+                .map_err(AnalyticsError::Input)?;
         }
         self.observer = Some(observer);
         Ok(self)
@@ -160,16 +176,32 @@ impl WindowJob {
     pub async fn tick(&mut self) -> Result<Vec<WindowReport>, AnalyticsError> {
         let size = self.config.size_ms();
         let new_files = self.state.index.refresh(&self.zone).await?;
-        let Some(min_ts) = self.state.index.min_ts else { return Ok(vec![]) };
-        let cursor = *self.state.cursor.get_or_insert(min_ts.div_euclid(size) * size);
+        let Some(min_ts) = self.state.index.min_ts else {
+            return Ok(vec![]);
+        };
+        let cursor = *self
+            .state
+            .cursor
+            .get_or_insert(min_ts.div_euclid(size) * size);
         // Late events: rows of new files that belong to windows already closed.
         let late_files: Vec<_> = new_files
             .iter()
             .filter(|f| f.stream == StreamKind::Predictions && f.ts_min < cursor)
             .collect();
         if !late_files.is_empty() {
-            compute::register_window_table(&self.ctx, &self.storage, "late_predictions", StreamKind::Predictions, &late_files, i64::MIN / 2, cursor).await?;
-            for ((m, v), w, n) in compute::late_events(&self.ctx, "late_predictions", cursor, size).await? {
+            compute::register_window_table(
+                &self.ctx,
+                &self.storage,
+                "late_predictions",
+                StreamKind::Predictions,
+                &late_files,
+                i64::MIN / 2,
+                cursor,
+            )
+            .await?;
+            for ((m, v), w, n) in
+                compute::late_events(&self.ctx, "late_predictions", cursor, size).await?
+            {
                 self.state.pending_late.push((m, v, w, n));
             }
         }
@@ -187,9 +219,21 @@ impl WindowJob {
                 n /= 2;
             }
             let end = start + n * size;
-            for (stream, table) in [(StreamKind::Predictions, "tick_predictions"), (StreamKind::Latency, "tick_latency")] {
+            for (stream, table) in [
+                (StreamKind::Predictions, "tick_predictions"),
+                (StreamKind::Latency, "tick_latency"),
+            ] {
                 let files = self.state.index.overlapping(stream, start, end);
-                compute::load_range_table(&self.ctx, &self.storage, table, stream, &files, start, end).await?;
+                compute::load_range_table(
+                    &self.ctx,
+                    &self.storage,
+                    table,
+                    stream,
+                    &files,
+                    start,
+                    end,
+                )
+                .await?;
             }
             for i in 0..n {
                 let ws = start + i * size;
@@ -220,16 +264,35 @@ impl WindowJob {
         let _e = span.enter();
         let mut rows = self.compute_rows(start, end).await?;
         for (m, v, w, n) in std::mem::take(&mut self.state.pending_late) {
-            rows.push(compute::row(w, w + self.config.size_ms(), &(m, v), "late_events", None, n));
+            rows.push(compute::row(
+                w,
+                w + self.config.size_ms(),
+                &(m, v),
+                "late_events",
+                None,
+                n,
+            ));
         }
         let now = chrono::Utc::now().timestamp_millis();
-        history::write_window(&self.storage, history::METRICS_DIR, start, &history::metrics_batch(&rows, now)?).await?;
+        history::write_window(
+            &self.storage,
+            history::METRICS_DIR,
+            start,
+            &history::metrics_batch(&rows, now)?,
+        )
+        .await?;
         let alerts = match &mut self.observer {
             Some(o) => o.observe(start, end, &rows),
             None => Vec::new(),
         };
         if !alerts.is_empty() {
-            history::write_window(&self.storage, history::ALERTS_DIR, start, &history::alerts_batch(&alerts)?).await?;
+            history::write_window(
+                &self.storage,
+                history::ALERTS_DIR,
+                start,
+                &history::alerts_batch(&alerts)?,
+            )
+            .await?;
             if let Some(o) = &mut self.observer {
                 o.deliver(&alerts);
             }
@@ -241,18 +304,31 @@ impl WindowJob {
         }
         self.save_state().await?;
         tracing::debug!(rows = rows.len(), alerts = alerts.len(), "window closed");
-        Ok(WindowReport { window_start: start, window_end: end, rows, alerts })
+        Ok(WindowReport {
+            window_start: start,
+            window_end: end,
+            rows,
+            alerts,
+        })
     }
 
     async fn save_state(&self) -> Result<(), AnalyticsError> {
-        let json = serde_json::to_vec(&self.state).map_err(|e| AnalyticsError::Execution(e.to_string()))?;
-        self.storage.put_overwrite(&Path::from(STATE_PATH), json.into()).await?;
+        let json = serde_json::to_vec(&self.state)
+            .map_err(|e| AnalyticsError::Execution(e.to_string()))?;
+        self.storage
+            .put_overwrite(&Path::from(STATE_PATH), json.into())
+            .await?;
         Ok(())
     }
 
-    async fn compute_rows(&mut self, start: i64, end: i64) -> Result<Vec<MetricRow>, AnalyticsError> {
+    async fn compute_rows(
+        &mut self,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<MetricRow>, AnalyticsError> {
         let ctx = self.ctx.clone();
-        compute::register_filtered_view(&ctx, "w_predictions", "tick_predictions", start, end).await?;
+        compute::register_filtered_view(&ctx, "w_predictions", "tick_predictions", start, end)
+            .await?;
         compute::register_filtered_view(&ctx, "w_latency", "tick_latency", start, end).await?;
 
         let mut rows = Vec::new();
@@ -262,7 +338,12 @@ impl WindowJob {
         }
         // Volume, with an explicit 0 for every known model version that sent nothing.
         let volume = compute::volume(&ctx, "w_predictions", &self.config.segments).await?;
-        let known: Vec<ModelKey> = self.state.first_seen.keys().filter_map(|k| split_model_id(k)).collect();
+        let known: Vec<ModelKey> = self
+            .state
+            .first_seen
+            .keys()
+            .filter_map(|k| split_model_id(k))
+            .collect();
         for key in &known {
             if !volume.iter().any(|(k, seg, _)| k == key && seg.is_empty()) {
                 rows.push(compute::row(start, end, key, "volume", None, 0.0));
@@ -284,14 +365,22 @@ impl WindowJob {
             }
         }
         for source in &self.sources {
-            rows.extend(source.compute(&ctx, &self.storage, start, end, &self.config.segments).await?);
+            rows.extend(
+                source
+                    .compute(&ctx, &self.storage, start, end, &self.config.segments)
+                    .await?,
+            );
         }
         Ok(rows)
     }
 
     /// The reference profile of a model version, building and storing it once its
     /// reference data is complete; `None` until then.
-    pub async fn profile_for(&mut self, key: &ModelKey, window_start: i64) -> Result<Option<ReferenceProfile>, AnalyticsError> {
+    pub async fn profile_for(
+        &mut self,
+        key: &ModelKey,
+        window_start: i64,
+    ) -> Result<Option<ReferenceProfile>, AnalyticsError> {
         if let Some(p) = self.profiles.get(key) {
             return Ok(Some(p.clone()));
         }
@@ -305,10 +394,14 @@ impl WindowJob {
             .models
             .get(&key.0)
             .and_then(|m| m.reference.clone())
-            .unwrap_or(ReferenceSource::FirstWindows { first_windows: self.config.reference_windows });
+            .unwrap_or(ReferenceSource::FirstWindows {
+                first_windows: self.config.reference_windows,
+            });
         let samples = match &source {
             ReferenceSource::FirstWindows { first_windows } => {
-                let Some(first) = self.state.first_seen.get(&model_id(key)).copied() else { return Ok(None) };
+                let Some(first) = self.state.first_seen.get(&model_id(key)).copied() else {
+                    return Ok(None);
+                };
                 let until = first + *first_windows as i64 * size;
                 if window_start < until {
                     return Ok(None);
@@ -316,7 +409,11 @@ impl WindowJob {
                 self.landing_samples(key, first, until).await?
             }
             ReferenceSource::Range { since, until } => {
-                let parse = |s: &str| chrono::DateTime::parse_from_rfc3339(s).map(|t| t.timestamp_millis()).map_err(|e| AnalyticsError::Input(e.to_string()));
+                let parse = |s: &str| {
+                    chrono::DateTime::parse_from_rfc3339(s)
+                        .map(|t| t.timestamp_millis())
+                        .map_err(|e| AnalyticsError::Input(e.to_string()))
+                };
                 let (a, b) = (parse(since)?, parse(until)?);
                 if window_start < b {
                     return Ok(None);
@@ -336,7 +433,12 @@ impl WindowJob {
         Ok(Some(profile))
     }
 
-    async fn landing_samples(&self, key: &ModelKey, from: i64, until: i64) -> Result<Samples, AnalyticsError> {
+    async fn landing_samples(
+        &self,
+        key: &ModelKey,
+        from: i64,
+        until: i64,
+    ) -> Result<Samples, AnalyticsError> {
         let files: Vec<super::index::IndexedFile> = {
             // The index only keeps recent files: list the model's whole table range.
             let mut idx = LandingIndex::default();
@@ -347,7 +449,16 @@ impl WindowJob {
             .iter()
             .filter(|f| f.stream == StreamKind::Predictions && f.ts_min < until && f.ts_max >= from)
             .collect();
-        compute::register_window_table(&self.ctx, &self.storage, "ref_all", StreamKind::Predictions, &overlapping, from, until).await?;
+        compute::register_window_table(
+            &self.ctx,
+            &self.storage,
+            "ref_all",
+            StreamKind::Predictions,
+            &overlapping,
+            from,
+            until,
+        )
+        .await?;
         let q = format!(
             "SELECT * FROM ref_all WHERE model = {} AND model_version = {}",
             compute::sql_string(&key.0),
@@ -382,7 +493,10 @@ async fn file_samples(ctx: &SessionContext, file: &str) -> Result<Samples, Analy
             };
             let f = s.feature(name);
             match a.data_type() {
-                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(..) => {
+                DataType::Utf8
+                | DataType::LargeUtf8
+                | DataType::Utf8View
+                | DataType::Dictionary(..) => {
                     let a = arrow::compute::cast(a, &DataType::Utf8)?;
                     for v in a.as_string::<i32>().iter() {
                         match v {
@@ -412,25 +526,41 @@ async fn file_samples(ctx: &SessionContext, file: &str) -> Result<Samples, Analy
             }
         }
     }
-    s.features.retain(|_, f| !(f.numbers.is_empty() && f.strings.is_empty() && f.bools.is_empty()));
+    s.features
+        .retain(|_, f| !(f.numbers.is_empty() && f.strings.is_empty() && f.bools.is_empty()));
     Ok(s)
 }
 
 /// Drift rows of one model version's window against its profile: one `drift`
 /// row per input feature, one `prediction_drift` row per output, and the share
 /// of drifted input features as `drift_share`.
-fn drift_rows(start: i64, end: i64, key: &ModelKey, profile: &ReferenceProfile, s: &Samples) -> Vec<MetricRow> {
+fn drift_rows(
+    start: i64,
+    end: i64,
+    key: &ModelKey,
+    profile: &ReferenceProfile,
+    s: &Samples,
+) -> Vec<MetricRow> {
     use feedloop_drift::profile::{FeatureProfile, ValueType};
     let mut counts = WindowCounts::new(profile);
     let mut raw: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for (name, sample) in &s.features {
-        let Some(fp) = profile.features.get(name) else { continue };
+        let Some(fp) = profile.features.get(name) else {
+            continue;
+        };
         let (numeric, int_categorical) = match fp {
             FeatureProfile::Numeric(_) => (true, false),
-            FeatureProfile::Categorical(c) => (false, c.value_type == ValueType::Int || c.value_type == ValueType::Float),
+            FeatureProfile::Categorical(c) => (
+                false,
+                c.value_type == ValueType::Int || c.value_type == ValueType::Float,
+            ),
         };
         for x in &sample.numbers {
-            let v = if int_categorical && x.fract() == 0.0 { Value::Int(*x as i64) } else { Value::Float(*x) };
+            let v = if int_categorical && x.fract() == 0.0 {
+                Value::Int(*x as i64)
+            } else {
+                Value::Float(*x)
+            };
             let _ = counts.observe(name, v);
         }
         for x in &sample.strings {
@@ -450,7 +580,9 @@ fn drift_rows(start: i64, end: i64, key: &ModelKey, profile: &ReferenceProfile, 
         raw_values: raw.iter().map(|(k, v)| (k.clone(), v.as_slice())).collect(),
         ..Default::default()
     };
-    let Ok(drift) = profile_drift(profile, &counts, &opts) else { return vec![] };
+    let Ok(drift) = profile_drift(profile, &counts, &opts) else {
+        return vec![];
+    };
     let mut rows = Vec::new();
     let (mut inputs, mut drifted) = (0usize, 0usize);
     for (name, fd) in &drift.features {
@@ -469,7 +601,14 @@ fn drift_rows(start: i64, end: i64, key: &ModelKey, profile: &ReferenceProfile, 
         rows.push(r);
     }
     if inputs > 0 {
-        rows.push(compute::row(start, end, key, "drift_share", None, drifted as f64 / inputs as f64));
+        rows.push(compute::row(
+            start,
+            end,
+            key,
+            "drift_share",
+            None,
+            drifted as f64 / inputs as f64,
+        ));
     }
     rows
 }

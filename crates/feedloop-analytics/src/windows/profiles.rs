@@ -24,25 +24,40 @@ pub fn profile_path(model: &str, version: &str) -> Path {
 }
 
 /// Loads the stored profile of a model version, if any.
-pub async fn load(storage: &Storage, model: &str, version: &str) -> Result<Option<ReferenceProfile>, AnalyticsError> {
+pub async fn load(
+    storage: &Storage,
+    model: &str,
+    version: &str,
+) -> Result<Option<ReferenceProfile>, AnalyticsError> {
     let path = profile_path(model, version);
     match storage.get(&path).await {
         Ok(bytes) => {
-            let text = std::str::from_utf8(&bytes).map_err(|e| AnalyticsError::Input(format!("{path}: {e}")))?;
+            let text = std::str::from_utf8(&bytes)
+                .map_err(|e| AnalyticsError::Input(format!("{path}: {e}")))?;
             ReferenceProfile::from_json(text)
                 .map(Some)
                 .map_err(|e| AnalyticsError::Input(format!("{path}: {e}")))
         }
-        Err(feedloop_storage::StorageError::ObjectStore { source: object_store::Error::NotFound { .. }, .. }) => Ok(None),
+        Err(feedloop_storage::StorageError::ObjectStore {
+            source: object_store::Error::NotFound { .. },
+            ..
+        }) => Ok(None),
         Err(e) => Err(AnalyticsError::Execution(e.to_string())),
     }
 }
 
 /// Stores a profile; keeps the existing one if another writer was first, and
 /// returns the profile now in storage.
-pub async fn save(storage: &Storage, model: &str, version: &str, profile: ReferenceProfile) -> Result<ReferenceProfile, AnalyticsError> {
+pub async fn save(
+    storage: &Storage,
+    model: &str,
+    version: &str,
+    profile: ReferenceProfile,
+) -> Result<ReferenceProfile, AnalyticsError> {
     let path = profile_path(model, version);
-    let json = profile.to_json().map_err(|e| AnalyticsError::Input(e.to_string()))?;
+    let json = profile
+        .to_json()
+        .map_err(|e| AnalyticsError::Input(e.to_string()))?;
     match storage.put_if_absent(&path, json.into_bytes().into()).await {
         Ok(PutOutcome::Created) => Ok(profile),
         Ok(PutOutcome::AlreadyExists) => load(storage, model, version)
@@ -71,7 +86,8 @@ pub struct Samples {
 impl Samples {
     pub fn feature(&mut self, name: &str) -> &mut FeatureSample {
         if !self.features.contains_key(name) {
-            self.features.insert(name.to_string(), FeatureSample::default());
+            self.features
+                .insert(name.to_string(), FeatureSample::default());
         }
         self.features.get_mut(name).expect("inserted above")
     }
@@ -79,15 +95,22 @@ impl Samples {
     /// Builds a reference profile. A feature's kind follows its values: numbers
     /// (integer-valued numbers as integers, so small-cardinality integers are
     /// categorical as in Evidently), else strings, else booleans.
-    pub fn build_profile(&self, config: &ProfileConfig) -> Result<ReferenceProfile, AnalyticsError> {
+    pub fn build_profile(
+        &self,
+        config: &ProfileConfig,
+    ) -> Result<ReferenceProfile, AnalyticsError> {
         let mut floats: Vec<(String, Vec<f64>)> = Vec::new();
         let mut ints: Vec<(String, Vec<Option<i64>>)> = Vec::new();
         let mut strs: Vec<(String, Vec<Option<&str>>)> = Vec::new();
         let mut bools: Vec<(String, Vec<Option<bool>>)> = Vec::new();
         for (name, s) in &self.features {
             if !s.numbers.is_empty() && s.numbers.len() >= s.strings.len().max(s.bools.len()) {
-                if s.numbers.iter().all(|x| x.fract() == 0.0 && x.abs() < 9.0e15) {
-                    let mut v: Vec<Option<i64>> = s.numbers.iter().map(|x| Some(*x as i64)).collect();
+                if s.numbers
+                    .iter()
+                    .all(|x| x.fract() == 0.0 && x.abs() < 9.0e15)
+                {
+                    let mut v: Vec<Option<i64>> =
+                        s.numbers.iter().map(|x| Some(*x as i64)).collect();
                     v.extend(std::iter::repeat_n(None, s.nulls));
                     ints.push((name.clone(), v));
                 } else {
@@ -106,10 +129,15 @@ impl Samples {
             }
         }
         let mut cols: Vec<(&str, ColumnData<'_>)> = Vec::new();
-        cols.extend(floats.iter().map(|(n, v)| (n.as_str(), ColumnData::Float(v))));
+        cols.extend(
+            floats
+                .iter()
+                .map(|(n, v)| (n.as_str(), ColumnData::Float(v))),
+        );
         cols.extend(ints.iter().map(|(n, v)| (n.as_str(), ColumnData::Int(v))));
         cols.extend(strs.iter().map(|(n, v)| (n.as_str(), ColumnData::Str(v))));
         cols.extend(bools.iter().map(|(n, v)| (n.as_str(), ColumnData::Bool(v))));
-        ReferenceProfile::from_columns(&cols, config).map_err(|e| AnalyticsError::Input(e.to_string()))
+        ReferenceProfile::from_columns(&cols, config)
+            .map_err(|e| AnalyticsError::Input(e.to_string()))
     }
 }

@@ -35,11 +35,19 @@ impl Col {
         let pad = n - self.len();
         match self {
             Col::Float(v) => Arc::new(Float64Array::from_iter(
-                v.iter().map(|&x| if x.is_nan() { None } else { Some(x) }).chain(std::iter::repeat_n(None, pad)),
+                v.iter()
+                    .map(|&x| if x.is_nan() { None } else { Some(x) })
+                    .chain(std::iter::repeat_n(None, pad)),
             )),
-            Col::Int(v) => Arc::new(Int64Array::from_iter(v.iter().copied().chain(std::iter::repeat_n(None, pad)))),
-            Col::Bool(v) => Arc::new(BooleanArray::from_iter(v.iter().copied().chain(std::iter::repeat_n(None, pad)))),
-            Col::Str(v) => Arc::new(StringArray::from_iter(v.iter().cloned().chain(std::iter::repeat_n(None, pad)))),
+            Col::Int(v) => Arc::new(Int64Array::from_iter(
+                v.iter().copied().chain(std::iter::repeat_n(None, pad)),
+            )),
+            Col::Bool(v) => Arc::new(BooleanArray::from_iter(
+                v.iter().copied().chain(std::iter::repeat_n(None, pad)),
+            )),
+            Col::Str(v) => Arc::new(StringArray::from_iter(
+                v.iter().cloned().chain(std::iter::repeat_n(None, pad)),
+            )),
         }
     }
 
@@ -55,9 +63,23 @@ impl Col {
     /// CSV field of row `i` (empty = null); floats in Rust's round-trip format.
     pub fn csv_field(&self, i: usize) -> String {
         match self {
-            Col::Float(v) => v.get(i).filter(|x| !x.is_nan()).map(|x| format!("{x:?}")).unwrap_or_default(),
-            Col::Int(v) => v.get(i).copied().flatten().map(|x| x.to_string()).unwrap_or_default(),
-            Col::Bool(v) => v.get(i).copied().flatten().map(|x| x.to_string()).unwrap_or_default(),
+            Col::Float(v) => v
+                .get(i)
+                .filter(|x| !x.is_nan())
+                .map(|x| format!("{x:?}"))
+                .unwrap_or_default(),
+            Col::Int(v) => v
+                .get(i)
+                .copied()
+                .flatten()
+                .map(|x| x.to_string())
+                .unwrap_or_default(),
+            Col::Bool(v) => v
+                .get(i)
+                .copied()
+                .flatten()
+                .map(|x| x.to_string())
+                .unwrap_or_default(),
             Col::Str(v) => v.get(i).cloned().flatten().unwrap_or_default(),
         }
     }
@@ -88,7 +110,10 @@ fn decode_f64(v: &Value) -> Vec<f64> {
                 let c = pair[1].as_u64().expect("count");
                 out.extend(std::iter::repeat_n(k / scale, c as usize));
             }
-            out.extend(std::iter::repeat_n(f64::NAN, v["nulls"].as_u64().expect("nulls") as usize));
+            out.extend(std::iter::repeat_n(
+                f64::NAN,
+                v["nulls"].as_u64().expect("nulls") as usize,
+            ));
             out
         }
         other => panic!("unknown encoding {other}"),
@@ -101,13 +126,21 @@ fn decode(ty: &str, v: &Value) -> Col {
         "float" => Col::Float(decode_f64(v)),
         "int" => Col::Int(arr().iter().map(|x| x.as_i64()).collect()),
         "bool" => Col::Bool(arr().iter().map(|x| x.as_bool()).collect()),
-        "str" => Col::Str(arr().iter().map(|x| x.as_str().map(str::to_string)).collect()),
+        "str" => Col::Str(
+            arr()
+                .iter()
+                .map(|x| x.as_str().map(str::to_string))
+                .collect(),
+        ),
         t => panic!("type {t}"),
     }
 }
 
 pub fn fixture_cases() -> Vec<Case> {
-    let path = format!("{}/../feedloop-drift/tests/fixtures/columns.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../feedloop-drift/tests/fixtures/columns.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let text = std::fs::read_to_string(&path).expect("fixture file");
     let cases: Value = serde_json::from_str(&text).expect("fixture json");
     cases
@@ -128,15 +161,26 @@ pub fn fixture_cases() -> Vec<Case> {
 
 /// Writes named columns (padded with nulls to the longest) as one Parquet file.
 pub fn write_parquet(path: &Path, cols: &[(&str, &Col)]) {
-    write_parquet_arrays(path, &cols.iter().map(|(n, c)| (*n, c.to_arrow(max_len(cols)))).collect::<Vec<_>>());
+    write_parquet_arrays(
+        path,
+        &cols
+            .iter()
+            .map(|(n, c)| (*n, c.to_arrow(max_len(cols))))
+            .collect::<Vec<_>>(),
+    );
 }
 
 pub fn write_parquet_arrays(path: &Path, cols: &[(&str, ArrayRef)]) {
     let schema = Arc::new(Schema::new(
-        cols.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), true)).collect::<Vec<_>>(),
+        cols.iter()
+            .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
+            .collect::<Vec<_>>(),
     ));
-    let batch = RecordBatch::try_new(Arc::clone(&schema), cols.iter().map(|(_, a)| Arc::clone(a)).collect())
-        .expect("batch");
+    let batch = RecordBatch::try_new(
+        Arc::clone(&schema),
+        cols.iter().map(|(_, a)| Arc::clone(a)).collect(),
+    )
+    .expect("batch");
     let file = std::fs::File::create(path).expect("create parquet");
     let mut w = ArrowWriter::try_new(file, schema, None).expect("writer");
     w.write(&batch).expect("write");
@@ -153,7 +197,13 @@ pub fn write_csv(path: &Path, cols: &[(&str, &Col)]) {
     let mut s = cols.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(",");
     s.push('\n');
     for i in 0..n {
-        s.push_str(&cols.iter().map(|(_, c)| c.csv_field(i)).collect::<Vec<_>>().join(","));
+        s.push_str(
+            &cols
+                .iter()
+                .map(|(_, c)| c.csv_field(i))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
         s.push('\n');
     }
     std::fs::write(path, s).expect("write csv");

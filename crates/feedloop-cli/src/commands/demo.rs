@@ -38,12 +38,16 @@ fn prepare_dir(dir: &Path) -> anyhow::Result<std::path::PathBuf> {
         for sub in ["landing", "_tmp", "metrics", "alerts", "profiles", "state"] {
             let p = dir.join(sub);
             if p.exists() {
-                std::fs::remove_dir_all(&p).with_context(|| format!("cannot clear `{}`", p.display()))?;
+                std::fs::remove_dir_all(&p)
+                    .with_context(|| format!("cannot clear `{}`", p.display()))?;
             }
         }
     }
     std::fs::create_dir_all(dir)?;
-    std::fs::write(dir.join(MARKER), "written by `feedloop demo`; safe to delete\n")?;
+    std::fs::write(
+        dir.join(MARKER),
+        "written by `feedloop demo`; safe to delete\n",
+    )?;
     Ok(dir.canonicalize()?)
 }
 
@@ -111,13 +115,24 @@ fn sample_dead_letters(brokers: &str, topic: &str, n: usize) -> Vec<String> {
 pub async fn demo(data_dir: &Path, predictions: usize, seed: u64) -> anyhow::Result<()> {
     let started = Instant::now();
     let dir = prepare_dir(data_dir)?;
-    println!("feedloop demo: embedded Kafka (librdkafka mock cluster), landing zone in {}", dir.display());
+    println!(
+        "feedloop demo: embedded Kafka (librdkafka mock cluster), landing zone in {}",
+        dir.display()
+    );
 
     let cluster = MockCluster::new(1).context("cannot start the mock Kafka cluster")?;
     let brokers = cluster.bootstrap_servers();
-    let mut kafka = KafkaConfig { brokers: brokers.clone(), group_id: "feedloop-demo".into(), ..KafkaConfig::default() };
-    kafka.options.insert("session.timeout.ms".into(), "6000".into());
-    kafka.options.insert("heartbeat.interval.ms".into(), "500".into());
+    let mut kafka = KafkaConfig {
+        brokers: brokers.clone(),
+        group_id: "feedloop-demo".into(),
+        ..KafkaConfig::default()
+    };
+    kafka
+        .options
+        .insert("session.timeout.ms".into(), "6000".into());
+    kafka
+        .options
+        .insert("heartbeat.interval.ms".into(), "500".into());
     for stream in StreamKind::ALL {
         cluster.create_topic(kafka.topics.for_stream(stream), PARTITIONS, 1)?;
     }
@@ -137,8 +152,16 @@ pub async fn demo(data_dir: &Path, predictions: usize, seed: u64) -> anyhow::Res
     };
     let traffic = generate(&spec);
     let sent = [
-        (StreamKind::Predictions, &traffic.predictions, traffic.bad_predictions),
-        (StreamKind::Corrections, &traffic.corrections, traffic.bad_corrections),
+        (
+            StreamKind::Predictions,
+            &traffic.predictions,
+            traffic.bad_predictions,
+        ),
+        (
+            StreamKind::Corrections,
+            &traffic.corrections,
+            traffic.bad_corrections,
+        ),
         (StreamKind::Latency, &traffic.latency, traffic.bad_latency),
     ];
     for (stream, msgs, _) in &sent {
@@ -155,14 +178,20 @@ pub async fn demo(data_dir: &Path, predictions: usize, seed: u64) -> anyhow::Res
 
     let storage = Storage::open(dir.to_str().context("data dir is not UTF-8")?, [])?;
     let landing = LandingZone::new(storage.clone());
-    let ingest_cfg = IngestConfig { flush_interval: Duration::from_millis(500), ..IngestConfig::default() };
+    let ingest_cfg = IngestConfig {
+        flush_interval: Duration::from_millis(500),
+        ..IngestConfig::default()
+    };
     let ingest = Ingest::new(kafka.clone(), ingest_cfg, landing);
     let metrics = ingest.metrics();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let pipeline = tokio::spawn(ingest.run(async move {
         let _ = stop_rx.await;
     }));
-    println!("running the pipeline (consumer group `{}`)…", kafka.group_id);
+    println!(
+        "running the pipeline (consumer group `{}`)…",
+        kafka.group_id
+    );
     let deadline = Instant::now() + Duration::from_secs(45);
     loop {
         let t = metrics.total();
@@ -178,7 +207,11 @@ pub async fn demo(data_dir: &Path, predictions: usize, seed: u64) -> anyhow::Res
     pipeline.await.context("pipeline task failed")??;
     let t = metrics.total();
     if t.landed + t.dead_lettered < total as u64 {
-        bail!("only {} of {} events were landed or dead-lettered in time", t.landed + t.dead_lettered, total);
+        bail!(
+            "only {} of {} events were landed or dead-lettered in time",
+            t.landed + t.dead_lettered,
+            total
+        );
     }
 
     println!("\nlanded (exactly once, as Parquet):");
@@ -197,7 +230,10 @@ pub async fn demo(data_dir: &Path, predictions: usize, seed: u64) -> anyhow::Res
     }
     let samples = sample_dead_letters(&brokers, &kafka.topics.dead_letter, 3);
     if !samples.is_empty() {
-        println!("\ndead letters carry their reason (topic `{}`):", kafka.topics.dead_letter);
+        println!(
+            "\ndead letters carry their reason (topic `{}`):",
+            kafka.topics.dead_letter
+        );
         for s in samples {
             println!("  {s}");
         }
@@ -205,30 +241,54 @@ pub async fn demo(data_dir: &Path, predictions: usize, seed: u64) -> anyhow::Res
 
     let alerts = analyse(&storage, &kafka, start_ms, incident).await?;
     let from_topic = count_topic(&brokers, &kafka.topics.alerts, alerts);
-    println!("  {from_topic} alert messages are on the Kafka topic `{}`", kafka.topics.alerts);
+    println!(
+        "  {from_topic} alert messages are on the Kafka topic `{}`",
+        kafka.topics.alerts
+    );
 
     let config_path = dir.join("feedloop.toml");
     let config = Config {
-        storage: crate::config::StorageConfig { url: dir.display().to_string(), ..Default::default() },
+        storage: crate::config::StorageConfig {
+            url: dir.display().to_string(),
+            ..Default::default()
+        },
         ..Config::default()
     };
     std::fs::write(&config_path, config.to_redacted_toml())?;
 
     let session = LandingSession::new(&storage).await?;
     let queries = [
-        ("predictions per model", "SELECT model, model_version, count(*) AS predictions, min(ts) AS first, max(ts) AS last FROM predictions GROUP BY 1, 2 ORDER BY 1"),
-        ("every feature of every model, one query", "SELECT model, e['key'] AS feature, count(e['value']['number']) AS numeric, count(e['value']['string']) AS text, count(e['value']['boolean']) AS flags, round(avg(e['value']['number']), 2) AS mean FROM (SELECT model, unnest(map_entries(features)) AS e FROM predictions) GROUP BY 1, 2 ORDER BY 1, 2"),
-        ("the metrics history (table `metrics`)", "SELECT metric, count(*) AS series_windows, count(DISTINCT window_start) AS windows FROM metrics GROUP BY 1 ORDER BY 1"),
-        ("user corrections joined to predictions", "SELECT p.model, count(*) AS corrections, sum(CASE WHEN c.label IS NOT NULL AND c.label <> p.output_label THEN 1 ELSE 0 END) AS wrong_labels FROM corrections c JOIN predictions p ON c.prediction_id = p.prediction_id GROUP BY 1 ORDER BY 1"),
-        ("latency", "SELECT model, count(*) AS requests, round(approx_percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms), 1) AS p50_ms, round(approx_percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms), 1) AS p99_ms, sum(CASE WHEN status <> 'ok' THEN 1 ELSE 0 END) AS failed FROM latency GROUP BY 1 ORDER BY 1"),
+        (
+            "predictions per model",
+            "SELECT model, model_version, count(*) AS predictions, min(ts) AS first, max(ts) AS last FROM predictions GROUP BY 1, 2 ORDER BY 1",
+        ),
+        (
+            "every feature of every model, one query",
+            "SELECT model, e['key'] AS feature, count(e['value']['number']) AS numeric, count(e['value']['string']) AS text, count(e['value']['boolean']) AS flags, round(avg(e['value']['number']), 2) AS mean FROM (SELECT model, unnest(map_entries(features)) AS e FROM predictions) GROUP BY 1, 2 ORDER BY 1, 2",
+        ),
+        (
+            "the metrics history (table `metrics`)",
+            "SELECT metric, count(*) AS series_windows, count(DISTINCT window_start) AS windows FROM metrics GROUP BY 1 ORDER BY 1",
+        ),
+        (
+            "user corrections joined to predictions",
+            "SELECT p.model, count(*) AS corrections, sum(CASE WHEN c.label IS NOT NULL AND c.label <> p.output_label THEN 1 ELSE 0 END) AS wrong_labels FROM corrections c JOIN predictions p ON c.prediction_id = p.prediction_id GROUP BY 1 ORDER BY 1",
+        ),
+        (
+            "latency",
+            "SELECT model, count(*) AS requests, round(approx_percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms), 1) AS p50_ms, round(approx_percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms), 1) AS p99_ms, sum(CASE WHEN status <> 'ok' THEN 1 ELSE 0 END) AS failed FROM latency GROUP BY 1 ORDER BY 1",
+        ),
     ];
     let stdout = std::io::stdout();
     for (title, sql) in queries {
         println!("\n{title}:");
         match session.sql(sql).await {
-            Ok((schema, batches)) => {
-                crate::output::write_batches(&mut stdout.lock(), &schema, &batches, OutputFormat::Table)?
-            }
+            Ok((schema, batches)) => crate::output::write_batches(
+                &mut stdout.lock(),
+                &schema,
+                &batches,
+                OutputFormat::Table,
+            )?,
             Err(e) => println!("  (query failed: {e})"),
         }
     }
@@ -249,22 +309,35 @@ fn clock(start_ms: i64, ms: i64) -> String {
 
 /// Runs the window jobs over what landed, with alerts going to the Kafka topic.
 /// Returns how many alerts were raised or resolved.
-async fn analyse(storage: &Storage, kafka: &KafkaConfig, start_ms: i64, incident: (i64, i64)) -> anyhow::Result<usize> {
+async fn analyse(
+    storage: &Storage,
+    kafka: &KafkaConfig,
+    start_ms: i64,
+    incident: (i64, i64),
+) -> anyhow::Result<usize> {
     use crate::alerting::AlertObserver;
     use feedloop_alerts::{AlertDispatcher, AlertsConfig, KafkaSink};
     use feedloop_analytics::windows::{WindowJob, WindowsConfig};
 
-    let windows = WindowsConfig { segments: vec!["country".into()], ..WindowsConfig::default() };
+    let windows = WindowsConfig {
+        segments: vec!["country".into()],
+        ..WindowsConfig::default()
+    };
     // Production default is k = 2 on every window; the demo asks for 2 windows in a
     // row beyond 3σ so that sampling noise in its small windows never pages.
-    let alerts_cfg = AlertsConfig { k: 3.0, consecutive: 2, ..AlertsConfig::default() };
+    let alerts_cfg = AlertsConfig {
+        k: 3.0,
+        consecutive: 2,
+        ..AlertsConfig::default()
+    };
     let sink = KafkaSink::new(&kafka.brokers, &kafka.topics.alerts, &kafka.options)?;
     let dispatcher = Arc::new(AlertDispatcher::new(vec![Arc::new(sink)], 1024));
     let observer = AlertObserver::new(alerts_cfg.clone(), Some(Arc::clone(&dispatcher)));
     let delivered = Arc::clone(&observer.delivered);
     let session = LandingSession::new(storage).await?;
     let started = Instant::now();
-    let corrections = feedloop_analytics::feedback::CorrectionMetrics::new(storage, Default::default()).await?;
+    let corrections =
+        feedloop_analytics::feedback::CorrectionMetrics::new(storage, Default::default()).await?;
     let mut job = WindowJob::open(windows.clone(), storage.clone(), session.context().clone())
         .await?
         .with_observer(Box::new(observer))?
@@ -288,20 +361,38 @@ async fn analyse(storage: &Storage, kafka: &KafkaConfig, start_ms: i64, incident
         clock(start_ms, incident.1)
     );
     let alerts = delivered.lock().map(|a| a.clone()).unwrap_or_default();
-    println!("alerts (k = {}, {} windows in a row; the production default is k = 2):", alerts_cfg.k, alerts_cfg.consecutive);
-    println!("  {:<5} {:<8} {:<8} {:<12} {:<28} {:<18} summary", "time", "state", "severity", "model", "metric", "feature");
+    println!(
+        "alerts (k = {}, {} windows in a row; the production default is k = 2):",
+        alerts_cfg.k, alerts_cfg.consecutive
+    );
+    println!(
+        "  {:<5} {:<8} {:<8} {:<12} {:<28} {:<18} summary",
+        "time", "state", "severity", "model", "metric", "feature"
+    );
     let mut before = 0;
     for a in &alerts {
-        let ws = chrono::DateTime::parse_from_rfc3339(&a.window_start).map(|t| t.timestamp_millis()).unwrap_or(0);
+        let ws = chrono::DateTime::parse_from_rfc3339(&a.window_start)
+            .map(|t| t.timestamp_millis())
+            .unwrap_or(0);
         if ws < incident.0 {
             before += 1;
         }
-        let seg: String = a.segment.iter().map(|(k, v)| format!("[{k}={v}]")).collect();
+        let seg: String = a
+            .segment
+            .iter()
+            .map(|(k, v)| format!("[{k}={v}]"))
+            .collect();
         println!(
             "  {:<5} {:<8} {:<8} {:<12} {:<28} {:<18} {}",
             clock(start_ms, ws),
-            serde_json::to_value(&a.state).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
-            serde_json::to_value(&a.severity).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+            serde_json::to_value(&a.state)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            serde_json::to_value(&a.severity)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
             a.model,
             format!("{}{seg}", a.metric),
             a.feature.as_deref().unwrap_or("-"),

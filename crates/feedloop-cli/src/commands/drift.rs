@@ -5,7 +5,11 @@ use anyhow::Context;
 use feedloop_analytics::drift_report::{DriftRequest, run_drift_report};
 use std::path::Path;
 
-pub async fn drift(req: &DriftRequest, format: DriftFormat, output: Option<&Path>) -> anyhow::Result<()> {
+pub async fn drift(
+    req: &DriftRequest,
+    format: DriftFormat,
+    output: Option<&Path>,
+) -> anyhow::Result<()> {
     let report = run_drift_report(req).await?;
     let text = match format {
         DriftFormat::Json => serde_json::to_string_pretty(&report.to_json())? + "\n",
@@ -13,7 +17,8 @@ pub async fn drift(req: &DriftRequest, format: DriftFormat, output: Option<&Path
     };
     match output {
         Some(path) => {
-            std::fs::write(path, &text).with_context(|| format!("cannot write `{}`", path.display()))?;
+            std::fs::write(path, &text)
+                .with_context(|| format!("cannot write `{}`", path.display()))?;
             eprintln!("wrote {}", path.display());
         }
         None => print!("{text}"),

@@ -7,7 +7,9 @@
 use crate::config::Config;
 use anyhow::Context;
 use clap::Args;
-use feedloop_analytics::export::{ExportRequest, Policy, PolicyKind, PolicyParams, count_policies, export_dataset};
+use feedloop_analytics::export::{
+    ExportRequest, Policy, PolicyKind, PolicyParams, count_policies, export_dataset,
+};
 use feedloop_storage::datasets::FailPoint;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -82,7 +84,11 @@ fn human_bytes(n: u64) -> String {
         x /= 1024.0;
         u += 1;
     }
-    if u == 0 { format!("{n} B") } else { format!("{x:.1} {}", units[u]) }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{x:.1} {}", units[u])
+    }
 }
 
 pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
@@ -114,19 +120,29 @@ pub async fn export_with(config: &Config, args: ExportArgs) -> anyhow::Result<()
         req.fail_point = FailPoint::BeforeManifest;
     }
     let input_err = |e: feedloop_analytics::AnalyticsError| match e {
-        feedloop_analytics::AnalyticsError::Input(m) | feedloop_analytics::AnalyticsError::Query(m) => usage(m),
+        feedloop_analytics::AnalyticsError::Input(m)
+        | feedloop_analytics::AnalyticsError::Query(m) => usage(m),
         other => anyhow::Error::new(other),
     };
 
     if args.dry_run {
-        let counts = count_policies(&storage, &config.export, &req, &params).await.map_err(input_err)?;
+        let counts = count_policies(&storage, &config.export, &req, &params)
+            .await
+            .map_err(input_err)?;
         let mut out = std::io::stdout().lock();
         writeln!(out, "{:<12} {:>12}", "policy", "rows")?;
         for (policy, n) in counts {
-            let mark = if policy == args.policy.as_str() { " *" } else { "" };
+            let mark = if policy == args.policy.as_str() {
+                " *"
+            } else {
+                ""
+            };
             writeln!(out, "{policy:<12} {n:>12}{mark}")?;
         }
-        eprintln!("dry run: nothing written (* = --policy {})", args.policy.as_str());
+        eprintln!(
+            "dry run: nothing written (* = --policy {})",
+            args.policy.as_str()
+        );
         return Ok(());
     }
 
@@ -151,14 +167,22 @@ pub async fn export_with(config: &Config, args: ExportArgs) -> anyhow::Result<()
     let m = &outcome.manifest;
     eprintln!(
         "{} dataset {}/{} version {}: {} rows, {} files, {}{}",
-        if outcome.created { "exported" } else { "unchanged (already exported):" },
+        if outcome.created {
+            "exported"
+        } else {
+            "unchanged (already exported):"
+        },
         m.model,
         m.name,
         m.version,
         m.row_count,
         m.files.len(),
         human_bytes(outcome.bytes),
-        if m.notes.is_empty() { String::new() } else { format!(" — {}", m.notes.join("; ")) }
+        if m.notes.is_empty() {
+            String::new()
+        } else {
+            format!(" — {}", m.notes.join("; "))
+        }
     );
     println!("{}", outcome.url);
     Ok(())
@@ -186,14 +210,23 @@ mod tests {
         .unwrap();
         assert_eq!(c.export.rows_per_part, 10);
         assert_eq!(c.export.feedback.abs_tolerance, 0.5);
-        assert_eq!(c.export.feedback.horizon, std::time::Duration::from_secs(3 * 86400));
+        assert_eq!(
+            c.export.feedback.horizon,
+            std::time::Duration::from_secs(3 * 86400)
+        );
         assert_eq!(c.export.privacy.features["user"], PrivacyRule::Hash);
         assert_eq!(c.export.datasets[0].policy, PolicyKind::Sample);
         assert!(!c.to_redacted_toml().contains("s3cret"));
 
         for (toml, needle) in [
-            ("[[export.datasets]]\nname = \"d\"\nmodel = \"m\"\npolicy = \"sample\"\nevery = \"1h\"\n", "rate"),
-            ("[[export.datasets]]\nname = \"d\"\nmodel = \"m\"\npolicy = \"best\"\nevery = \"1h\"\n", "policy"),
+            (
+                "[[export.datasets]]\nname = \"d\"\nmodel = \"m\"\npolicy = \"sample\"\nevery = \"1h\"\n",
+                "rate",
+            ),
+            (
+                "[[export.datasets]]\nname = \"d\"\nmodel = \"m\"\npolicy = \"best\"\nevery = \"1h\"\n",
+                "policy",
+            ),
             ("[export.privacy.tags]\nuser = \"hash\"\n", "hash_key"),
             ("[export.feedback]\nrel_tolerance = -1.0\n", "rel_tolerance"),
         ] {

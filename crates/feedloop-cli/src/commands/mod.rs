@@ -45,37 +45,106 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             init_logging(&config.log, log_format);
             run::run(config).await.map(|_| ExitCode::SUCCESS)
         }
-        Command::Demo { data_dir, predictions, seed } => {
-            let log = LogConfig { level: "warn".into(), ..LogConfig::default() };
+        Command::Demo {
+            data_dir,
+            predictions,
+            seed,
+        } => {
+            let log = LogConfig {
+                level: "warn".into(),
+                ..LogConfig::default()
+            };
             init_logging(&log, log_format);
-            demo::demo(&data_dir, predictions, seed).await.map(|_| ExitCode::SUCCESS)
+            demo::demo(&data_dir, predictions, seed)
+                .await
+                .map(|_| ExitCode::SUCCESS)
         }
-        Command::Produce { config, topic, file } => {
+        Command::Produce {
+            config,
+            topic,
+            file,
+        } => {
             let config = load_config(config.as_deref())?;
-            init_logging(&LogConfig { level: "warn".into(), ..config.log.clone() }, log_format);
-            produce::produce(&config, &topic, &file).await.map(|_| ExitCode::SUCCESS)
+            init_logging(
+                &LogConfig {
+                    level: "warn".into(),
+                    ..config.log.clone()
+                },
+                log_format,
+            );
+            produce::produce(&config, &topic, &file)
+                .await
+                .map(|_| ExitCode::SUCCESS)
         }
-        Command::Query { config, format, sql } => {
+        Command::Query {
+            config,
+            format,
+            sql,
+        } => {
             let config = load_config(config.as_deref())?;
-            init_logging(&LogConfig { level: "warn".into(), ..config.log.clone() }, log_format);
-            query::query(&config, format, &sql).await.map(|_| ExitCode::SUCCESS)
+            init_logging(
+                &LogConfig {
+                    level: "warn".into(),
+                    ..config.log.clone()
+                },
+                log_format,
+            );
+            query::query(&config, format, &sql)
+                .await
+                .map(|_| ExitCode::SUCCESS)
         }
-        Command::Drift { reference, current, columns, stattest, threshold, drift_share, format, output } => {
-            init_logging(&LogConfig { level: "warn".into(), ..LogConfig::default() }, log_format);
+        Command::Drift {
+            reference,
+            current,
+            columns,
+            stattest,
+            threshold,
+            drift_share,
+            format,
+            output,
+        } => {
+            init_logging(
+                &LogConfig {
+                    level: "warn".into(),
+                    ..LogConfig::default()
+                },
+                log_format,
+            );
             let mut req = feedloop_analytics::drift_report::DriftRequest::new(reference, current);
             req.columns = (!columns.is_empty()).then_some(columns);
             req.stattest = stattest.into_iter().collect();
             req.threshold = threshold.into_iter().collect();
             req.drift_share = drift_share;
-            drift::drift(&req, format, output.as_deref()).await.map(|_| ExitCode::SUCCESS)
+            drift::drift(&req, format, output.as_deref())
+                .await
+                .map(|_| ExitCode::SUCCESS)
         }
         Command::Export(args) => {
             let config = load_config(args.config.as_deref())?;
-            init_logging(&LogConfig { level: "warn".into(), ..config.log.clone() }, log_format);
-            export::export_with(&config, args).await.map(|_| ExitCode::SUCCESS)
+            init_logging(
+                &LogConfig {
+                    level: "warn".into(),
+                    ..config.log.clone()
+                },
+                log_format,
+            );
+            export::export_with(&config, args)
+                .await
+                .map(|_| ExitCode::SUCCESS)
         }
-        Command::Validate { config, events, stream, print_schema } => {
-            init_logging(&LogConfig { level: "warn".into(), ..LogConfig::default() }, log_format);
+        Command::Validate {
+            config,
+            events,
+            stream,
+            print_schema,
+        } => {
+            init_logging(
+                &LogConfig {
+                    level: "warn".into(),
+                    ..LogConfig::default()
+                },
+                log_format,
+            );
             validate::validate(config.as_deref(), events.as_deref(), stream, print_schema).await
         }
     }

@@ -10,7 +10,10 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Creates a producer for `config.kafka` (acks=all, idempotent ordering per key).
-pub fn producer(brokers: &str, options: &std::collections::BTreeMap<String, String>) -> anyhow::Result<FutureProducer> {
+pub fn producer(
+    brokers: &str,
+    options: &std::collections::BTreeMap<String, String>,
+) -> anyhow::Result<FutureProducer> {
     let mut cfg = rdkafka::ClientConfig::new();
     cfg.set("acks", "all")
         .set("linger.ms", "10")
@@ -26,7 +29,9 @@ pub fn key_of(line: &str) -> Option<String> {
     struct Key {
         prediction_id: Option<String>,
     }
-    serde_json::from_str::<Key>(line).ok().and_then(|k| k.prediction_id)
+    serde_json::from_str::<Key>(line)
+        .ok()
+        .and_then(|k| k.prediction_id)
 }
 
 pub async fn produce(config: &Config, topic: &str, file: &Path) -> anyhow::Result<()> {
@@ -34,7 +39,8 @@ pub async fn produce(config: &Config, topic: &str, file: &Path) -> anyhow::Resul
         Box::new(std::io::BufReader::new(std::io::stdin()))
     } else {
         Box::new(std::io::BufReader::new(
-            std::fs::File::open(file).with_context(|| format!("cannot open `{}`", file.display()))?,
+            std::fs::File::open(file)
+                .with_context(|| format!("cannot open `{}`", file.display()))?,
         ))
     };
     let producer = producer(&config.kafka.brokers, &config.kafka.options)?;
@@ -64,7 +70,9 @@ pub async fn send_lines(
             if let Some(k) = &key {
                 rec = rec.key(k);
             }
-            p.send(rec, Duration::from_secs(60)).await.map_err(|(e, _)| e)
+            p.send(rec, Duration::from_secs(60))
+                .await
+                .map_err(|(e, _)| e)
         });
         if inflight.len() >= 10_000 {
             if let Some(r) = inflight.next().await {

@@ -2,21 +2,28 @@
 
 use crate::alerting::AlertObserver;
 use crate::config::Config;
+use anyhow::Context;
 use feedloop_alerts::{AlertDispatcher, AlertSink, KafkaSink, LogSink, WebhookSink};
 use feedloop_analytics::LandingSession;
 use feedloop_analytics::windows::WindowJob;
-use tokio::sync::watch;
-use anyhow::Context;
 use feedloop_ingest::{Ingest, IngestMetrics};
 use feedloop_storage::{LandingZone, Storage};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 
 /// Opens the storage root named by the config.
 pub fn open_storage(config: &Config) -> anyhow::Result<Storage> {
-    let opts = config.storage.options.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-    Storage::open(&config.storage.url, opts)
-        .map_err(|e| anyhow::Error::new(super::UsageError(format!("invalid config: `storage.url`: {e}"))))
+    let opts = config
+        .storage
+        .options
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()));
+    Storage::open(&config.storage.url, opts).map_err(|e| {
+        anyhow::Error::new(super::UsageError(format!(
+            "invalid config: `storage.url`: {e}"
+        )))
+    })
 }
 
 /// Completes on the first SIGINT or SIGTERM.
@@ -42,7 +49,10 @@ pub async fn shutdown_signal() {
 }
 
 /// Logs a one-line progress summary every `every`.
-pub fn spawn_progress_log(metrics: Arc<IngestMetrics>, every: Duration) -> tokio::task::JoinHandle<()> {
+pub fn spawn_progress_log(
+    metrics: Arc<IngestMetrics>,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.tick().await;
@@ -65,13 +75,22 @@ pub fn spawn_progress_log(metrics: Arc<IngestMetrics>, every: Duration) -> tokio
 pub fn alert_dispatcher(config: &Config) -> anyhow::Result<Arc<AlertDispatcher>> {
     let mut sinks: Vec<Arc<dyn AlertSink>> = vec![Arc::new(LogSink)];
     sinks.push(Arc::new(
-        KafkaSink::new(&config.kafka.brokers, &config.kafka.topics.alerts, &config.kafka.options)
-            .context("cannot create the alerts producer")?,
+        KafkaSink::new(
+            &config.kafka.brokers,
+            &config.kafka.topics.alerts,
+            &config.kafka.options,
+        )
+        .context("cannot create the alerts producer")?,
     ));
-    if let Some(w) = WebhookSink::from_config(&config.alerts).context("invalid config: `alerts.webhook`")? {
+    if let Some(w) =
+        WebhookSink::from_config(&config.alerts).context("invalid config: `alerts.webhook`")?
+    {
         sinks.push(Arc::new(w));
     }
-    Ok(Arc::new(AlertDispatcher::new(sinks, config.alerts.queue_capacity)))
+    Ok(Arc::new(AlertDispatcher::new(
+        sinks,
+        config.alerts.queue_capacity,
+    )))
 }
 
 /// Runs the window jobs until `stop` flips to true.
@@ -82,7 +101,11 @@ pub async fn run_windows(
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let session = LandingSession::new(&storage).await?;
-    let corrections = feedloop_analytics::feedback::CorrectionMetrics::new(&storage, config.export.feedback.clone()).await?;
+    let corrections = feedloop_analytics::feedback::CorrectionMetrics::new(
+        &storage,
+        config.export.feedback.clone(),
+    )
+    .await?;
     let mut job = WindowJob::open(config.windows.clone(), storage, session.context().clone())
         .await?
         .with_observer(Box::new(observer))?
@@ -92,7 +115,12 @@ pub async fn run_windows(
         match job.tick().await {
             Ok(reports) => {
                 for r in reports {
-                    tracing::info!(window_start = r.window_start, rows = r.rows.len(), alerts = r.alerts.len(), "window closed");
+                    tracing::info!(
+                        window_start = r.window_start,
+                        rows = r.rows.len(),
+                        alerts = r.alerts.len(),
+                        "window closed"
+                    );
                 }
             }
             // Storage hiccups: the next tick retries from the persisted cursor.
@@ -116,19 +144,35 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let windows = if config.windows.enabled {
         let dispatcher = alert_dispatcher(&config)?;
         let observer = AlertObserver::new(config.alerts.clone(), Some(Arc::clone(&dispatcher)));
-        let task = tokio::spawn(run_windows(config.clone(), storage.clone(), observer, stop_rx.clone()));
+        let task = tokio::spawn(run_windows(
+            config.clone(),
+            storage.clone(),
+            observer,
+            stop_rx.clone(),
+        ));
         Some((task, dispatcher))
     } else {
         None
     };
     let exports = (!config.export.datasets.is_empty()).then(|| {
-        tokio::spawn(run_exports(config.clone(), storage.clone(), stop_rx.clone()))
+        tokio::spawn(run_exports(
+            config.clone(),
+            storage.clone(),
+            stop_rx.clone(),
+        ))
     });
     let landing_storage = storage.clone();
     let landing = LandingZone::new(storage).with_zstd_level(config.ingest.zstd_level);
     let ingest = Ingest::new(config.kafka.clone(), config.ingest.clone(), landing);
     let progress = spawn_progress_log(ingest.metrics(), Duration::from_secs(30));
-    let http = crate::http::start(&config, landing_storage.clone(), ingest.metrics(), windows.as_ref().map(|(_, d)| d), stop_rx.clone()).await?;
+    let http = crate::http::start(
+        &config,
+        landing_storage.clone(),
+        ingest.metrics(),
+        windows.as_ref().map(|(_, d)| d),
+        stop_rx.clone(),
+    )
+    .await?;
     let result = ingest
         .run(async move {
             shutdown_signal().await;
@@ -166,15 +210,24 @@ pub async fn run_exports(config: Config, storage: Storage, mut stop: watch::Rece
         .min()
         .unwrap_or(Duration::from_secs(60))
         .clamp(Duration::from_secs(1), Duration::from_secs(60));
-    tracing::info!(datasets = config.export.datasets.len(), ?tick, "scheduled exports started");
+    tracing::info!(
+        datasets = config.export.datasets.len(),
+        ?tick,
+        "scheduled exports started"
+    );
     loop {
         let now = chrono::Utc::now().timestamp_millis();
-        match feedloop_analytics::export::run_scheduled_exports(&storage, &config.export, now).await {
+        match feedloop_analytics::export::run_scheduled_exports(&storage, &config.export, now).await
+        {
             Ok(runs) => {
                 for r in runs {
                     match &r.result {
-                        Ok(out) => tracing::info!(model = %r.model, dataset = %r.name, rows = out.manifest.row_count, created = out.created, url = %out.url, "scheduled export"),
-                        Err(e) => tracing::warn!(model = %r.model, dataset = %r.name, error = %e, "scheduled export failed; retrying at its next turn"),
+                        Ok(out) => {
+                            tracing::info!(model = %r.model, dataset = %r.name, rows = out.manifest.row_count, created = out.created, url = %out.url, "scheduled export")
+                        }
+                        Err(e) => {
+                            tracing::warn!(model = %r.model, dataset = %r.name, error = %e, "scheduled export failed; retrying at its next turn")
+                        }
                     }
                 }
             }

@@ -20,7 +20,12 @@ pub async fn validate(
         (Some(_), _) | (None, None) => {
             let c = super::load_config(config)?;
             if events.is_none() {
-                println!("config OK{}", config.map(|p| format!(": {}", p.display())).unwrap_or_default());
+                println!(
+                    "config OK{}",
+                    config
+                        .map(|p| format!(": {}", p.display()))
+                        .unwrap_or_default()
+                );
                 print!("{}", c.to_redacted_toml());
                 return Ok(ExitCode::SUCCESS);
             }
@@ -35,9 +40,14 @@ pub async fn validate(
     let reader: Box<dyn BufRead> = if path == Path::new("-") {
         Box::new(std::io::BufReader::new(std::io::stdin()))
     } else {
-        Box::new(std::io::BufReader::new(std::fs::File::open(path).map_err(|e| {
-            anyhow::Error::new(super::UsageError(format!("cannot open `{}`: {e}", path.display())))
-        })?))
+        Box::new(std::io::BufReader::new(std::fs::File::open(path).map_err(
+            |e| {
+                anyhow::Error::new(super::UsageError(format!(
+                    "cannot open `{}`: {e}",
+                    path.display()
+                )))
+            },
+        )?))
     };
     let (mut ok, mut bad) = (0u64, 0u64);
     for (i, line) in reader.split(b'\n').enumerate() {
@@ -55,5 +65,9 @@ pub async fn validate(
         }
     }
     println!("{ok} valid, {bad} invalid {stream} events");
-    Ok(if bad == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if bad == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

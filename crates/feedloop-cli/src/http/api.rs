@@ -42,7 +42,9 @@ pub fn parse_since(s: &str) -> Result<i64, String> {
     if let Ok(d) = humantime::parse_duration(s) {
         return Ok(chrono::Utc::now().timestamp_millis() - d.as_millis() as i64);
     }
-    Err(format!("expected an RFC 3339 time or a duration such as 24h, got {s:?}"))
+    Err(format!(
+        "expected an RFC 3339 time or a duration such as 24h, got {s:?}"
+    ))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -90,7 +92,12 @@ async fn table_json(st: &HttpState, sql: &str, key: &str) -> Response {
             Ok(rows) => axum::Json(serde_json::json!({ key: rows })).into_response(),
             Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e, None, None),
         },
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string(), None, None),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &e.to_string(),
+            None,
+            None,
+        ),
     }
 }
 
@@ -113,7 +120,9 @@ pub async fn alerts(State(st): State<HttpState>, Query(q): Query<TableQuery>) ->
         Err(e) => return error(StatusCode::BAD_REQUEST, &e, Some("since"), None),
     };
     let limit = q.limit.unwrap_or(1000).min(100_000);
-    let sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE {w} ORDER BY window_start DESC, id LIMIT {limit}");
+    let sql = format!(
+        "SELECT {ALERT_COLUMNS} FROM alerts WHERE {w} ORDER BY window_start DESC, id LIMIT {limit}"
+    );
     table_json(&st, &sql, "alerts").await
 }
 
@@ -134,22 +143,35 @@ pub async fn metrics(State(st): State<HttpState>, Query(q): Query<TableQuery>) -
 pub async fn list_datasets(st: &HttpState) -> Result<Vec<serde_json::Value>, String> {
     let store = DatasetStore::new(st.inner.storage.clone());
     let prefix = object_store::path::Path::from(feedloop_storage::datasets::DATASETS_DIR);
-    let objects = st.inner.storage.list(&prefix, None).await.map_err(|e| e.to_string())?;
+    let objects = st
+        .inner
+        .storage
+        .list(&prefix, None)
+        .await
+        .map_err(|e| e.to_string())?;
     let names: BTreeSet<(String, String)> = objects
         .iter()
         .filter_map(|m| {
             let p: Vec<_> = m.location.parts().map(|p| p.as_ref().to_string()).collect();
-            (p.len() == 5 && p[4] == feedloop_storage::datasets::MANIFEST_FILE).then(|| (p[1].clone(), p[2].clone()))
+            (p.len() == 5 && p[4] == feedloop_storage::datasets::MANIFEST_FILE)
+                .then(|| (p[1].clone(), p[2].clone()))
         })
         .collect();
     let mut out = Vec::new();
     for (model, name) in names {
-        let versions = store.list_versions(&model, &name).await.map_err(|e| e.to_string())?;
+        let versions = store
+            .list_versions(&model, &name)
+            .await
+            .map_err(|e| e.to_string())?;
         let vs: Vec<_> = versions
             .iter()
             .rev()
             .map(|m| {
-                let id = feedloop_storage::DatasetId { model: m.model.clone(), name: m.name.clone(), version: m.version.clone() };
+                let id = feedloop_storage::DatasetId {
+                    model: m.model.clone(),
+                    name: m.name.clone(),
+                    version: m.version.clone(),
+                };
                 serde_json::json!({
                     "version": m.version,
                     "row_count": m.row_count,
@@ -184,22 +206,44 @@ fn decode_field(e: &DecodeError) -> Option<String> {
 
 /// `POST /api/v1/corrections`: one correction object or an array of them. All
 /// are validated first; nothing is produced unless every one is valid.
-pub async fn corrections(State(st): State<HttpState>, body: Result<Bytes, BytesRejection>) -> Response {
+pub async fn corrections(
+    State(st): State<HttpState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let body = match body {
         Ok(b) => b,
         Err(rej) => return error(rej.status(), &rej.body_text(), None, None),
     };
     let value: serde_json::Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("body is not JSON: {e}"), None, None),
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("body is not JSON: {e}"),
+                None,
+                None,
+            );
+        }
     };
     let items = match value {
         serde_json::Value::Array(items) => items,
         obj @ serde_json::Value::Object(_) => vec![obj],
-        _ => return error(StatusCode::BAD_REQUEST, "expected a correction object or an array of them", None, None),
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "expected a correction object or an array of them",
+                None,
+                None,
+            );
+        }
     };
     if items.is_empty() {
-        return error(StatusCode::BAD_REQUEST, "no corrections in the array", None, None);
+        return error(
+            StatusCode::BAD_REQUEST,
+            "no corrections in the array",
+            None,
+            None,
+        );
     }
     let mut records = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
@@ -207,17 +251,28 @@ pub async fn corrections(State(st): State<HttpState>, body: Result<Bytes, BytesR
         match feedloop_events::decode(StreamKind::Corrections, &payload, &st.inner.limits) {
             Ok(feedloop_events::Event::Correction(c)) => records.push((c.prediction_id, payload)),
             Ok(_) => return error(StatusCode::BAD_REQUEST, "not a correction", None, Some(i)),
-            Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string(), decode_field(&e).as_deref(), Some(i)),
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    &e.to_string(),
+                    decode_field(&e).as_deref(),
+                    Some(i),
+                );
+            }
         }
     }
     let topic = &st.inner.corrections_topic;
     let sends = records.iter().map(|(key, payload)| {
-        let rec: FutureRecord<'_, str, [u8]> = FutureRecord::to(topic).key(key.as_str()).payload(payload.as_slice());
+        let rec: FutureRecord<'_, str, [u8]> = FutureRecord::to(topic)
+            .key(key.as_str())
+            .payload(payload.as_slice());
         st.inner.producer.send(rec, Duration::from_secs(30))
     });
     let results = futures::future::join_all(sends).await;
     let ok = results.iter().filter(|r| r.is_ok()).count();
-    st.inner.corrections_accepted.fetch_add(ok as u64, Ordering::Relaxed);
+    st.inner
+        .corrections_accepted
+        .fetch_add(ok as u64, Ordering::Relaxed);
     if let Some(Err((e, _))) = results.iter().find(|r| r.is_err()) {
         tracing::warn!(error = %e, produced = ok, failed = results.len() - ok, "producing corrections failed");
         return (
@@ -226,7 +281,11 @@ pub async fn corrections(State(st): State<HttpState>, body: Result<Bytes, BytesR
         )
             .into_response();
     }
-    (StatusCode::ACCEPTED, axum::Json(serde_json::json!({ "accepted": ok }))).into_response()
+    (
+        StatusCode::ACCEPTED,
+        axum::Json(serde_json::json!({ "accepted": ok })),
+    )
+        .into_response()
 }
 
 // --- reading query results (shared with the page) ---
@@ -236,21 +295,42 @@ fn cast(a: &ArrayRef, t: &DataType) -> Option<ArrayRef> {
 }
 
 pub fn col_strs(b: &RecordBatch, name: &str) -> Vec<Option<String>> {
-    let Some(a) = b.column_by_name(name).and_then(|a| cast(a, &DataType::Utf8)) else { return vec![None; b.num_rows()] };
+    let Some(a) = b
+        .column_by_name(name)
+        .and_then(|a| cast(a, &DataType::Utf8))
+    else {
+        return vec![None; b.num_rows()];
+    };
     let a = a.as_any().downcast_ref::<StringArray>().expect("utf8");
-    (0..a.len()).map(|i| a.is_valid(i).then(|| a.value(i).to_string())).collect()
+    (0..a.len())
+        .map(|i| a.is_valid(i).then(|| a.value(i).to_string()))
+        .collect()
 }
 
 pub fn col_i64s(b: &RecordBatch, name: &str) -> Vec<Option<i64>> {
-    let Some(a) = b.column_by_name(name).and_then(|a| cast(a, &DataType::Int64)) else { return vec![None; b.num_rows()] };
+    let Some(a) = b
+        .column_by_name(name)
+        .and_then(|a| cast(a, &DataType::Int64))
+    else {
+        return vec![None; b.num_rows()];
+    };
     let a = a.as_any().downcast_ref::<Int64Array>().expect("i64");
-    (0..a.len()).map(|i| a.is_valid(i).then(|| a.value(i))).collect()
+    (0..a.len())
+        .map(|i| a.is_valid(i).then(|| a.value(i)))
+        .collect()
 }
 
 pub fn col_f64s(b: &RecordBatch, name: &str) -> Vec<Option<f64>> {
-    let Some(a) = b.column_by_name(name).and_then(|a| cast(a, &DataType::Float64)) else { return vec![None; b.num_rows()] };
+    let Some(a) = b
+        .column_by_name(name)
+        .and_then(|a| cast(a, &DataType::Float64))
+    else {
+        return vec![None; b.num_rows()];
+    };
     let a = a.as_any().downcast_ref::<Float64Array>().expect("f64");
-    (0..a.len()).map(|i| a.is_valid(i).then(|| a.value(i))).collect()
+    (0..a.len())
+        .map(|i| a.is_valid(i).then(|| a.value(i)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -260,7 +340,10 @@ mod tests {
     #[test]
     fn literals_and_since() {
         assert_eq!(sql_str("it's"), "'it''s'");
-        assert_eq!(parse_since("2026-01-01T00:00:00Z").unwrap(), 1_767_225_600_000);
+        assert_eq!(
+            parse_since("2026-01-01T00:00:00Z").unwrap(),
+            1_767_225_600_000
+        );
         let now = chrono::Utc::now().timestamp_millis();
         let h = parse_since("1h").unwrap();
         assert!((now - h - 3_600_000).abs() < 5_000);

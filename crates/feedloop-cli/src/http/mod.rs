@@ -62,10 +62,15 @@ impl HttpConfig {
     /// The listen address, checked: a non-loopback address needs a token.
     pub fn listen_addr(&self) -> anyhow::Result<SocketAddr> {
         let addr: SocketAddr = self.listen.parse().map_err(|e| {
-            anyhow::anyhow!("`http.listen`: expected ip:port such as 127.0.0.1:9464, got {:?} ({e})", self.listen)
+            anyhow::anyhow!(
+                "`http.listen`: expected ip:port such as 127.0.0.1:9464, got {:?} ({e})",
+                self.listen
+            )
         })?;
         if self.token.as_deref().is_some_and(|t| t.trim().is_empty()) {
-            anyhow::bail!("`http.token`: must not be empty (leave it unset for a loopback-only API)");
+            anyhow::bail!(
+                "`http.token`: must not be empty (leave it unset for a loopback-only API)"
+            );
         }
         if self.token.is_none() && !addr.ip().is_loopback() {
             anyhow::bail!(
@@ -114,7 +119,8 @@ impl HttpState {
         dispatcher: Option<&Arc<AlertDispatcher>>,
     ) -> anyhow::Result<HttpState> {
         let session = LandingSession::new(&storage).await?;
-        let producer = crate::commands::produce::producer(&config.kafka.brokers, &config.kafka.options)?;
+        let producer =
+            crate::commands::produce::producer(&config.kafka.brokers, &config.kafka.options)?;
         Ok(HttpState {
             inner: Arc::new(Inner {
                 config: config.http.clone(),
@@ -141,7 +147,10 @@ pub fn router(state: HttpState) -> Router {
         .route("/api/v1/metrics", get(api::metrics))
         .route("/api/v1/datasets", get(api::datasets))
         .route("/api/v1/corrections", post(api::corrections))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), require_token));
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_token,
+        ));
     Router::new()
         .route("/metrics", get(prom::metrics))
         .route("/healthz", get(healthz))
@@ -178,7 +187,9 @@ async fn serve_on(
     } else {
         tracing::info!(%addr, "HTTP API listening (bearer token required for /api and /)");
     }
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await?;
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await?;
     Ok(())
 }
 
@@ -194,7 +205,10 @@ pub async fn start(
     if !config.http.enabled {
         return Ok(None);
     }
-    let listen = config.http.listen_addr().map_err(|e| anyhow::anyhow!("invalid config: {e}"))?;
+    let listen = config
+        .http
+        .listen_addr()
+        .map_err(|e| anyhow::anyhow!("invalid config: {e}"))?;
     let state = HttpState::new(config, storage, ingest, dispatcher).await?;
     let listener = bind(listen).await?;
     Ok(Some(tokio::spawn(async move {
@@ -208,28 +222,50 @@ pub async fn start(
 }
 
 async fn healthz() -> impl IntoResponse {
-    (StatusCode::OK, axum::Json(serde_json::json!({"status": "ok"})))
+    (
+        StatusCode::OK,
+        axum::Json(serde_json::json!({"status": "ok"})),
+    )
 }
 
 async fn readyz(State(st): State<HttpState>) -> Response {
     let not_ready = |reason: String| {
-        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({"ready": false, "reason": reason}))).into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({"ready": false, "reason": reason})),
+        )
+            .into_response()
     };
     let probe = object_store::path::Path::from_iter([
         feedloop_storage::store::TMP_DIR.to_string(),
         format!("readyz-{}-{}", std::process::id(), rand::random::<u64>()),
     ]);
-    if let Err(e) = st.inner.storage.put_overwrite(&probe, bytes::Bytes::from_static(b"ok")).await {
+    if let Err(e) = st
+        .inner
+        .storage
+        .put_overwrite(&probe, bytes::Bytes::from_static(b"ok"))
+        .await
+    {
         return not_ready(format!("storage is not writable: {e}"));
     }
     if let Err(e) = st.inner.storage.delete(&probe).await {
         return not_ready(format!("storage probe could not be deleted: {e}"));
     }
-    let assigned = st.inner.ingest.assigned.lock().map(|a| a.len()).unwrap_or(0);
+    let assigned = st
+        .inner
+        .ingest
+        .assigned
+        .lock()
+        .map(|a| a.len())
+        .unwrap_or(0);
     if assigned == 0 {
         return not_ready("no Kafka partitions assigned yet".into());
     }
-    (StatusCode::OK, axum::Json(serde_json::json!({"ready": true, "assigned_partitions": assigned}))).into_response()
+    (
+        StatusCode::OK,
+        axum::Json(serde_json::json!({"ready": true, "assigned_partitions": assigned})),
+    )
+        .into_response()
 }
 
 /// Constant-time equality (length leaks, content does not).
@@ -241,7 +277,12 @@ fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 fn token_ok(headers: &HeaderMap, token: &str) -> bool {
-    let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else { return false };
+    let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
     if let Some(t) = v.strip_prefix("Bearer ") {
         return ct_eq(t.trim().as_bytes(), token.as_bytes());
     }
@@ -261,12 +302,22 @@ async fn require_token(State(st): State<HttpState>, req: Request, next: Next) ->
     if let Some(token) = &st.inner.config.token
         && !token_ok(req.headers(), token)
     {
-        let mut resp = api::error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token", None, None);
+        let mut resp = api::error(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong bearer token",
+            None,
+            None,
+        );
         if req.uri().path() == "/" {
-            resp.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Basic realm=\"feedloop\""));
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Basic realm=\"feedloop\""),
+            );
         } else {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
         }
         return resp;
     }
@@ -290,7 +341,12 @@ mod tests {
         c.token = None;
         assert!(c.validate().is_ok());
         c.listen = "nonsense".into();
-        assert!(c.validate().unwrap_err().to_string().contains("http.listen"));
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("http.listen")
+        );
     }
 
     #[test]

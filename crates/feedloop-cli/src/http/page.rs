@@ -13,7 +13,15 @@ use std::fmt::Write;
 
 /// Windows the band is computed over.
 pub const BAND_WINDOW: usize = 24;
-const NOT_CHARTED_ALONE: [&str; 7] = ["drift", "prediction_drift", "late_events", "requests", "latency_p50", "latency_p95", "latency_p99"];
+const NOT_CHARTED_ALONE: [&str; 7] = [
+    "drift",
+    "prediction_drift",
+    "late_events",
+    "requests",
+    "latency_p50",
+    "latency_p95",
+    "latency_p99",
+];
 
 struct Point {
     version: String,
@@ -51,7 +59,9 @@ pub async fn render(st: &HttpState) -> String {
                     col_f64s(b, "value"),
                 );
                 for i in 0..b.num_rows() {
-                    let (Some(model), Some(ts), Some(value)) = (m[i].clone(), ts[i], val[i]) else { continue };
+                    let (Some(model), Some(ts), Some(value)) = (m[i].clone(), ts[i], val[i]) else {
+                        continue;
+                    };
                     if !value.is_finite() {
                         continue;
                     }
@@ -73,7 +83,8 @@ pub async fn render(st: &HttpState) -> String {
     match st.inner.session.sql(sql).await {
         Ok((_, batches)) => {
             // id → (model, metric, feature, start, end)
-            let mut by_id: BTreeMap<String, (String, String, Option<String>, i64, i64)> = BTreeMap::new();
+            let mut by_id: BTreeMap<String, (String, String, Option<String>, i64, i64)> =
+                BTreeMap::new();
             for b in &batches {
                 let (id, m, me, f, s, ws, we) = (
                     col_strs(b, "id"),
@@ -85,10 +96,18 @@ pub async fn render(st: &HttpState) -> String {
                     col_i64s(b, "we"),
                 );
                 for i in 0..b.num_rows() {
-                    let (Some(id), Some(ws), Some(we)) = (id[i].clone(), ws[i], we[i]) else { continue };
+                    let (Some(id), Some(ws), Some(we)) = (id[i].clone(), ws[i], we[i]) else {
+                        continue;
+                    };
                     let firing = s[i].as_deref() == Some("firing");
                     let e = by_id.entry(id).or_insert_with(|| {
-                        (m[i].clone().unwrap_or_default(), me[i].clone().unwrap_or_default(), f[i].clone(), ws, i64::MAX)
+                        (
+                            m[i].clone().unwrap_or_default(),
+                            me[i].clone().unwrap_or_default(),
+                            f[i].clone(),
+                            ws,
+                            i64::MAX,
+                        )
                     });
                     e.3 = e.3.min(ws);
                     if !firing {
@@ -97,7 +116,12 @@ pub async fn render(st: &HttpState) -> String {
                 }
             }
             for (_, (model, metric, feature, s, e)) in by_id {
-                spans.entry(model).or_default().entry((metric, feature)).or_default().push((s, e));
+                spans
+                    .entry(model)
+                    .or_default()
+                    .entry((metric, feature))
+                    .or_default()
+                    .push((s, e));
             }
         }
         Err(e) => errors.push(format!("alerts: {e}")),
@@ -129,13 +153,17 @@ pub async fn render(st: &HttpState) -> String {
     for (model, pts) in &points {
         let model_spans = spans.get(model).unwrap_or(&no_spans);
         let _ = write!(html, "<h2>{}</h2><div class=\"grid\">", esc(model));
-        let versions: std::collections::BTreeSet<&str> = pts.iter().map(|p| p.version.as_str()).collect();
+        let versions: std::collections::BTreeSet<&str> =
+            pts.iter().map(|p| p.version.as_str()).collect();
         let multi = versions.len() > 1;
         let series_of = |metric: &str, by_feature: bool, band: bool| -> Vec<Series> {
             let mut groups = Groups::new();
             for p in pts.iter().filter(|p| p.metric == metric) {
                 let f = if by_feature { p.feature.clone() } else { None };
-                groups.entry((p.version.clone(), f)).or_default().push((p.ts, p.value));
+                groups
+                    .entry((p.version.clone(), f))
+                    .or_default()
+                    .push((p.ts, p.value));
             }
             groups
                 .into_iter()
@@ -143,14 +171,22 @@ pub async fn render(st: &HttpState) -> String {
                     let base = f.unwrap_or_else(|| metric.to_string());
                     Series {
                         label: if multi { format!("{base} {v}") } else { base },
-                        band: if band { rolling_band(&points, BAND_WINDOW, k) } else { Vec::new() },
+                        band: if band {
+                            rolling_band(&points, BAND_WINDOW, k)
+                        } else {
+                            Vec::new()
+                        },
                         points,
                     }
                 })
                 .collect()
         };
         let marks_of = |metric: &str| -> Vec<(i64, i64)> {
-            model_spans.iter().filter(|((m, _), _)| m == metric).flat_map(|(_, v)| v.iter().copied()).collect()
+            model_spans
+                .iter()
+                .filter(|((m, _), _)| m == metric)
+                .flat_map(|(_, v)| v.iter().copied())
+                .collect()
         };
         // Drift per feature.
         let drift = series_of("drift", true, false);
@@ -171,8 +207,17 @@ pub async fn render(st: &HttpState) -> String {
             html.push_str(&line_chart("latency percentiles (ms)", &lat, &marks));
         }
         // Every other metric with its band, error rate and coverage first.
-        let mut metrics: Vec<&str> = pts.iter().map(|p| p.metric.as_str()).filter(|m| !NOT_CHARTED_ALONE.contains(m)).collect();
-        metrics.sort_by_key(|m| (!matches!(*m, "error_rate" | "correction_coverage" | "drift_share"), *m));
+        let mut metrics: Vec<&str> = pts
+            .iter()
+            .map(|p| p.metric.as_str())
+            .filter(|m| !NOT_CHARTED_ALONE.contains(m))
+            .collect();
+        metrics.sort_by_key(|m| {
+            (
+                !matches!(*m, "error_rate" | "correction_coverage" | "drift_share"),
+                *m,
+            )
+        });
         metrics.dedup();
         for m in metrics {
             let s = series_of(m, false, true);

@@ -31,7 +31,9 @@ pub const METRIC_NAMES: &[&str] = &[
 
 /// Escapes a label value (`\`, `"`, newline).
 pub fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// Builds an exposition: one `family` call per metric family.
@@ -41,7 +43,13 @@ pub struct Exposition {
 }
 
 impl Exposition {
-    pub fn family(&mut self, name: &str, kind: &str, help: &str, samples: &[(Vec<(&str, String)>, f64)]) {
+    pub fn family(
+        &mut self,
+        name: &str,
+        kind: &str,
+        help: &str,
+        samples: &[(Vec<(&str, String)>, f64)],
+    ) {
         let _ = writeln!(self.out, "# HELP {name} {help}");
         let _ = writeln!(self.out, "# TYPE {name} {kind}");
         for (labels, value) in samples {
@@ -69,7 +77,11 @@ fn fmt_value(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()
     } else if v.is_infinite() {
-        if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
+        if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
     } else if v.fract() == 0.0 && v.abs() < 1e15 {
         format!("{}", v as i64)
     } else {
@@ -92,17 +104,51 @@ pub async fn render(st: &HttpState) -> String {
     let mut e = Exposition::default();
     type Pick = fn(&feedloop_ingest::metrics::CountersSnapshot) -> u64;
     let per_stream: [(&str, &str, Pick); 7] = [
-        ("feedloop_events_consumed_total", "Messages received from Kafka (valid or not).", |s| s.consumed),
-        ("feedloop_events_landed_total", "Events written to the landing zone by this process.", |s| s.landed),
-        ("feedloop_events_dead_lettered_total", "Invalid events sent to the dead-letter topic.", |s| s.dead_lettered),
-        ("feedloop_events_skipped_landed_total", "Re-delivered messages skipped because storage already holds them.", |s| s.skipped_landed),
-        ("feedloop_consumed_bytes_total", "Payload bytes of consumed messages.", |s| s.consumed_bytes),
-        ("feedloop_landed_bytes_total", "Parquet bytes written to the landing zone.", |s| s.landed_bytes),
-        ("feedloop_files_landed_total", "Parquet files written to the landing zone.", |s| s.files),
+        (
+            "feedloop_events_consumed_total",
+            "Messages received from Kafka (valid or not).",
+            |s| s.consumed,
+        ),
+        (
+            "feedloop_events_landed_total",
+            "Events written to the landing zone by this process.",
+            |s| s.landed,
+        ),
+        (
+            "feedloop_events_dead_lettered_total",
+            "Invalid events sent to the dead-letter topic.",
+            |s| s.dead_lettered,
+        ),
+        (
+            "feedloop_events_skipped_landed_total",
+            "Re-delivered messages skipped because storage already holds them.",
+            |s| s.skipped_landed,
+        ),
+        (
+            "feedloop_consumed_bytes_total",
+            "Payload bytes of consumed messages.",
+            |s| s.consumed_bytes,
+        ),
+        (
+            "feedloop_landed_bytes_total",
+            "Parquet bytes written to the landing zone.",
+            |s| s.landed_bytes,
+        ),
+        (
+            "feedloop_files_landed_total",
+            "Parquet files written to the landing zone.",
+            |s| s.files,
+        ),
     ];
-    let snaps: Vec<_> = StreamKind::ALL.iter().map(|s| (s.table_name().to_string(), m.stream(*s).snapshot())).collect();
+    let snaps: Vec<_> = StreamKind::ALL
+        .iter()
+        .map(|s| (s.table_name().to_string(), m.stream(*s).snapshot()))
+        .collect();
     for (name, help, pick) in per_stream {
-        let samples: Vec<_> = snaps.iter().map(|(s, c)| (vec![("stream", s.clone())], pick(c) as f64)).collect();
+        let samples: Vec<_> = snaps
+            .iter()
+            .map(|(s, c)| (vec![("stream", s.clone())], pick(c) as f64))
+            .collect();
         e.family(name, "counter", help, &samples);
     }
     let lag: Vec<_> = m
@@ -110,13 +156,28 @@ pub async fn render(st: &HttpState) -> String {
         .lock()
         .map(|l| {
             l.iter()
-                .map(|((t, p), v)| (vec![("topic", t.clone()), ("partition", p.to_string())], *v as f64))
+                .map(|((t, p), v)| {
+                    (
+                        vec![("topic", t.clone()), ("partition", p.to_string())],
+                        *v as f64,
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default();
-    e.family("feedloop_consumer_lag_messages", "gauge", "Consumer lag per assigned partition (messages).", &lag);
+    e.family(
+        "feedloop_consumer_lag_messages",
+        "gauge",
+        "Consumer lag per assigned partition (messages).",
+        &lag,
+    );
     let assigned = m.assigned.lock().map(|a| a.len()).unwrap_or(0) as f64;
-    e.family("feedloop_assigned_partitions", "gauge", "Kafka partitions assigned to this process.", &[(vec![], assigned)]);
+    e.family(
+        "feedloop_assigned_partitions",
+        "gauge",
+        "Kafka partitions assigned to this process.",
+        &[(vec![], assigned)],
+    );
     e.family(
         "feedloop_landing_retries_total",
         "counter",
@@ -129,24 +190,58 @@ pub async fn render(st: &HttpState) -> String {
         "Consumer errors reported by librdkafka.",
         &[(vec![], m.consumer_errors.load(Ordering::Relaxed) as f64)],
     );
-    let stats = st.inner.dispatcher.upgrade().map(|d| d.stats()).unwrap_or_default();
+    let stats = st
+        .inner
+        .dispatcher
+        .upgrade()
+        .map(|d| d.stats())
+        .unwrap_or_default();
     let mut deliveries = Vec::new();
     let mut queued = Vec::new();
     for s in &stats {
-        for (outcome, n) in [("sent", s.sent), ("failed", s.failed), ("dropped", s.dropped)] {
-            deliveries.push((vec![("sink", s.sink.clone()), ("outcome", outcome.to_string())], n as f64));
+        for (outcome, n) in [
+            ("sent", s.sent),
+            ("failed", s.failed),
+            ("dropped", s.dropped),
+        ] {
+            deliveries.push((
+                vec![("sink", s.sink.clone()), ("outcome", outcome.to_string())],
+                n as f64,
+            ));
         }
         queued.push((vec![("sink", s.sink.clone())], s.queued as f64));
     }
-    e.family("feedloop_alert_deliveries_total", "counter", "Alert deliveries per sink and outcome (sent, failed, dropped).", &deliveries);
-    e.family("feedloop_alert_queue_length", "gauge", "Alerts waiting in each sink's queue.", &queued);
-    let firing: Vec<_> = alerts_firing(st).await.map(|n| (vec![], n)).into_iter().collect();
-    e.family("feedloop_alerts_firing", "gauge", "Alerts whose latest transition in the alerts table is firing.", &firing);
+    e.family(
+        "feedloop_alert_deliveries_total",
+        "counter",
+        "Alert deliveries per sink and outcome (sent, failed, dropped).",
+        &deliveries,
+    );
+    e.family(
+        "feedloop_alert_queue_length",
+        "gauge",
+        "Alerts waiting in each sink's queue.",
+        &queued,
+    );
+    let firing: Vec<_> = alerts_firing(st)
+        .await
+        .map(|n| (vec![], n))
+        .into_iter()
+        .collect();
+    e.family(
+        "feedloop_alerts_firing",
+        "gauge",
+        "Alerts whose latest transition in the alerts table is firing.",
+        &firing,
+    );
     e.family(
         "feedloop_corrections_accepted_total",
         "counter",
         "Corrections accepted by POST /api/v1/corrections and produced to Kafka.",
-        &[(vec![], st.inner.corrections_accepted.load(Ordering::Relaxed) as f64)],
+        &[(
+            vec![],
+            st.inner.corrections_accepted.load(Ordering::Relaxed) as f64,
+        )],
     );
     e.family(
         "feedloop_start_time_seconds",
@@ -160,7 +255,10 @@ pub async fn render(st: &HttpState) -> String {
 pub async fn metrics(State(st): State<HttpState>) -> Response {
     (
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         render(&st).await,
     )
         .into_response()
@@ -173,8 +271,19 @@ mod tests {
     #[test]
     fn format() {
         let mut e = Exposition::default();
-        e.family("x_total", "counter", "X.", &[(vec![("a", "q\"\\\n".into()), ("b", "2".into())], 3.0), (vec![], 0.5)]);
+        e.family(
+            "x_total",
+            "counter",
+            "X.",
+            &[
+                (vec![("a", "q\"\\\n".into()), ("b", "2".into())], 3.0),
+                (vec![], 0.5),
+            ],
+        );
         let s = e.finish();
-        assert_eq!(s, "# HELP x_total X.\n# TYPE x_total counter\nx_total{a=\"q\\\"\\\\\\n\",b=\"2\"} 3\nx_total 0.5\n");
+        assert_eq!(
+            s,
+            "# HELP x_total X.\n# TYPE x_total counter\nx_total{a=\"q\\\"\\\\\\n\",b=\"2\"} 3\nx_total 0.5\n"
+        );
     }
 }

@@ -10,10 +10,15 @@ pub struct Series {
     pub band: Vec<(i64, f64, f64)>,
 }
 
-const COLORS: [&str; 8] = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"];
+const COLORS: [&str; 8] = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f",
+];
 
 pub fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn fmt_num(v: f64) -> String {
@@ -74,7 +79,9 @@ pub fn line_chart(title: &str, series: &[Series], marks: &[(i64, i64)]) -> Strin
         t_ = esc(title)
     );
     if x0 > x1 || !y0.is_finite() {
-        svg.push_str(r##"<text x="60" y="100" font-size="12" fill="#888">no data yet</text></svg>"##);
+        svg.push_str(
+            r##"<text x="60" y="100" font-size="12" fill="#888">no data yet</text></svg>"##,
+        );
         return svg;
     }
     if x1 == x0 {
@@ -118,15 +125,28 @@ pub fn line_chart(title: &str, series: &[Series], marks: &[(i64, i64)]) -> Strin
         if s.band.len() >= 2 {
             let mut d = String::new();
             for (j, p) in s.band.iter().enumerate() {
-                let _ = write!(d, "{}{:.1},{:.1} ", if j == 0 { "M" } else { "L" }, px(p.0), py(p.2));
+                let _ = write!(
+                    d,
+                    "{}{:.1},{:.1} ",
+                    if j == 0 { "M" } else { "L" },
+                    px(p.0),
+                    py(p.2)
+                );
             }
             for p in s.band.iter().rev() {
                 let _ = write!(d, "L{:.1},{:.1} ", px(p.0), py(p.1));
             }
             d.push('Z');
-            let _ = write!(svg, r#"<path class="band" d="{d}" fill="{c}" fill-opacity="0.15" stroke="none"/>"#);
+            let _ = write!(
+                svg,
+                r#"<path class="band" d="{d}" fill="{c}" fill-opacity="0.15" stroke="none"/>"#
+            );
         }
-        let pts: Vec<String> = s.points.iter().map(|p| format!("{:.1},{:.1}", px(p.0), py(p.1))).collect();
+        let pts: Vec<String> = s
+            .points
+            .iter()
+            .map(|p| format!("{:.1},{:.1}", px(p.0), py(p.1)))
+            .collect();
         let _ = write!(
             svg,
             r#"<polyline class="series" data-points="{}" points="{}" fill="none" stroke="{c}" stroke-width="1.5"/>"#,
@@ -148,7 +168,11 @@ pub fn line_chart(title: &str, series: &[Series], marks: &[(i64, i64)]) -> Strin
 }
 
 fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n { s.to_string() } else { format!("{}…", s.chars().take(n - 1).collect::<String>()) }
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(n - 1).collect::<String>())
+    }
 }
 
 pub fn fmt_time(ms: i64) -> String {
@@ -163,14 +187,28 @@ mod tests {
 
     #[test]
     fn band_and_chart() {
-        let pts: Vec<(i64, f64)> = (0..30).map(|i| (i * 60_000, if i % 2 == 0 { 1.0 } else { 3.0 })).collect();
+        let pts: Vec<(i64, f64)> = (0..30)
+            .map(|i| (i * 60_000, if i % 2 == 0 { 1.0 } else { 3.0 }))
+            .collect();
         let band = rolling_band(&pts, 24, 2.0);
         assert_eq!(band.len(), 27);
         // previous 4 values 1,3,1,3: mean 2, σ 1
         let at4 = band.iter().find(|b| b.0 == 4 * 60_000).unwrap();
         assert!((at4.1 - 0.0).abs() < 1e-9 && (at4.2 - 4.0).abs() < 1e-9);
-        let svg = line_chart("x <y>", &[Series { label: "a".into(), points: pts, band }], &[(0, 60_000)]);
-        assert!(svg.contains("<polyline") && svg.contains("class=\"band\"") && svg.contains("class=\"alert\""));
+        let svg = line_chart(
+            "x <y>",
+            &[Series {
+                label: "a".into(),
+                points: pts,
+                band,
+            }],
+            &[(0, 60_000)],
+        );
+        assert!(
+            svg.contains("<polyline")
+                && svg.contains("class=\"band\"")
+                && svg.contains("class=\"alert\"")
+        );
         assert!(svg.contains("x &lt;y&gt;"));
         assert!(line_chart("empty", &[], &[]).contains("no data"));
     }
