@@ -142,6 +142,21 @@ impl Storage {
             .collect();
         let url_prefix = Path::from_url_path(url.path().trim_matches('/'))
             .map_err(|e| invalid(e.to_string()))?;
+        // The cloud stores differ only in their builder: credentials from the
+        // environment, the URL, then `[storage.options]` as builder config keys.
+        macro_rules! cloud_store {
+            ($builder:ty) => {{
+                let mut b = <$builder>::from_env().with_url(url.as_str());
+                for (k, v) in &options {
+                    let key = k
+                        .parse()
+                        .map_err(|e: object_store::Error| invalid(e.to_string()))?;
+                    b = b.with_config(key, v);
+                }
+                let store = b.build().map_err(|e| invalid(e.to_string()))?;
+                (Arc::new(store) as Arc<dyn ObjectStore>, url_prefix, None)
+            }};
+        }
         let (store, prefix, local_root): (Arc<dyn ObjectStore>, Path, Option<PathBuf>) = match url
             .scheme()
         {
@@ -164,40 +179,10 @@ impl Storage {
                     Some(dir),
                 )
             }
-            "s3" | "s3a" => {
-                let mut b = object_store::aws::AmazonS3Builder::from_env().with_url(url.as_str());
-                for (k, v) in &options {
-                    let key = k
-                        .parse()
-                        .map_err(|e: object_store::Error| invalid(e.to_string()))?;
-                    b = b.with_config(key, v);
-                }
-                let store = b.build().map_err(|e| invalid(e.to_string()))?;
-                (Arc::new(store), url_prefix, None)
-            }
-            "gs" => {
-                let mut b =
-                    object_store::gcp::GoogleCloudStorageBuilder::from_env().with_url(url.as_str());
-                for (k, v) in &options {
-                    let key = k
-                        .parse()
-                        .map_err(|e: object_store::Error| invalid(e.to_string()))?;
-                    b = b.with_config(key, v);
-                }
-                let store = b.build().map_err(|e| invalid(e.to_string()))?;
-                (Arc::new(store), url_prefix, None)
-            }
+            "s3" | "s3a" => cloud_store!(object_store::aws::AmazonS3Builder),
+            "gs" => cloud_store!(object_store::gcp::GoogleCloudStorageBuilder),
             "az" | "azure" | "abfs" | "abfss" => {
-                let mut b =
-                    object_store::azure::MicrosoftAzureBuilder::from_env().with_url(url.as_str());
-                for (k, v) in &options {
-                    let key = k
-                        .parse()
-                        .map_err(|e: object_store::Error| invalid(e.to_string()))?;
-                    b = b.with_config(key, v);
-                }
-                let store = b.build().map_err(|e| invalid(e.to_string()))?;
-                (Arc::new(store), url_prefix, None)
+                cloud_store!(object_store::azure::MicrosoftAzureBuilder)
             }
             "memory" => (
                 Arc::new(object_store::memory::InMemory::new()),
