@@ -1258,16 +1258,7 @@ pub async fn export_dataset(
             max_ts,
         },
         source_files: snap.source_files,
-        files: parts
-            .iter()
-            .enumerate()
-            .map(|(i, p)| ManifestFile {
-                path: DatasetId::part_name(i),
-                rows: p.rows,
-                bytes: p.bytes.len() as u64,
-                sha256: p.sha256.clone(),
-            })
-            .collect(),
+        files: ManifestFile::for_parts(&parts),
         schema: pivoted.schema_doc,
         privacy,
         notes: all_notes,

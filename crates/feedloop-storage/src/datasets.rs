@@ -107,6 +107,22 @@ pub struct ManifestFile {
     pub sha256: String,
 }
 
+impl ManifestFile {
+    /// The manifest entries of a version's parts, named `part-NNNNN.parquet` in order.
+    pub fn for_parts(parts: &[EncodedPart]) -> Vec<ManifestFile> {
+        parts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| ManifestFile {
+                path: DatasetId::part_name(i),
+                rows: p.rows,
+                bytes: p.bytes.len() as u64,
+                sha256: p.sha256.clone(),
+            })
+            .collect()
+    }
+}
+
 /// A column of the dataset's Parquet schema.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SchemaColumn {
@@ -463,16 +479,7 @@ mod tests {
             parameters: serde_json::json!({}),
             time_range: TimeRange::default(),
             source_files: vec![],
-            files: parts
-                .iter()
-                .enumerate()
-                .map(|(i, p)| ManifestFile {
-                    path: DatasetId::part_name(i),
-                    rows: p.rows,
-                    bytes: p.bytes.len() as u64,
-                    sha256: p.sha256.clone(),
-                })
-                .collect(),
+            files: ManifestFile::for_parts(parts),
             schema: vec![],
             privacy: serde_json::json!({}),
             notes: vec![],
