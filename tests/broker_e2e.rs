@@ -239,94 +239,13 @@ async fn crash_one_of_two_group_members_repeatedly() {
     finish_and_check(&storage, n, vec![steady, second], &log).await;
 }
 
-/// A minimal HTTP/1.1 server on 127.0.0.1 that records POSTed bodies.
-async fn webhook_server() -> (
-    u16,
-    std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
-) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let g = std::sync::Arc::clone(&got);
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut sock, _)) = listener.accept().await else {
-                return;
-            };
-            let g = std::sync::Arc::clone(&g);
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 8192];
-                loop {
-                    let n = match sock.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => n,
-                    };
-                    buf.extend_from_slice(&chunk[..n]);
-                    let Some(h) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-                        continue;
-                    };
-                    let head = String::from_utf8_lossy(&buf[..h]).to_ascii_lowercase();
-                    let len: usize = head
-                        .lines()
-                        .find_map(|l| {
-                            l.strip_prefix("content-length:")
-                                .map(|v| v.trim().parse().unwrap_or(0))
-                        })
-                        .unwrap_or(0);
-                    if buf.len() < h + 4 + len {
-                        continue;
-                    }
-                    if let Ok(v) = serde_json::from_slice(&buf[h + 4..h + 4 + len]) {
-                        g.lock().unwrap().push(v);
-                    }
-                    let _ = sock
-                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
-                        .await;
-                    buf.drain(..h + 4 + len);
-                }
-            });
-        }
-    });
-    (port, got)
-}
-
-fn consume_all(brokers: &str, topic: &str) -> Vec<serde_json::Value> {
-    use rdkafka::consumer::{BaseConsumer, Consumer};
-    use rdkafka::message::Message;
-    let c: BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", "alert-reader")
-        .create()
-        .unwrap();
-    let mut tpl = rdkafka::TopicPartitionList::new();
-    tpl.add_partition_offset(topic, 0, rdkafka::Offset::Beginning)
-        .unwrap();
-    c.assign(&tpl).unwrap();
-    let mut out = Vec::new();
-    let mut idle = 0;
-    while idle < 10 {
-        match c.poll(Duration::from_millis(100)) {
-            Some(Ok(m)) => {
-                idle = 0;
-                if let Some(v) = m.payload().and_then(|p| serde_json::from_slice(p).ok()) {
-                    out.push(v);
-                }
-            }
-            _ => idle += 1,
-        }
-    }
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_raises_and_resolves_alerts_on_kafka_webhook_and_log() {
     const MINUTE: i64 = 60_000;
     let broker = Nisshi::start();
     broker.create_feedloop_topics(2);
     broker.create_topic("feedloop-alerts", 1);
-    let (port, hooked) = webhook_server().await;
+    let (port, hooked) = harness::webhook_server().await;
     let dir = tempfile::tempdir().unwrap();
     let storage = dir.path().join("store");
     let log = dir.path().join("run.log");
@@ -419,7 +338,7 @@ async fn run_raises_and_resolves_alerts_on_kafka_webhook_and_log() {
     );
     assert!(run.terminate(Duration::from_secs(60)));
 
-    let on_kafka = consume_all(&broker.brokers, "feedloop-alerts");
+    let on_kafka = harness::consume_all(&broker.brokers, "feedloop-alerts");
     assert!(
         have_all(&on_kafka),
         "{:#?}",

@@ -161,6 +161,11 @@ pub struct FeedloopProc {
 
 impl FeedloopProc {
     pub fn run(config: &Path, log: &Path) -> FeedloopProc {
+        Self::run_with_env(config, log, &[])
+    }
+
+    /// `feedloop run` with extra environment variables (e.g. `FEEDLOOP_…` overrides).
+    pub fn run_with_env(config: &Path, log: &Path, env: &[(&str, &str)]) -> FeedloopProc {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -170,6 +175,7 @@ impl FeedloopProc {
             .args(["run", "--config"])
             .arg(config)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -459,4 +465,85 @@ pub async fn land_json(
         .await
         .unwrap();
     end + 1
+}
+
+/// A minimal HTTP/1.1 server on 127.0.0.1 that records POSTed bodies.
+pub async fn webhook_server() -> (
+    u16,
+    std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let g = std::sync::Arc::clone(&got);
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let g = std::sync::Arc::clone(&g);
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 8192];
+                loop {
+                    let n = match sock.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    buf.extend_from_slice(&chunk[..n]);
+                    let Some(h) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&buf[..h]).to_ascii_lowercase();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if buf.len() < h + 4 + len {
+                        continue;
+                    }
+                    if let Ok(v) = serde_json::from_slice(&buf[h + 4..h + 4 + len]) {
+                        g.lock().unwrap().push(v);
+                    }
+                    let _ = sock
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                        .await;
+                    buf.drain(..h + 4 + len);
+                }
+            });
+        }
+    });
+    (port, got)
+}
+
+pub fn consume_all(brokers: &str, topic: &str) -> Vec<serde_json::Value> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::Message;
+    let c: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "alert-reader")
+        .create()
+        .unwrap();
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    tpl.add_partition_offset(topic, 0, rdkafka::Offset::Beginning)
+        .unwrap();
+    c.assign(&tpl).unwrap();
+    let mut out = Vec::new();
+    let mut idle = 0;
+    while idle < 10 {
+        match c.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                idle = 0;
+                if let Some(v) = m.payload().and_then(|p| serde_json::from_slice(p).ok()) {
+                    out.push(v);
+                }
+            }
+            _ => idle += 1,
+        }
+    }
+    out
 }

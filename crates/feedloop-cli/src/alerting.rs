@@ -107,6 +107,10 @@ impl WindowObserver for AlertObserver {
         self.pending.clear();
     }
 
+    fn skip_delivery(&mut self) {
+        self.pending.clear();
+    }
+
     fn save_state(&self) -> serde_json::Value {
         serde_json::to_value(self.engine.state()).unwrap_or_default()
     }

@@ -33,6 +33,67 @@ pub struct Config {
     pub export: feedloop_analytics::ExportConfig,
     /// `[http]`: the HTTP server of `feedloop run` (metrics, probes, API, page).
     pub http: crate::http::HttpConfig,
+    /// `[cluster]`: how several `feedloop run` instances share the work.
+    pub cluster: ClusterConfig,
+}
+
+/// `[cluster]`. Every instance of a deployment consumes its share of the Kafka
+/// partitions (one consumer group); exactly one at a time — the holder of the
+/// `jobs` lease in storage — runs the window jobs and scheduled exports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// This instance's name in the lease. Must be unique among the running
+    /// instances; a stable one (e.g. a StatefulSet pod name) lets a restarted
+    /// instance take its lease back at once. Default: `<host>-<pid>-<random>`.
+    pub instance_id: Option<String>,
+    /// How long the jobs lease survives its holder without renewal before
+    /// another instance takes over (the failover time). Renewed every `ttl / 5`.
+    #[serde(with = "humantime_serde")]
+    pub lease_ttl: std::time::Duration,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            instance_id: None,
+            lease_ttl: std::time::Duration::from_secs(15),
+        }
+    }
+}
+
+impl ClusterConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.lease_ttl < std::time::Duration::from_secs(1) {
+            bail!("invalid config: `cluster.lease_ttl`: expected at least 1s");
+        }
+        if self
+            .instance_id
+            .as_deref()
+            .is_some_and(|i| i.trim().is_empty())
+        {
+            bail!("invalid config: `cluster.instance_id`: expected a non-empty name");
+        }
+        Ok(())
+    }
+
+    /// The configured instance id, or `<host>-<pid>-<random>`.
+    pub fn instance_id(&self) -> String {
+        if let Some(id) = &self.instance_id {
+            return id.clone();
+        }
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "feedloop".into());
+        format!(
+            "{host}-{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        )
+    }
 }
 
 /// `[storage]`.
@@ -147,6 +208,7 @@ impl Config {
         self.http
             .validate()
             .map_err(|e| anyhow::anyhow!("invalid config: {e}"))?;
+        self.cluster.validate()?;
         if self.storage.url.trim().is_empty() {
             bail!(
                 "invalid config: `storage.url`: expected a local path or a file://, s3://, gs:// or az:// URL"

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod http;
+pub mod jobs;
 pub mod output;
 pub mod traffic;
 

@@ -132,6 +132,7 @@ pub async fn run_writer(
                 let started = Instant::now();
                 match env.landing.land(&key, start, job.end, batch.clone()).await {
                     Ok(f) => {
+                        env.metrics.flush_seconds.observe(started.elapsed());
                         tracing::debug!(path = %f.path, created = f.created, ms = started.elapsed().as_millis() as u64, "landed");
                         break f;
                     }

@@ -9,13 +9,17 @@
 //! * [`landing`] — [`LandingZone`]: the landing-zone layout and its exactly-once file
 //!   protocol (files named by topic, partition and first offset; resume point read
 //!   back from storage). See `docs/architecture.md` § Exactly once.
+//! * [`lease`] — [`Lease`]: one holder at a time for the singleton duties (window
+//!   jobs, scheduled exports) of a scaled-out deployment, with expiry and takeover.
 //! * [`datasets`] — [`DatasetStore`]: the layout, manifest and commit protocol of
 //!   exported retraining datasets (immutable, content-hash versions, manifest last).
 
 pub mod datasets;
 pub mod landing;
+pub mod lease;
 pub mod store;
 
 pub use datasets::{DatasetId, DatasetStore, Manifest};
 pub use landing::{FileMeta, LandedFile, LandingZone, PartitionKey, ResumePoint};
+pub use lease::{Lease, LeaseStatus};
 pub use store::{PutOutcome, Storage, StorageError};

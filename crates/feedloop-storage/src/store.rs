@@ -330,6 +330,18 @@ impl Storage {
             .map_err(|e| StorageError::object_store(&path, e))
     }
 
+    /// Reads a whole object, or `None` when there is none at `rel`.
+    pub async fn get_if_exists(&self, rel: &Path) -> Result<Option<Bytes>, StorageError> {
+        match self.get(rel).await {
+            Ok(b) => Ok(Some(b)),
+            Err(StorageError::ObjectStore {
+                source: object_store::Error::NotFound { .. },
+                ..
+            }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Lists the objects below `rel_prefix` whose location sorts after `rel_offset`
     /// (all of them when `None`), recursively. Locations returned are relative.
     pub async fn list(

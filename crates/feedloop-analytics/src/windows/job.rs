@@ -17,7 +17,11 @@
 //!   state (`<storage>/state/windows.json`). A crash anywhere recomputes the
 //!   window from the same landing data, so the history files are never
 //!   duplicated and the observer (whose state is saved with the cursor) sees
-//!   each window once; alert delivery is at-least-once with stable ids.
+//!   each window once. A window's delivery is recorded once its alerts are
+//!   handed to the sinks, and a recomputed window is not delivered again; a
+//!   crash between the hand-over and the record re-delivers the same alert ids.
+//! * **Fence**: with [`WindowJob::with_fence`], each window is closed only while
+//!   this instance holds the jobs lease (scale-out, see `feedloop_storage::lease`).
 
 use super::compute::{self, ModelKey};
 use super::config::{ReferenceSource, WindowsConfig};
@@ -30,7 +34,7 @@ use feedloop_drift::profile::{
     ProfileConfig, ProfileDriftOptions, ReferenceProfile, Value, WindowCounts, profile_drift,
 };
 use feedloop_events::StreamKind;
-use feedloop_storage::{LandingZone, Storage};
+use feedloop_storage::{LandingZone, PutOutcome, Storage};
 use futures::future::BoxFuture;
 use object_store::path::Path;
 use serde::{Deserialize, Serialize};
@@ -42,6 +46,9 @@ pub trait WindowObserver: Send + Sync {
     fn observe(&mut self, window_start: i64, window_end: i64, rows: &[MetricRow]) -> Vec<AlertRow>;
     /// Delivers alerts once they are recorded in the `alerts` table.
     fn deliver(&mut self, alerts: &[AlertRow]);
+    /// The alerts of the last `observe` were delivered before (by an earlier
+    /// run of this window): drop them without delivering.
+    fn skip_delivery(&mut self) {}
     fn save_state(&self) -> serde_json::Value;
     fn restore_state(&mut self, state: serde_json::Value) -> Result<(), String>;
 }
@@ -100,6 +107,20 @@ pub struct WindowJob {
     observer: Option<Box<dyn WindowObserver>>,
     sources: Vec<Box<dyn MetricSource>>,
     profile_config: ProfileConfig,
+    fence: Option<Fence>,
+}
+
+/// Asked before each window is closed: `false` stops the tick (this instance
+/// no longer holds the jobs lease; the next holder closes the rest).
+pub type Fence = Box<dyn Fn() -> bool + Send + Sync>;
+
+/// Where a window's alert delivery is recorded (`<storage>/state/alerts-delivered/<start>`),
+/// so a window recomputed after a crash or a failover is not delivered twice.
+fn delivered_marker(window_start: i64) -> Path {
+    Path::from(format!(
+        "state/alerts-delivered/{:020}",
+        window_start.max(0)
+    ))
 }
 
 fn model_id(k: &ModelKey) -> String {
@@ -138,6 +159,7 @@ impl WindowJob {
             observer: None,
             sources: Vec::new(),
             profile_config: ProfileConfig::default(),
+            fence: None,
         })
     }
 
@@ -153,6 +175,12 @@ impl WindowJob {
         }
         self.observer = Some(observer);
         Ok(self)
+    }
+
+    /// Checks `fence` before closing each window (see [`Fence`]).
+    pub fn with_fence(mut self, fence: Fence) -> Self {
+        self.fence = Some(fence);
+        self
     }
 
     pub fn with_source(mut self, source: Box<dyn MetricSource>) -> Self {
@@ -236,6 +264,10 @@ impl WindowJob {
                 .await?;
             }
             for i in 0..n {
+                if self.fence.as_ref().is_some_and(|may_go_on| !may_go_on()) {
+                    tracing::info!("window job fenced off (jobs lease no longer held)");
+                    return Ok(reports);
+                }
                 let ws = start + i * size;
                 reports.push(self.close_window(ws, ws + size).await?);
             }
@@ -286,15 +318,33 @@ impl WindowJob {
             None => Vec::new(),
         };
         if !alerts.is_empty() {
-            history::write_window(
+            let written = history::write_window(
                 &self.storage,
                 history::ALERTS_DIR,
                 start,
                 &history::alerts_batch(&alerts)?,
             )
             .await?;
+            // A recomputed window (after a crash or a failover) is delivered
+            // again only if its delivery was not recorded.
+            let marker = delivered_marker(start);
+            let deliver = written == PutOutcome::Created
+                || self.storage.get_if_exists(&marker).await?.is_none();
             if let Some(o) = &mut self.observer {
-                o.deliver(&alerts);
+                if deliver {
+                    o.deliver(&alerts);
+                } else {
+                    tracing::info!(
+                        alerts = alerts.len(),
+                        "alerts of this window were delivered before; not again"
+                    );
+                    o.skip_delivery();
+                }
+            }
+            if deliver {
+                self.storage
+                    .put_if_absent(&marker, bytes::Bytes::new())
+                    .await?;
             }
         }
         self.state.cursor = Some(end);

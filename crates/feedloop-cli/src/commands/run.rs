@@ -2,12 +2,11 @@
 
 use crate::alerting::AlertObserver;
 use crate::config::Config;
+use crate::jobs::{JobMetrics, keep_lease, run_exports, run_windows};
 use anyhow::Context;
 use feedloop_alerts::{AlertDispatcher, AlertSink, KafkaSink, LogSink, WebhookSink};
-use feedloop_analytics::LandingSession;
-use feedloop_analytics::windows::WindowJob;
 use feedloop_ingest::{Ingest, IngestMetrics};
-use feedloop_storage::{LandingZone, Storage};
+use feedloop_storage::{LandingZone, Lease, Storage};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -93,47 +92,6 @@ pub fn alert_dispatcher(config: &Config) -> anyhow::Result<Arc<AlertDispatcher>>
     )))
 }
 
-/// Runs the window jobs until `stop` flips to true.
-pub async fn run_windows(
-    config: Config,
-    storage: Storage,
-    observer: AlertObserver,
-    mut stop: watch::Receiver<bool>,
-) -> anyhow::Result<()> {
-    let session = LandingSession::new(&storage).await?;
-    let corrections = feedloop_analytics::feedback::CorrectionMetrics::new(
-        &storage,
-        config.export.feedback.clone(),
-    )
-    .await?;
-    let mut job = WindowJob::open(config.windows.clone(), storage, session.context().clone())
-        .await?
-        .with_observer(Box::new(observer))?
-        .with_source(Box::new(corrections));
-    tracing::info!(size = ?config.windows.size, lateness = ?config.windows.allowed_lateness, "window jobs started");
-    loop {
-        match job.tick().await {
-            Ok(reports) => {
-                for r in reports {
-                    tracing::info!(
-                        window_start = r.window_start,
-                        rows = r.rows.len(),
-                        alerts = r.alerts.len(),
-                        "window closed"
-                    );
-                }
-            }
-            // Storage hiccups: the next tick retries from the persisted cursor.
-            Err(e) => tracing::warn!(error = %e, "window job failed; retrying at the next poll"),
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(config.windows.poll_interval) => {}
-            _ = stop.changed() => break,
-        }
-    }
-    Ok(())
-}
-
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let storage = open_storage(&config)?;
     let removed = storage.clean_stale_tmp(Duration::from_secs(3600));
@@ -141,13 +99,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tracing::info!(removed, "removed stale temporary files of crashed writers");
     }
     let (stop_tx, stop_rx) = watch::channel(false);
+    let jobs = Arc::new(JobMetrics::default());
     let windows = if config.windows.enabled {
         let dispatcher = alert_dispatcher(&config)?;
-        let observer = AlertObserver::new(config.alerts.clone(), Some(Arc::clone(&dispatcher)));
+        let alerts = config.alerts.clone();
+        let d = Arc::clone(&dispatcher);
         let task = tokio::spawn(run_windows(
             config.clone(),
             storage.clone(),
-            observer,
+            move || AlertObserver::new(alerts.clone(), Some(Arc::clone(&d))),
+            Arc::clone(&jobs),
             stop_rx.clone(),
         ));
         Some((task, dispatcher))
@@ -158,7 +119,26 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tokio::spawn(run_exports(
             config.clone(),
             storage.clone(),
+            Arc::clone(&jobs),
             stop_rx.clone(),
+        ))
+    });
+    // The lease is released only after the jobs above have stopped.
+    let (jobs_done_tx, jobs_done_rx) = tokio::sync::oneshot::channel::<()>();
+    let lease = (windows.is_some() || exports.is_some()).then(|| {
+        let lease = Lease::new(
+            storage.clone(),
+            "jobs",
+            config.cluster.instance_id(),
+            config.cluster.lease_ttl,
+        );
+        tokio::spawn(keep_lease(
+            lease,
+            Arc::clone(&jobs),
+            stop_rx.clone(),
+            async move {
+                let _ = jobs_done_rx.await;
+            },
         ))
     });
     let landing_storage = storage.clone();
@@ -170,6 +150,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         landing_storage.clone(),
         ingest.metrics(),
         windows.as_ref().map(|(_, d)| d),
+        Arc::clone(&jobs),
         stop_rx.clone(),
     )
     .await?;
@@ -196,46 +177,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if let Some(t) = exports {
         let _ = t.await;
     }
-    result.context("ingest failed")
-}
-
-/// Runs the `[[export.datasets]]` that are due until `stop`, checking as often as
-/// the most frequent dataset asks (between once a second and once a minute).
-pub async fn run_exports(config: Config, storage: Storage, mut stop: watch::Receiver<bool>) {
-    let tick = config
-        .export
-        .datasets
-        .iter()
-        .map(|d| d.every)
-        .min()
-        .unwrap_or(Duration::from_secs(60))
-        .clamp(Duration::from_secs(1), Duration::from_secs(60));
-    tracing::info!(
-        datasets = config.export.datasets.len(),
-        ?tick,
-        "scheduled exports started"
-    );
-    loop {
-        let now = chrono::Utc::now().timestamp_millis();
-        match feedloop_analytics::export::run_scheduled_exports(&storage, &config.export, now).await
-        {
-            Ok(runs) => {
-                for r in runs {
-                    match &r.result {
-                        Ok(out) => {
-                            tracing::info!(model = %r.model, dataset = %r.name, rows = out.manifest.row_count, created = out.created, url = %out.url, "scheduled export")
-                        }
-                        Err(e) => {
-                            tracing::warn!(model = %r.model, dataset = %r.name, error = %e, "scheduled export failed; retrying at its next turn")
-                        }
-                    }
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "scheduled exports failed; retrying later"),
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(tick) => {}
-            _ = stop.changed() => break,
-        }
+    let _ = jobs_done_tx.send(());
+    if let Some(l) = lease {
+        let _ = l.await;
     }
+    result.context("ingest failed")
 }

@@ -108,6 +108,8 @@ struct Inner {
     k: f64,
     corrections_accepted: AtomicU64,
     started_at: f64,
+    /// The window jobs, exports and jobs lease of `feedloop run`.
+    jobs: Arc<crate::jobs::JobMetrics>,
 }
 
 impl HttpState {
@@ -134,8 +136,17 @@ impl HttpState {
                 k: config.alerts.k,
                 corrections_accepted: AtomicU64::new(0),
                 started_at: chrono::Utc::now().timestamp_millis() as f64 / 1000.0,
+                jobs: Arc::default(),
             }),
         })
+    }
+
+    /// Reports the given jobs' metrics (only before the state is shared).
+    pub fn with_jobs(mut self, jobs: Arc<crate::jobs::JobMetrics>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.jobs = jobs;
+        }
+        self
     }
 }
 
@@ -200,6 +211,7 @@ pub async fn start(
     storage: Storage,
     ingest: Arc<IngestMetrics>,
     dispatcher: Option<&Arc<AlertDispatcher>>,
+    jobs: Arc<crate::jobs::JobMetrics>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
     if !config.http.enabled {
@@ -209,7 +221,9 @@ pub async fn start(
         .http
         .listen_addr()
         .map_err(|e| anyhow::anyhow!("invalid config: {e}"))?;
-    let state = HttpState::new(config, storage, ingest, dispatcher).await?;
+    let state = HttpState::new(config, storage, ingest, dispatcher)
+        .await?
+        .with_jobs(jobs);
     let listener = bind(listen).await?;
     Ok(Some(tokio::spawn(async move {
         let shutdown = async move {

@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use feedloop_events::StreamKind;
+use feedloop_ingest::metrics::HistogramSnapshot;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
@@ -27,6 +28,13 @@ pub const METRIC_NAMES: &[&str] = &[
     "feedloop_alerts_firing",
     "feedloop_corrections_accepted_total",
     "feedloop_start_time_seconds",
+    "feedloop_flush_duration_seconds",
+    "feedloop_window_job_duration_seconds",
+    "feedloop_windows_closed_total",
+    "feedloop_export_rows_total",
+    "feedloop_export_failures_total",
+    "feedloop_jobs_lease_held",
+    "feedloop_jobs_lease_acquisitions_total",
 ];
 
 /// Escapes a label value (`\`, `"`, newline).
@@ -66,6 +74,18 @@ impl Exposition {
             }
             let _ = writeln!(self.out, " {}", fmt_value(*value));
         }
+    }
+
+    /// A histogram family (`_bucket` with cumulative `le` buckets, `_sum`, `_count`).
+    pub fn histogram(&mut self, name: &str, help: &str, h: &HistogramSnapshot) {
+        let _ = writeln!(self.out, "# HELP {name} {help}");
+        let _ = writeln!(self.out, "# TYPE {name} histogram");
+        for (le, n) in &h.buckets {
+            let _ = writeln!(self.out, "{name}_bucket{{le=\"{}\"}} {n}", fmt_value(*le));
+        }
+        let _ = writeln!(self.out, "{name}_bucket{{le=\"+Inf\"}} {}", h.count);
+        let _ = writeln!(self.out, "{name}_sum {}", fmt_value(h.sum_seconds));
+        let _ = writeln!(self.out, "{name}_count {}", h.count);
     }
 
     pub fn finish(self) -> String {
@@ -243,6 +263,48 @@ pub async fn render(st: &HttpState) -> String {
             st.inner.corrections_accepted.load(Ordering::Relaxed) as f64,
         )],
     );
+    e.histogram(
+        "feedloop_flush_duration_seconds",
+        "Time to make one landing file durable (encode, write, fsync or PUT).",
+        &m.flush_seconds.snapshot(),
+    );
+    let jobs = &st.inner.jobs;
+    e.histogram(
+        "feedloop_window_job_duration_seconds",
+        "Duration of window-job runs that closed windows.",
+        &jobs.window_tick_seconds.snapshot(),
+    );
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed) as f64;
+    e.family(
+        "feedloop_windows_closed_total",
+        "counter",
+        "Event-time windows closed by this process.",
+        &[(vec![], load(&jobs.windows_closed))],
+    );
+    e.family(
+        "feedloop_export_rows_total",
+        "counter",
+        "Rows written by scheduled exports of this process (new dataset versions).",
+        &[(vec![], load(&jobs.export_rows))],
+    );
+    e.family(
+        "feedloop_export_failures_total",
+        "counter",
+        "Scheduled export runs that failed.",
+        &[(vec![], load(&jobs.export_failures))],
+    );
+    e.family(
+        "feedloop_jobs_lease_held",
+        "gauge",
+        "1 when this instance holds the jobs lease (runs window jobs and exports).",
+        &[(vec![], f64::from(u8::from(jobs.lease_held().is_some())))],
+    );
+    e.family(
+        "feedloop_jobs_lease_acquisitions_total",
+        "counter",
+        "Times this instance acquired the jobs lease.",
+        &[(vec![], load(&jobs.lease_acquisitions))],
+    );
     e.family(
         "feedloop_start_time_seconds",
         "gauge",
@@ -284,6 +346,20 @@ mod tests {
         assert_eq!(
             s,
             "# HELP x_total X.\n# TYPE x_total counter\nx_total{a=\"q\\\"\\\\\\n\",b=\"2\"} 3\nx_total 0.5\n"
+        );
+    }
+
+    #[test]
+    fn histogram_is_cumulative_with_inf_sum_and_count() {
+        let h = feedloop_ingest::metrics::Histogram::new(&[0.1, 1.0]);
+        h.observe(std::time::Duration::from_millis(50));
+        h.observe(std::time::Duration::from_millis(500));
+        h.observe(std::time::Duration::from_secs(3));
+        let mut e = Exposition::default();
+        e.histogram("d_seconds", "D.", &h.snapshot());
+        assert_eq!(
+            e.finish(),
+            "# HELP d_seconds D.\n# TYPE d_seconds histogram\nd_seconds_bucket{le=\"0.1\"} 1\nd_seconds_bucket{le=\"1\"} 2\nd_seconds_bucket{le=\"+Inf\"} 3\nd_seconds_sum 3.55\nd_seconds_count 3\n"
         );
     }
 }
