@@ -127,6 +127,20 @@ fn parse_prometheus(
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
             "bad metric name {name}"
         );
+        // A histogram's samples are `<family>_bucket` (with `le`), `_sum`, `_count`.
+        let family = ["_bucket", "_sum", "_count"].iter().find_map(|suffix| {
+            let base = name.strip_suffix(suffix)?;
+            (types.get(base).map(String::as_str) == Some("histogram")).then(|| base.to_string())
+        });
+        if family.is_some() {
+            assert!(
+                !name.ends_with("_bucket") || labels.contains_key("le"),
+                "{name} without le"
+            );
+            assert!(value >= 0.0, "{name} negative");
+            samples.push((name, labels, value));
+            continue;
+        }
         assert!(
             types.contains_key(&name),
             "{name} has no TYPE line before its samples"
@@ -140,6 +154,17 @@ fn parse_prometheus(
         samples.push((name, labels, value));
     }
     (types, samples)
+}
+
+fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    false
 }
 
 fn wait_http(port: u16, path: &str, want: u16, timeout: Duration) -> Resp {
@@ -274,6 +299,33 @@ fn metrics_probes_api_and_corrections() {
         samples
             .iter()
             .any(|s| s.0 == "feedloop_alert_deliveries_total" && s.1["outcome"] == "sent")
+    );
+    // The single instance holds the jobs lease; histograms are complete families.
+    let value = |name: &str| {
+        samples
+            .iter()
+            .find(|s| s.0 == name && s.1.is_empty())
+            .map(|s| s.2)
+            .unwrap_or_else(|| panic!("no {name}"))
+    };
+    for h in [
+        "feedloop_flush_duration_seconds",
+        "feedloop_window_job_duration_seconds",
+    ] {
+        assert_eq!(types[h], "histogram");
+        let inf = samples
+            .iter()
+            .find(|s| s.0 == format!("{h}_bucket") && s.1["le"] == "+Inf")
+            .map(|s| s.2);
+        assert_eq!(inf, Some(value(&format!("{h}_count"))), "{h}");
+    }
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            let m = http(port, "GET", "/metrics", None, None);
+            m.body.contains("\nfeedloop_jobs_lease_held 1\n")
+        }),
+        "the only instance never took the jobs lease:\n{}",
+        log()
     );
     check_deploy_files(&types);
 
