@@ -294,7 +294,16 @@ pub async fn landed_at_least(storage_dir: &Path, n: i64) -> bool {
 
 /// Checks that every partition's files form a gap-free, non-overlapping chain.
 pub async fn assert_chains(storage_dir: &Path, stream: StreamKind) -> usize {
-    let zone = LandingZone::new(Storage::open(storage_dir.to_str().unwrap(), []).unwrap());
+    assert_chains_in(
+        &Storage::open(storage_dir.to_str().unwrap(), []).unwrap(),
+        stream,
+    )
+    .await
+}
+
+/// [`assert_chains`] on any storage.
+pub async fn assert_chains_in(storage: &Storage, stream: StreamKind) -> usize {
+    let zone = LandingZone::new(storage.clone());
     let mut files = 0;
     for key in zone.partitions(stream).await.unwrap() {
         let mut expect: Option<i64> = None;

@@ -206,6 +206,29 @@ impl Storage {
         })
     }
 
+    /// Storage over an object store built elsewhere (a wrapper that injects
+    /// faults in tests, a store with custom client options), rooted at `prefix`
+    /// and shown as `url`. Writes use conditional PUTs, as for cloud stores.
+    pub fn from_object_store(
+        store: Arc<dyn ObjectStore>,
+        prefix: &str,
+        url: &str,
+    ) -> Result<Storage, StorageError> {
+        let invalid = |reason: String| StorageError::InvalidUrl {
+            url: url.to_string(),
+            reason,
+        };
+        let mut url = Url::parse(url).map_err(|e| invalid(e.to_string()))?;
+        let trimmed = url.path().trim_end_matches('/').to_string();
+        url.set_path(&trimmed);
+        Ok(Storage {
+            store,
+            prefix: Path::parse(prefix.trim_matches('/')).map_err(|e| invalid(e.to_string()))?,
+            url,
+            local_root: None,
+        })
+    }
+
     /// The underlying object store (rooted at the scheme's root, not at this
     /// storage's prefix: use [`Storage::path`] to build locations).
     pub fn object_store(&self) -> &Arc<dyn ObjectStore> {
