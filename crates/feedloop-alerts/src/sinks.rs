@@ -143,11 +143,29 @@ const CONSUMER_ONLY: &[&str] = &[
 impl KafkaSink {
     /// A producer to `topic` on `brokers`; `options` are `[kafka.options]`
     /// (consumer-only keys skipped; `acks` is always `all`).
+    ///
+    /// A config error names the offending key but never carries its value: a
+    /// misspelt secret option would otherwise be printed.
     pub fn new(
         brokers: &str,
         topic: &str,
         options: &BTreeMap<String, String>,
     ) -> Result<Self, SinkError> {
+        Ok(KafkaSink {
+            producer: Self::client_config(brokers, options)
+                .create()
+                .map_err(redact_config_error)?,
+            topic: topic.to_string(),
+            timeout: Duration::from_secs(30),
+        })
+    }
+
+    /// The librdkafka config of the alert producer: `[kafka.options]` (TLS and
+    /// SASL settings included) without the consumer-only keys, and `acks=all`.
+    pub fn client_config(
+        brokers: &str,
+        options: &BTreeMap<String, String>,
+    ) -> rdkafka::ClientConfig {
         let mut cfg = rdkafka::ClientConfig::new();
         cfg.set("bootstrap.servers", brokers)
             .set("message.timeout.ms", "30000")
@@ -161,11 +179,34 @@ impl KafkaSink {
             }
         }
         cfg.set("acks", "all");
-        Ok(KafkaSink {
-            producer: cfg.create()?,
-            topic: topic.to_string(),
-            timeout: Duration::from_secs(30),
-        })
+        cfg
+    }
+}
+
+/// Option names whose values are secrets (same rule as the config's redaction).
+const SECRET_HINTS: [&str; 6] = [
+    "password",
+    "secret",
+    "token",
+    "key",
+    "credential",
+    "sasl.oauthbearer",
+];
+
+/// rdkafka prints a rejected setting as `<reason> <key> <value>`: keep the
+/// value out (and out of librdkafka's reason when the key looks secret).
+fn redact_config_error(e: KafkaError) -> KafkaError {
+    match e {
+        KafkaError::ClientConfig(res, desc, key, value) => {
+            let lower = key.to_ascii_lowercase();
+            let desc = if !value.is_empty() && SECRET_HINTS.iter().any(|h| lower.contains(h)) {
+                desc.replace(&value, "<redacted>")
+            } else {
+                desc
+            };
+            KafkaError::ClientConfig(res, desc, key, "<value redacted>".into())
+        }
+        other => other,
     }
 }
 

@@ -95,8 +95,8 @@ impl PrivacyRule {
     }
 }
 
-/// `[export.privacy]`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// `[export.privacy]`. `Debug` shows the key as `<redacted>`.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PrivacyConfig {
     /// Rule for features and tags not listed below.
@@ -107,8 +107,44 @@ pub struct PrivacyConfig {
     pub tags: BTreeMap<String, PrivacyRule>,
     /// HMAC key of `hash` rules (a secret: set it with
     /// `FEEDLOOP_EXPORT__PRIVACY__HASH_KEY`). Required when a rule is `hash`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "secret_text"
+    )]
     pub hash_key: Option<String>,
+}
+
+impl std::fmt::Debug for PrivacyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrivacyConfig")
+            .field("default", &self.default)
+            .field("features", &self.features)
+            .field("tags", &self.tags)
+            .field("hash_key", &self.hash_key.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// An optional secret that may be written as a number or boolean (an all-digit
+/// key, or one from `FEEDLOOP_…`, which the environment provider reads as a
+/// number): taken as its text rather than rejected with an error quoting it.
+fn secret_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Text {
+        S(String),
+        I(i64),
+        U(u64),
+        F(f64),
+        B(bool),
+    }
+    Ok(Option::<Text>::deserialize(d)?.map(|t| match t {
+        Text::S(s) => s,
+        Text::I(v) => v.to_string(),
+        Text::U(v) => v.to_string(),
+        Text::F(v) => v.to_string(),
+        Text::B(v) => v.to_string(),
+    }))
 }
 
 impl PrivacyConfig {

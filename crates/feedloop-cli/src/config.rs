@@ -96,8 +96,8 @@ impl ClusterConfig {
     }
 }
 
-/// `[storage]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `[storage]`. `Debug` redacts secret-looking options.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StorageConfig {
     /// Storage root: a local path or `file://` URL, or `s3://bucket/prefix`,
@@ -105,9 +105,48 @@ pub struct StorageConfig {
     /// the usual environment variables (`AWS_ACCESS_KEY_ID`, …).
     pub url: String,
     /// Passed to the object store builder as is (e.g. `aws_endpoint`,
-    /// `aws_allow_http`, `aws_region`).
+    /// `aws_allow_http`, `aws_region`). Values are text (an all-digit key too).
+    #[serde(deserialize_with = "feedloop_ingest::config::lenient::string_map")]
     pub options: BTreeMap<String, String>,
 }
+
+impl std::fmt::Debug for StorageConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StorageConfig")
+            .field("url", &self.url)
+            .field(
+                "options",
+                &feedloop_ingest::config::redacted_options(&self.options),
+            )
+            .finish()
+    }
+}
+
+/// Environment variables of option maps, taken verbatim: `FEEDLOOP_KAFKA__OPTIONS__SASL_PASSWORD`
+/// sets librdkafka's `sasl.password` (`_` → `.`: librdkafka keys have dots, which
+/// variable names cannot carry), `FEEDLOOP_STORAGE__OPTIONS__AWS_REGION` sets
+/// `aws_region`. Values stay text (figment would read `000123` as a number).
+fn env_option_maps() -> Vec<(&'static str, BTreeMap<String, String>)> {
+    let mut kafka = BTreeMap::new();
+    let mut storage = BTreeMap::new();
+    for (k, v) in std::env::vars() {
+        if let Some(name) = k.strip_prefix("FEEDLOOP_KAFKA__OPTIONS__") {
+            kafka.insert(name.to_ascii_lowercase().replace('_', "."), v);
+        } else if let Some(name) = k.strip_prefix("FEEDLOOP_STORAGE__OPTIONS__") {
+            storage.insert(name.to_ascii_lowercase(), v);
+        }
+    }
+    vec![("kafka.options", kafka), ("storage.options", storage)]
+}
+
+/// Secret settings from the environment, as the exact text given.
+const ENV_SECRETS: [(&str, &str); 2] = [
+    ("FEEDLOOP_HTTP__TOKEN", "http.token"),
+    (
+        "FEEDLOOP_EXPORT__PRIVACY__HASH_KEY",
+        "export.privacy.hash_key",
+    ),
+];
 
 impl Default for StorageConfig {
     fn default() -> Self {
@@ -171,8 +210,22 @@ impl Config {
         fig = fig.merge(
             Env::prefixed("FEEDLOOP_")
                 .split("__")
-                .filter(|k| k.as_str().contains('.')),
+                .filter(|k| k.as_str().contains('.'))
+                .filter(|k| {
+                    !k.as_str().starts_with("kafka.options.")
+                        && !k.as_str().starts_with("storage.options.")
+                }),
         );
+        for (key, map) in env_option_maps() {
+            if !map.is_empty() {
+                fig = fig.merge(Serialized::default(key, map));
+            }
+        }
+        for (var, key) in ENV_SECRETS {
+            if let Ok(v) = std::env::var(var) {
+                fig = fig.merge(Serialized::default(key, v));
+            }
+        }
         let config: Config = fig.extract().map_err(|e| {
             let mut msg = String::from("invalid config");
             for err in e {
@@ -235,6 +288,17 @@ impl Config {
         }
         if c.http.token.is_some() {
             c.http.token = Some("<redacted>".into());
+        }
+        // Webhook URLs often carry their secret in the path (Slack, Teams).
+        if let Some(w) = &c.alerts.webhook {
+            c.alerts.webhook = Some(match url::Url::parse(w) {
+                Ok(u) => format!(
+                    "{}://{}/<redacted>",
+                    u.scheme(),
+                    u.authority().rsplit('@').next().unwrap_or("")
+                ),
+                Err(_) => "<redacted>".into(),
+            });
         }
         toml_string(&c)
     }
@@ -303,6 +367,20 @@ mod tests {
         let shown = c.to_redacted_toml();
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("SASL_SSL"));
+    }
+
+    #[test]
+    fn webhook_urls_are_shown_without_their_secret_path() {
+        let c = load_str("[alerts]\nwebhook = \"https://user:pw@hooks.slack.com/services/T000/B000/XXXXSECRET\"\n").unwrap();
+        let shown = c.to_redacted_toml();
+        assert!(
+            shown.contains("https://hooks.slack.com/<redacted>"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("XXXXSECRET") && !shown.contains("pw@"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// `[kafka]`: how to reach the brokers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// `Debug` shows secret-looking option values (see [`is_secret_option`]) as
+/// `<redacted>`.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct KafkaConfig {
     /// Bootstrap brokers, comma-separated `host:port`.
@@ -18,8 +21,121 @@ pub struct KafkaConfig {
     /// Passed to librdkafka as is, for consumer and producers (`security.protocol`,
     /// `sasl.*`, `ssl.*`, `session.timeout.ms`, …). Values here win over feedloop's
     /// defaults, except the ones exactly-once depends on (`enable.auto.commit`,
-    /// `enable.auto.offset.store`), which are rejected.
+    /// `enable.auto.offset.store`), which are rejected. Numbers and booleans are
+    /// accepted and passed on as text (`"session.timeout.ms" = 45000`).
+    #[serde(deserialize_with = "lenient::string_map")]
     pub options: BTreeMap<String, String>,
+}
+
+/// Substrings of option names whose values are secrets (`sasl.password`,
+/// `ssl.key.password`, `aws_secret_access_key`, `sasl.oauthbearer.client.secret`,
+/// …): never printed, logged or put in error messages.
+pub const SECRET_HINTS: [&str; 6] = [
+    "password",
+    "secret",
+    "token",
+    "key",
+    "credential",
+    "sasl.oauthbearer",
+];
+
+/// True when the value of option `key` must be kept out of output.
+pub fn is_secret_option(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    SECRET_HINTS.iter().any(|h| k.contains(h))
+}
+
+/// `options` with secret-looking values replaced by `<redacted>`.
+pub fn redacted_options(options: &BTreeMap<String, String>) -> BTreeMap<&str, &str> {
+    options
+        .iter()
+        .map(|(k, v)| {
+            let v = if is_secret_option(k) {
+                "<redacted>"
+            } else {
+                v.as_str()
+            };
+            (k.as_str(), v)
+        })
+        .collect()
+}
+
+impl std::fmt::Debug for KafkaConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaConfig")
+            .field("brokers", &self.brokers)
+            .field("group_id", &self.group_id)
+            .field("topics", &self.topics)
+            .field("options", &redacted_options(&self.options))
+            .finish()
+    }
+}
+
+/// Deserializers that take a number or boolean where text is expected, so that
+/// an unquoted value (`"sasl.password" = 12345678`, or `FEEDLOOP_…=12345678`,
+/// which the environment provider reads as a number) is accepted instead of
+/// failing with an error message that quotes the value.
+pub mod lenient {
+    use serde::Deserialize;
+    use serde::de::{self, Deserializer, Visitor};
+    use std::collections::BTreeMap;
+    use std::fmt;
+
+    /// A string, or a number or boolean turned into its text.
+    pub struct Text(pub String);
+
+    impl<'de> Deserialize<'de> for Text {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl Visitor<'_> for V {
+                type Value = Text;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("a string, number or boolean")
+                }
+                fn visit_str<E: de::Error>(self, v: &str) -> Result<Text, E> {
+                    Ok(Text(v.to_string()))
+                }
+                fn visit_string<E: de::Error>(self, v: String) -> Result<Text, E> {
+                    Ok(Text(v))
+                }
+                fn visit_char<E: de::Error>(self, v: char) -> Result<Text, E> {
+                    Ok(Text(v.to_string()))
+                }
+                fn visit_bool<E: de::Error>(self, v: bool) -> Result<Text, E> {
+                    Ok(Text(v.to_string()))
+                }
+                fn visit_i64<E: de::Error>(self, v: i64) -> Result<Text, E> {
+                    Ok(Text(v.to_string()))
+                }
+                fn visit_u64<E: de::Error>(self, v: u64) -> Result<Text, E> {
+                    Ok(Text(v.to_string()))
+                }
+                fn visit_i128<E: de::Error>(self, v: i128) -> Result<Text, E> {
+                    Ok(Text(v.to_string()))
+                }
+                fn visit_u128<E: de::Error>(self, v: u128) -> Result<Text, E> {
+                    Ok(Text(v.to_string()))
+                }
+                fn visit_f64<E: de::Error>(self, v: f64) -> Result<Text, E> {
+                    Ok(Text(v.to_string()))
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+
+    /// A map of text values ([`Text`]).
+    pub fn string_map<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<String, String>, D::Error> {
+        let m = BTreeMap::<String, Text>::deserialize(d)?;
+        Ok(m.into_iter().map(|(k, v)| (k, v.0)).collect())
+    }
+
+    /// An optional text value ([`Text`]).
+    pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(Option::<Text>::deserialize(d)?.map(|t| t.0))
+    }
 }
 
 impl Default for KafkaConfig {

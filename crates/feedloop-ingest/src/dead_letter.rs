@@ -76,7 +76,21 @@ pub struct DeadLetterProducer {
 }
 
 impl DeadLetterProducer {
+    /// A producer to `kafka.topics.dead_letter`. A config error carries no
+    /// option value ([`crate::pipeline::redact_config_error`]).
     pub fn new(kafka: &KafkaConfig) -> Result<Self, KafkaError> {
+        Ok(DeadLetterProducer {
+            producer: Self::client_config(kafka)
+                .create()
+                .map_err(crate::pipeline::redact_config_error)?,
+            topic: kafka.topics.dead_letter.clone(),
+        })
+    }
+
+    /// The librdkafka config of the dead-letter producer: feedloop's defaults,
+    /// then `[kafka.options]` without the consumer-only keys (TLS and SASL
+    /// settings included).
+    pub fn client_config(kafka: &KafkaConfig) -> rdkafka::ClientConfig {
         let mut cfg = rdkafka::ClientConfig::new();
         cfg.set("bootstrap.servers", &kafka.brokers)
             .set("acks", "all")
@@ -84,10 +98,7 @@ impl DeadLetterProducer {
             .set("linger.ms", "20")
             .set("client.id", "feedloop-dead-letter");
         crate::pipeline::apply_producer_options(&mut cfg, &kafka.brokers, &kafka.options);
-        Ok(DeadLetterProducer {
-            producer: cfg.create()?,
-            topic: kafka.topics.dead_letter.clone(),
-        })
+        cfg
     }
 
     fn headers(dl: &DeadLetter) -> OwnedHeaders {

@@ -19,8 +19,31 @@ pub const OUTPUT_SCORE: &str = "@score";
 pub const OUTPUT_LABEL: &str = "@label";
 pub const OUTPUT_VALUE: &str = "@value";
 
+/// `profiles/<model>/<version>/reference.json`, one folder level per name.
+///
+/// Ingest only lands models and versions named `[A-Za-z0-9._-]{1,128}` (not `.`
+/// or `..`), which are safe path segments as they are. A name outside that
+/// alphabet can only come from a landing file written by something else; it
+/// becomes `@` + 16 hex digits of its SHA-256 (no valid name contains `@`), so
+/// it can neither collapse a level (an empty name), nor add one (`a/b`), nor
+/// exceed file-name limits, and still has a stable, distinct folder.
 pub fn profile_path(model: &str, version: &str) -> Path {
-    Path::from_iter([PROFILES_DIR, model, version, "reference.json"])
+    Path::from_iter([
+        PROFILES_DIR.to_string(),
+        path_segment(model),
+        path_segment(version),
+        "reference.json".to_string(),
+    ])
+}
+
+fn path_segment(name: &str) -> String {
+    if feedloop_events::validate::is_valid_model_name(name) {
+        name.to_string()
+    } else {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(name.as_bytes());
+        format!("@{}", &hex::encode(digest)[..16])
+    }
 }
 
 /// Loads the stored profile of a model version, if any.

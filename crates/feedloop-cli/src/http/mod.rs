@@ -33,8 +33,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Weak};
 
-/// `[http]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `[http]`. `Debug` shows the token as `<redacted>`.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
     /// Serve HTTP from `feedloop run`.
@@ -42,9 +42,22 @@ pub struct HttpConfig {
     /// `ip:port` to listen on. A non-loopback address needs `token`.
     pub listen: String,
     /// Bearer token of the API and page (`FEEDLOOP_HTTP__TOKEN`). Redacted when printed.
+    /// An all-digit token is text too (the environment provider reads it as a number).
+    #[serde(deserialize_with = "feedloop_ingest::config::lenient::opt_string")]
     pub token: Option<String>,
     /// Largest request body accepted (413 above).
     pub max_body_bytes: usize,
+}
+
+impl std::fmt::Debug for HttpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpConfig")
+            .field("enabled", &self.enabled)
+            .field("listen", &self.listen)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish()
+    }
 }
 
 impl Default for HttpConfig {
