@@ -10,9 +10,8 @@ mod harness;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use feedloop_analytics::LandingSession;
 use feedloop_events::StreamKind;
-use feedloop_ingest::{Ingest, IngestConfig, KafkaConfig};
+use feedloop_ingest::{Ingest, IngestConfig};
 use feedloop_storage::{LandingZone, PartitionKey, Storage};
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -23,7 +22,6 @@ use object_store::{
     PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions,
 };
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::mocking::MockCluster;
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -214,55 +212,17 @@ fn storages(faults: &Arc<Faults>) -> (Storage, Storage) {
     )
 }
 
-fn cluster() -> (
-    MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
-    String,
-) {
-    let c = MockCluster::new(1).unwrap();
-    for t in ["predictions", "corrections", "latency"] {
-        c.create_topic(t, 3, 1).unwrap();
-    }
-    c.create_topic("feedloop-dlq", 1, 1).unwrap();
-    let b = c.bootstrap_servers();
-    (c, b)
-}
-
-fn kafka(brokers: &str, group: &str) -> KafkaConfig {
-    let mut k = KafkaConfig {
-        brokers: brokers.into(),
-        group_id: group.into(),
-        ..KafkaConfig::default()
-    };
-    k.options.insert("session.timeout.ms".into(), "6000".into());
-    k.options
-        .insert("heartbeat.interval.ms".into(), "500".into());
-    k
-}
-
 fn ingest(brokers: &str, group: &str, storage: Storage) -> Ingest {
     let cfg = IngestConfig {
         flush_interval: Duration::from_millis(200),
         flush_max_events: 500,
         ..IngestConfig::default()
     };
-    Ingest::new(kafka(brokers, group), cfg, LandingZone::new(storage))
-}
-
-/// (rows, distinct (partition, offset)) of the predictions table.
-async fn landed(storage: &Storage) -> (i64, i64) {
-    let s = LandingSession::new(storage).await.unwrap();
-    let (_, b) = s
-        .sql("SELECT count(*), count(DISTINCT (_partition, _offset)) FROM predictions")
-        .await
-        .unwrap();
-    let col = |i: usize| {
-        b[0].column(i)
-            .as_any()
-            .downcast_ref::<arrow::array::Int64Array>()
-            .unwrap()
-            .value(0)
-    };
-    (col(0), col(1))
+    Ingest::new(
+        harness::kafka_config(brokers, group),
+        cfg,
+        LandingZone::new(storage),
+    )
 }
 
 /// Every committed offset of the group is at most the storage's resume point:
@@ -301,20 +261,9 @@ async fn assert_commits_behind_storage(brokers: &str, group: &str, storage: &Sto
     }
 }
 
-fn predictions(n: usize) -> Vec<(Option<String>, Vec<u8>)> {
-    (0..n)
-        .map(|i| {
-            (
-                Some(format!("k{i}")),
-                harness::prediction(&format!("p-{i}"), "spam-filter", None),
-            )
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transient_faults_are_retried_and_nothing_is_lost_or_doubled() {
-    let (_cluster, brokers) = cluster();
+    let (_cluster, brokers) = harness::mock_cluster(3);
     let faults = Arc::new(Faults::default());
     *faults.fail_before.lock().unwrap() = 0.2;
     *faults.fail_after.lock().unwrap() = 0.1;
@@ -323,7 +272,7 @@ async fn transient_faults_are_retried_and_nothing_is_lost_or_doubled() {
     let (faulty, clean) = storages(&faults);
     const N: usize = 20_000;
     let p = harness::producer(&brokers);
-    harness::produce(&p, "predictions", &predictions(N)).await;
+    harness::produce(&p, "predictions", &harness::predictions(N)).await;
 
     let ingest = ingest(&brokers, "transient", faulty);
     let metrics = ingest.metrics();
@@ -334,7 +283,7 @@ async fn transient_faults_are_retried_and_nothing_is_lost_or_doubled() {
     let c = clean.clone();
     let done = harness::wait_for(Duration::from_secs(120), || {
         let c = c.clone();
-        async move { landed(&c).await.0 >= N as i64 }
+        async move { harness::landed_in(&c).await.0 >= N as i64 }
     })
     .await;
     // Faults stay on through the shutdown's final flush and commit.
@@ -342,9 +291,13 @@ async fn transient_faults_are_retried_and_nothing_is_lost_or_doubled() {
     task.await
         .unwrap()
         .expect("transient faults must not stop ingest");
-    assert!(done, "not everything landed: {:?}", landed(&clean).await);
+    assert!(
+        done,
+        "not everything landed: {:?}",
+        harness::landed_in(&clean).await
+    );
     assert_eq!(
-        landed(&clean).await,
+        harness::landed_in(&clean).await,
         (N as i64, N as i64),
         "lost or doubled"
     );
@@ -361,12 +314,12 @@ async fn transient_faults_are_retried_and_nothing_is_lost_or_doubled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn permanent_failure_stops_with_a_clear_error_and_resumes_once_fixed() {
-    let (_cluster, brokers) = cluster();
+    let (_cluster, brokers) = harness::mock_cluster(3);
     let faults = Arc::new(Faults::default());
     let (faulty, clean) = storages(&faults);
     const N: usize = 6_000;
     let p = harness::producer(&brokers);
-    let msgs = predictions(N);
+    let msgs = harness::predictions(N);
     harness::produce(&p, "predictions", &msgs[..N / 2]).await;
 
     // First half lands; then the credentials are "rotated" away.
@@ -379,7 +332,7 @@ async fn permanent_failure_stops_with_a_clear_error_and_resumes_once_fixed() {
     assert!(
         harness::wait_for(Duration::from_secs(60), || {
             let c = c.clone();
-            async move { landed(&c).await.0 >= (N / 2) as i64 }
+            async move { harness::landed_in(&c).await.0 >= (N / 2) as i64 }
         })
         .await
     );
@@ -422,13 +375,13 @@ async fn permanent_failure_stops_with_a_clear_error_and_resumes_once_fixed() {
     let c = clean.clone();
     let done = harness::wait_for(Duration::from_secs(60), || {
         let c = c.clone();
-        async move { landed(&c).await.0 >= N as i64 }
+        async move { harness::landed_in(&c).await.0 >= N as i64 }
     })
     .await;
     let _ = tx.send(());
     task.await.unwrap().unwrap();
-    assert!(done, "{:?}", landed(&clean).await);
-    assert_eq!(landed(&clean).await, (N as i64, N as i64));
+    assert!(done, "{:?}", harness::landed_in(&clean).await);
+    assert_eq!(harness::landed_in(&clean).await, (N as i64, N as i64));
     harness::assert_chains_in(&clean, StreamKind::Predictions).await;
 }
 

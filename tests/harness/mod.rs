@@ -556,3 +556,62 @@ pub fn consume_all(brokers: &str, topic: &str) -> Vec<serde_json::Value> {
     }
     out
 }
+
+/// librdkafka's in-process mock cluster (one broker) with the three feedloop
+/// topics of `partitions` partitions and a one-partition dead-letter topic.
+pub fn mock_cluster(
+    partitions: i32,
+) -> (
+    rdkafka::mocking::MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
+    String,
+) {
+    let c = rdkafka::mocking::MockCluster::new(1).unwrap();
+    for t in ["predictions", "corrections", "latency"] {
+        c.create_topic(t, partitions, 1).unwrap();
+    }
+    c.create_topic("feedloop-dlq", 1, 1).unwrap();
+    let b = c.bootstrap_servers();
+    (c, b)
+}
+
+/// A consumer-group config with fast failure detection (6 s session).
+pub fn kafka_config(brokers: &str, group: &str) -> feedloop_ingest::KafkaConfig {
+    let mut k = feedloop_ingest::KafkaConfig {
+        brokers: brokers.into(),
+        group_id: group.into(),
+        ..feedloop_ingest::KafkaConfig::default()
+    };
+    k.options.insert("session.timeout.ms".into(), "6000".into());
+    k.options
+        .insert("heartbeat.interval.ms".into(), "500".into());
+    k
+}
+
+/// `n` valid spam-filter predictions `p-0` … keyed `k0` ….
+pub fn predictions(n: usize) -> Vec<(Option<String>, Vec<u8>)> {
+    (0..n)
+        .map(|i| {
+            (
+                Some(format!("k{i}")),
+                prediction(&format!("p-{i}"), "spam-filter", None),
+            )
+        })
+        .collect()
+}
+
+/// (rows, distinct (partition, offset)) of the predictions table of `storage`.
+pub async fn landed_in(storage: &Storage) -> (i64, i64) {
+    let s = LandingSession::new(storage).await.unwrap();
+    let (_, b) = s
+        .sql("SELECT count(*), count(DISTINCT (_partition, _offset)) FROM predictions")
+        .await
+        .unwrap();
+    let col = |i: usize| {
+        b[0].column(i)
+            .as_any()
+            .downcast_ref::<arrow::array::Int64Array>()
+            .unwrap()
+            .value(0)
+    };
+    (col(0), col(1))
+}

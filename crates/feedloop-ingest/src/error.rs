@@ -23,6 +23,22 @@ pub enum IngestError {
         #[source]
         source: StorageError,
     },
+    /// Storage already holds offsets the broker's log does not reach: the topic
+    /// was deleted and recreated (or truncated, or `brokers` points at another
+    /// cluster). Consuming would mistake new events for landed ones, so ingest
+    /// stops for an operator to decide. Not retryable.
+    #[error(
+        "{partition}: storage already holds offsets up to {landed_through} but the broker's log ends at {log_end}: \
+         the topic was deleted and recreated, truncated, or `kafka.brokers` points at another cluster. \
+         Refusing to consume (new events would be taken for landed ones). Move `{landing_dir}` aside \
+         (or point `storage.url` elsewhere) to start this partition afresh; see docs/operations.md"
+    )]
+    TopicReset {
+        partition: String,
+        landed_through: i64,
+        log_end: i64,
+        landing_dir: String,
+    },
     /// An internal invariant broke (a task panicked). A bug; restart is safe.
     #[error("internal error: {0}")]
     Internal(String),
@@ -32,7 +48,7 @@ impl IngestError {
     /// True when restarting the pipeline may succeed without operator action.
     pub fn is_retryable(&self) -> bool {
         match self {
-            IngestError::Setup(_) => false,
+            IngestError::Setup(_) | IngestError::TopicReset { .. } => false,
             IngestError::Kafka { .. } | IngestError::Internal(_) => true,
             IngestError::Landing { source, .. } => source.is_retryable(),
         }

@@ -49,6 +49,44 @@ pub fn apply_options(cfg: &mut ClientConfig, kafka: &KafkaConfig) {
     }
 }
 
+/// The librdkafka config of the ingest consumer: feedloop's defaults, then
+/// `[kafka.options]` (TLS, SASL, timeouts, … as is), then the settings
+/// exactly-once depends on, which config validation keeps users from setting.
+pub fn consumer_config(kafka: &KafkaConfig) -> ClientConfig {
+    let mut cfg = ClientConfig::new();
+    cfg.set("group.id", &kafka.group_id)
+        .set("client.id", "feedloop")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", "false")
+        .set("statistics.interval.ms", "5000");
+    apply_options(&mut cfg, kafka);
+    // Exactly-once depends on these; config validation rejects user overrides.
+    cfg.set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false");
+    cfg
+}
+
+/// Takes the value out of a librdkafka config error. rdkafka's message for a
+/// rejected setting is `<reason> <key> <value>`, so a misspelt secret option
+/// (`"sasl.pasword" = …`) would otherwise print the secret; librdkafka's own
+/// reason names the key, and quotes the value only for enumerated or numeric
+/// settings, which is kept unless the key looks secret
+/// ([`crate::config::is_secret_option`]).
+pub fn redact_config_error(e: rdkafka::error::KafkaError) -> rdkafka::error::KafkaError {
+    use rdkafka::error::KafkaError;
+    match e {
+        KafkaError::ClientConfig(res, desc, key, value) => {
+            let desc = if !value.is_empty() && crate::config::is_secret_option(&key) {
+                desc.replace(&value, "<redacted>")
+            } else {
+                desc
+            };
+            KafkaError::ClientConfig(res, desc, key, "<value redacted>".into())
+        }
+        other => other,
+    }
+}
+
 /// Applies `[kafka.options]` to a producer config, leaving out consumer-only ones.
 pub fn apply_producer_options(
     cfg: &mut ClientConfig,
@@ -130,23 +168,19 @@ impl Ingest {
             changes: changes_tx,
             metrics: Arc::clone(&self.metrics),
         };
-        let mut cfg = ClientConfig::new();
-        cfg.set("group.id", &self.kafka.group_id)
-            .set("client.id", "feedloop")
-            .set("auto.offset.reset", "earliest")
-            .set("enable.partition.eof", "false")
-            .set("statistics.interval.ms", "5000");
-        apply_options(&mut cfg, &self.kafka);
-        // Exactly-once depends on these; config validation rejects user overrides.
-        cfg.set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false");
-        let consumer: Arc<IngestConsumer> =
-            Arc::new(cfg.create_with_context(ctx).map_err(IngestError::Setup)?);
+        let cfg = consumer_config(&self.kafka);
+        let consumer: Arc<IngestConsumer> = Arc::new(
+            cfg.create_with_context(ctx)
+                .map_err(|e| IngestError::Setup(redact_config_error(e)))?,
+        );
         let topics: Vec<&str> = StreamKind::ALL
             .iter()
             .map(|s| self.kafka.topics.for_stream(*s))
             .collect();
-        consumer.subscribe(&topics).map_err(IngestError::Setup)?;
+        consumer
+            .subscribe(&topics)
+            .map_err(|e| IngestError::Setup(redact_config_error(e)))?;
+        // Its config errors are redacted already.
         let dead_letters = DeadLetterProducer::new(&self.kafka).map_err(IngestError::Setup)?;
         tracing::info!(brokers = %self.kafka.brokers, group = %self.kafka.group_id, ?topics, storage = %self.landing.storage().url(), "ingest started");
 
@@ -195,7 +229,11 @@ impl Ingest {
                         }
                         Some(Err(e)) => {
                             add(&lp.metrics.consumer_errors, 1);
-                            tracing::warn!(error = %e, "consumer error");
+                            if e.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::AllBrokersDown) {
+                                tracing::warn!(error = %e, "all brokers are down: ingest paused (nothing is lost; it resumes when a broker is back)");
+                            } else {
+                                tracing::warn!(error = %e, "consumer error");
+                            }
                         }
                         None => break,
                     }
@@ -255,6 +293,40 @@ impl Loop {
         Ok(())
     }
 
+    /// Fails with [`IngestError::TopicReset`] when the broker's log ends before
+    /// `next`, the offset after what storage holds. A broker that cannot be
+    /// asked is not an error here (consumption reports it soon enough).
+    async fn check_log_reaches(
+        &self,
+        key: &PartitionKey,
+        tp: &Tp,
+        next: i64,
+    ) -> Result<(), IngestError> {
+        let consumer = Arc::clone(&self.consumer);
+        let (topic, partition) = tp.clone();
+        let watermarks = tokio::task::spawn_blocking(move || {
+            consumer.fetch_watermarks(&topic, partition, Duration::from_secs(10))
+        })
+        .await;
+        match watermarks {
+            Ok(Ok((_, high))) if high < next => Err(IngestError::TopicReset {
+                partition: key.to_string(),
+                landed_through: next - 1,
+                log_end: high,
+                landing_dir: self
+                    .landing
+                    .storage()
+                    .url_of(&LandingZone::partition_dir(key).to_string(), true),
+            }),
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => {
+                tracing::warn!(partition = %key, error = %e, "cannot read the partition's log end; not checking it against storage");
+                Ok(())
+            }
+            Err(e) => Err(IngestError::Internal(e.to_string())),
+        }
+    }
+
     /// Takes ownership of newly assigned partitions: finds each one's resume point
     /// in storage and starts its writer.
     async fn register(&mut self, tps: Vec<Tp>) -> Result<(), IngestError> {
@@ -297,6 +369,11 @@ impl Loop {
                 }
             };
             let next = resume.next_offset;
+            if resume.last_file.is_some()
+                && let Some(n) = next
+            {
+                self.check_log_reaches(&key, &tp, n).await?;
+            }
             tracing::info!(partition = %key, committed = ?hint, resume = ?next, last_file = ?resume.last_file.as_ref().map(|p| p.to_string()), "partition assigned");
             let owned = Arc::new(AtomicBool::new(true));
             let (jobs, rx) = mpsc::channel(4);
