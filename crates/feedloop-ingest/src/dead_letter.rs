@@ -141,31 +141,51 @@ impl DeadLetterProducer {
         }
     }
 
-    /// Waits until `dl` is acknowledged by the broker, re-sending with backoff as
-    /// long as it takes (a dead letter is never dropped).
-    pub async fn deliver(&self, mut dl: DeadLetter) {
+    /// Waits until every dead letter of `dls` is acknowledged by the broker,
+    /// re-sending the failed ones together with backoff for as long as it takes
+    /// (a dead letter is never dropped; consumption pauses behind it). One
+    /// warning per round, not per message: a flood of bad input while the
+    /// dead-letter topic is down must not become a flood of log lines.
+    pub async fn deliver_all(&self, dls: Vec<DeadLetter>) {
+        let mut pending = dls;
         let mut backoff = Duration::from_millis(100);
         loop {
-            let outcome = match dl.pending.take() {
-                Some(f) => match f.await {
-                    Ok(Ok(_)) => return,
-                    Ok(Err((e, _))) => Some(e),
-                    Err(_) => None,
-                },
-                None => None,
+            for dl in &mut pending {
+                if dl.pending.is_none() {
+                    self.start(dl);
+                }
+            }
+            let mut failed = Vec::new();
+            let mut first_error = None;
+            for mut dl in pending {
+                match dl.pending.take() {
+                    Some(f) => match f.await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err((e, _))) => {
+                            first_error.get_or_insert(e);
+                            failed.push(dl);
+                        }
+                        Err(_) => failed.push(dl),
+                    },
+                    // The local queue was full: send it in the next round.
+                    None => failed.push(dl),
+                }
+            }
+            let Some(first) = failed.first() else {
+                return;
             };
-            if let Some(e) = &outcome {
-                tracing::warn!(
-                    error = %e, topic = %self.topic, source_topic = %dl.source_topic,
-                    source_offset = dl.source_offset,
-                    "dead-letter delivery failed; retrying (consumption pauses until it succeeds)"
-                );
-            }
-            if outcome.is_some() || dl.pending.is_none() {
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
-            self.start(&mut dl);
+            tracing::warn!(
+                failed = failed.len(),
+                error = ?first_error.map(|e| e.to_string()),
+                topic = %self.topic,
+                source_topic = %first.source_topic,
+                first_source_offset = first.source_offset,
+                retry_in_ms = backoff.as_millis() as u64,
+                "dead-letter delivery failed; retrying (consumption pauses until it succeeds)"
+            );
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+            pending = failed;
         }
     }
 

@@ -105,9 +105,7 @@ pub async fn run_writer(
     while let Some(job) = jobs.recv().await {
         let _permit = job.permit;
         let n_dead = job.dead_letters.len() as u64;
-        for dl in job.dead_letters {
-            env.dead_letters.deliver(dl).await;
-        }
+        env.dead_letters.deliver_all(job.dead_letters).await;
         add(&counters.dead_lettered, n_dead);
         let mut start = job.start;
         let mut batch = job.batch;
