@@ -4,7 +4,7 @@
 //! an incident, must leave every window closed exactly once and every alert
 //! delivered exactly once.
 
-mod harness;
+use crate::harness;
 
 use feedloop_events::StreamKind;
 use harness::{FeedloopProc, Nisshi};

@@ -7,7 +7,7 @@
 //! Size: `FEEDLOOP_FLOOD_MESSAGES` (default 100 000 in the test suite; the
 //! 1 000 000-message run is recorded in BENCHMARKS.md).
 
-mod harness;
+use crate::harness;
 
 use feedloop_events::{Limits, StreamKind};
 use feedloop_ingest::{Ingest, IngestConfig};

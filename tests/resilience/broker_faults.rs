@@ -3,7 +3,7 @@
 //! nothing lost or doubled; a topic deleted and recreated behind feedloop's back
 //! stops ingest with a clear error instead of taking new events for landed ones.
 
-mod harness;
+use crate::harness;
 
 use feedloop_events::StreamKind;
 use feedloop_ingest::{Ingest, IngestConfig, IngestError};

@@ -6,7 +6,7 @@
 //! after the fix lands everything exactly once. Datasets are never visible
 //! half-written.
 
-mod harness;
+use crate::harness;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -345,6 +345,10 @@ async fn permanent_failure_stops_with_a_clear_error_and_resumes_once_fixed() {
         .unwrap()
         .expect_err("a permanent failure must stop ingest");
     drop(tx);
+    assert!(
+        matches!(err, feedloop_ingest::IngestError::Landing { .. }) && !err.is_retryable(),
+        "the storage error must keep its kind: {err}"
+    );
     let msg = format!("{err:#}");
     let chain: Vec<String> = {
         let mut v = vec![err.to_string()];
