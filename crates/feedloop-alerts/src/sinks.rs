@@ -36,7 +36,8 @@ pub enum SinkError {
     Encode(#[from] serde_json::Error),
     #[error("Kafka: {0}")]
     Kafka(#[from] KafkaError),
-    #[error("invalid webhook URL `{0}`: expected http:// or https://")]
+    /// The URL is not kept: webhook URLs often carry their secret in the path.
+    #[error("invalid webhook URL (`alerts.webhook`): expected http:// or https://{0}")]
     Url(String),
     #[error("webhook request failed: {0}")]
     Http(#[from] reqwest::Error),
@@ -251,9 +252,9 @@ pub struct WebhookSink {
 
 impl WebhookSink {
     pub fn new(url: &str, timeout: Duration, retries: u32) -> Result<Self, SinkError> {
-        let parsed = reqwest::Url::parse(url).map_err(|_| SinkError::Url(url.to_string()))?;
+        let parsed = reqwest::Url::parse(url).map_err(|e| SinkError::Url(format!(" ({e})")))?;
         if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(SinkError::Url(url.to_string()));
+            return Err(SinkError::Url(String::new()));
         }
         let client = reqwest::Client::builder()
             .timeout(timeout)
@@ -301,7 +302,9 @@ impl WebhookSink {
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body.to_vec())
             .send()
-            .await?;
+            .await
+            // The error text would otherwise include the URL and its secret path.
+            .map_err(|e| SinkError::Http(e.without_url()))?;
         let status = resp.status();
         if status.is_success() {
             Ok(())
@@ -336,7 +339,7 @@ impl AlertSink for WebhookSink {
                         last: Box::new(err),
                     });
                 }
-                tracing::debug!(url = %self.url, attempt, error = %err, "webhook attempt failed; retrying");
+                tracing::debug!(host = self.url.host_str().unwrap_or(""), attempt, error = %err, "webhook attempt failed; retrying");
                 tokio::time::sleep(self.backoff(attempt)).await;
                 attempt += 1;
             }

@@ -170,9 +170,14 @@ pub async fn run_windows(
                         );
                     }
                 }
-                // Storage hiccups: the next tick retries from the persisted cursor.
+                // Storage hiccups: reopen from the persisted state, as after a
+                // crash (the in-memory job may have half-applied the window).
                 Err(e) => {
-                    tracing::warn!(error = %e, "window job failed; retrying at the next poll")
+                    tracing::warn!(error = %e, "window job failed; reopening it from storage at the next poll");
+                    if pause(poll, &mut stop).await {
+                        return Ok(());
+                    }
+                    continue 'lease;
                 }
             }
             if pause(poll, &mut stop).await {

@@ -14,6 +14,14 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use std::time::Duration;
 
+/// Largest payload a dead letter carries. Bigger rejected messages (an
+/// oversized event is one) are cut to this size, with their original length in
+/// the `feedloop.payload.truncated` header: librdkafka and brokers refuse
+/// messages over `message.max.bytes` (1 000 000 by default), and a dead letter
+/// that can never be sent would stop consumption for good. The whole message
+/// stays in the source topic at its offset.
+pub const MAX_DEAD_LETTER_PAYLOAD: usize = 512 * 1024;
+
 /// One rejected message on its way to the dead-letter topic.
 pub struct DeadLetter {
     pub key: Option<Vec<u8>>,
@@ -25,6 +33,8 @@ pub struct DeadLetter {
     pub source_topic: String,
     pub source_partition: i32,
     pub source_offset: i64,
+    /// Length of the original payload when `payload` was cut.
+    pub truncated_from: Option<usize>,
     pending: Option<DeliveryFuture>,
 }
 
@@ -53,7 +63,7 @@ impl DeadLetter {
         source_partition: i32,
         source_offset: i64,
     ) -> Self {
-        DeadLetter {
+        let mut dl = DeadLetter {
             key,
             payload,
             original_headers,
@@ -63,7 +73,18 @@ impl DeadLetter {
             source_topic,
             source_partition,
             source_offset,
+            truncated_from: None,
             pending: None,
+        };
+        dl.cut(MAX_DEAD_LETTER_PAYLOAD);
+        dl
+    }
+
+    /// Cuts the payload to `max` bytes (recording the original length).
+    fn cut(&mut self, max: usize) {
+        if self.payload.len() > max {
+            self.truncated_from.get_or_insert(self.payload.len());
+            self.payload.truncate(max);
         }
     }
 }
@@ -104,6 +125,7 @@ impl DeadLetterProducer {
     fn headers(dl: &DeadLetter) -> OwnedHeaders {
         let partition = dl.source_partition.to_string();
         let offset = dl.source_offset.to_string();
+        let truncated = dl.truncated_from.map(|n| n.to_string());
         let mut h = OwnedHeaders::new_with_capacity(dl.original_headers.len() + 6);
         for (k, v) in &dl.original_headers {
             h = h.insert(Header {
@@ -124,6 +146,12 @@ impl DeadLetterProducer {
                 value: Some(v.as_bytes()),
             });
         }
+        if let Some(n) = &truncated {
+            h = h.insert(Header {
+                key: "feedloop.payload.truncated",
+                value: Some(n.as_bytes()),
+            });
+        }
         h
     }
 
@@ -136,8 +164,20 @@ impl DeadLetterProducer {
         if let Some(k) = &dl.key {
             rec = rec.key(k.as_slice());
         }
-        if let Ok(f) = self.producer.send_result(rec) {
-            dl.pending = Some(f);
+        let too_large = match self.producer.send_result(rec) {
+            Ok(f) => {
+                dl.pending = Some(f);
+                return;
+            }
+            // Refused at once (over the producer's `message.max.bytes`): cut it
+            // for the next round; a full local queue is simply tried again.
+            Err((e, _)) => {
+                e.rdkafka_error_code()
+                    == Some(rdkafka::types::RDKafkaErrorCode::MessageSizeTooLarge)
+            }
+        };
+        if too_large {
+            dl.cut((dl.payload.len() / 4).max(1024));
         }
     }
 
@@ -162,6 +202,12 @@ impl DeadLetterProducer {
                     Some(f) => match f.await {
                         Ok(Ok(_)) => {}
                         Ok(Err((e, _))) => {
+                            // The broker's limit is lower than ours: cut it further.
+                            if e.rdkafka_error_code()
+                                == Some(rdkafka::types::RDKafkaErrorCode::MessageSizeTooLarge)
+                            {
+                                dl.cut((dl.payload.len() / 4).max(1024));
+                            }
                             first_error.get_or_insert(e);
                             failed.push(dl);
                         }
@@ -195,5 +241,48 @@ impl DeadLetterProducer {
         if let Err(e) = self.producer.flush(timeout) {
             tracing::warn!(error = %e, "dead-letter producer did not flush");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oversized_payloads_are_cut_and_say_so() {
+        let big = vec![b'x'; 3 * MAX_DEAD_LETTER_PAYLOAD];
+        let dl = DeadLetter::new(
+            None,
+            big,
+            vec![],
+            "too large".into(),
+            "too_large",
+            "predictions",
+            "predictions".into(),
+            0,
+            7,
+        );
+        assert_eq!(dl.payload.len(), MAX_DEAD_LETTER_PAYLOAD);
+        assert_eq!(dl.truncated_from, Some(3 * MAX_DEAD_LETTER_PAYLOAD));
+        let h = DeadLetterProducer::headers(&dl);
+        use rdkafka::message::Headers;
+        let got = h
+            .iter()
+            .find(|h| h.key == "feedloop.payload.truncated")
+            .and_then(|h| h.value)
+            .map(|v| String::from_utf8_lossy(v).into_owned());
+        assert_eq!(got, Some((3 * MAX_DEAD_LETTER_PAYLOAD).to_string()));
+        let small = DeadLetter::new(
+            None,
+            b"{}".to_vec(),
+            vec![],
+            String::new(),
+            "x",
+            "y",
+            "t".into(),
+            0,
+            0,
+        );
+        assert_eq!(small.truncated_from, None);
     }
 }

@@ -293,6 +293,19 @@ impl Loop {
         Ok(())
     }
 
+    /// The partition's log end (high watermark), if the broker answers.
+    async fn log_end(&self, tp: &Tp) -> Option<i64> {
+        let consumer = Arc::clone(&self.consumer);
+        let (topic, partition) = tp.clone();
+        tokio::task::spawn_blocking(move || {
+            consumer.fetch_watermarks(&topic, partition, Duration::from_secs(10))
+        })
+        .await
+        .ok()?
+        .ok()
+        .map(|(_, high)| high)
+    }
+
     /// Fails with [`IngestError::TopicReset`] when the broker's log ends before
     /// `next`, the offset after what storage holds. A broker that cannot be
     /// asked is not an error here (consumption reports it soon enough).
@@ -368,11 +381,17 @@ impl Loop {
                     }
                 }
             };
-            let next = resume.next_offset;
-            if resume.last_file.is_some()
-                && let Some(n) = next
-            {
-                self.check_log_reaches(&key, &tp, n).await?;
+            let mut next = resume.next_offset;
+            if let Some(n) = next {
+                if resume.last_file.is_some() {
+                    self.check_log_reaches(&key, &tp, n).await?;
+                } else if self.log_end(&tp).await.is_some_and(|high| high < n) {
+                    // Only a committed offset, past the log's end (the topic was
+                    // recreated): storage holds nothing to protect, so read the
+                    // log from its start rather than skip up to the stale commit.
+                    tracing::warn!(partition = %key, committed = n, "committed offset beyond the log end and nothing landed: consuming the partition from its start");
+                    next = None;
+                }
             }
             tracing::info!(partition = %key, committed = ?hint, resume = ?next, last_file = ?resume.last_file.as_ref().map(|p| p.to_string()), "partition assigned");
             let owned = Arc::new(AtomicBool::new(true));
@@ -387,16 +406,17 @@ impl Loop {
             };
             let failures = self.failures.clone();
             let writer = tokio::spawn(async move {
-                let exit = run_writer(key, rx, env, next.map_or(-1, |n| n - 1)).await;
+                let mut exit = run_writer(key, rx, env, next.map_or(-1, |n| n - 1)).await;
                 if exit.result.is_err() {
+                    // The pipeline gets the error itself (its kind decides retries).
+                    let result = std::mem::replace(
+                        &mut exit.result,
+                        Err(IngestError::Internal("reported to the pipeline".into())),
+                    );
                     let _ = failures.send(WriterExit {
                         key: exit.key.clone(),
                         landed_through: exit.landed_through,
-                        result: exit
-                            .result
-                            .as_ref()
-                            .map_err(|e| IngestError::Internal(e.to_string()))
-                            .map(|_| ()),
+                        result,
                     });
                 }
                 exit

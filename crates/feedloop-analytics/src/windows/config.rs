@@ -25,7 +25,9 @@ pub struct WindowsConfig {
     #[serde(with = "humantime_serde")]
     pub poll_interval: Duration,
     /// A partition with no new landed file for this long stops holding back the
-    /// watermark (it is idle, not late).
+    /// watermark (it is idle, not late). Keep it above the consumer group's
+    /// `session.timeout.ms` (librdkafka: 45 s), so the partitions of a crashed
+    /// instance hold windows open until another instance takes them over.
     #[serde(with = "humantime_serde")]
     pub partition_idle_timeout: Duration,
     /// Default reference of every model version: its first N windows.
@@ -42,7 +44,7 @@ impl Default for WindowsConfig {
             allowed_lateness: Duration::from_secs(60),
             segments: Vec::new(),
             poll_interval: Duration::from_secs(5),
-            partition_idle_timeout: Duration::from_secs(30),
+            partition_idle_timeout: Duration::from_secs(60),
             reference_windows: 12,
             models: BTreeMap::new(),
         }
