@@ -132,7 +132,13 @@ pub fn histogram_counts(data: &[f64], edges: &[f64]) -> Vec<u64> {
         let idx = if x == last {
             nb - 1
         } else {
-            edges.partition_point(|&e| e <= x) - 1
+            // 0 only when the comparisons are not ordered (a NaN value or edge,
+            // unsorted edges): the last bin, as the clamp below always did in
+            // release builds, without the debug-build overflow panic.
+            edges
+                .partition_point(|&e| e <= x)
+                .checked_sub(1)
+                .unwrap_or(nb - 1)
         };
         counts[idx.min(nb - 1)] += 1;
     }

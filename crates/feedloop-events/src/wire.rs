@@ -147,14 +147,23 @@ fn deserialize_ts<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
             ts_from_f64(v)
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<i64, E> {
-            chrono::DateTime::parse_from_rfc3339(v)
+            let ms = chrono::DateTime::parse_from_rfc3339(v)
                 .map(|t| t.timestamp_millis())
                 .map_err(|e| {
                     E::custom(format_args!(
                         "`{}` is not an RFC 3339 timestamp: {e}",
                         truncate(v, 64)
                     ))
-                })
+                })?;
+            // RFC 3339 allows year 0000, and an offset can move 0001-01-01 or
+            // 9999-12-31 across the range in UTC.
+            if !(MIN_TS_MS..=MAX_TS_MS).contains(&ms) {
+                return Err(E::custom(format_args!(
+                    "`{}` is outside years 1..9999 (UTC)",
+                    truncate(v, 64)
+                )));
+            }
+            Ok(ms)
         }
     }
     d.deserialize_any(TsVisitor)
