@@ -145,10 +145,11 @@ poll_interval = "1s"
 enabled = true
 listen = "127.0.0.1:{port}"
 [[export.datasets]]
+name = "soak-sample"
 model = "spam-filter"
 policy = "sample"
 rate = 0.001
-every = "20s"
+every = "60s"
 "#,
             storage.display()
         ),
