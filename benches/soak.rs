@@ -33,23 +33,6 @@ struct Sample {
     export_rows: f64,
 }
 
-fn proc_sample(pid: u32) -> Option<(f64, usize, usize)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| -> Option<f64> {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))?
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()
-    };
-    let rss = field("VmRSS:")? / 1024.0;
-    let threads = field("Threads:")? as usize;
-    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count();
-    Some((rss, fds, threads))
-}
-
 fn scrape(port: u16) -> std::collections::HashMap<String, f64> {
     use std::io::{Read, Write};
     let mut out = std::collections::HashMap::new();
@@ -221,7 +204,7 @@ every = "60s"
         {
             produced = Some(h.await.unwrap());
         }
-        let Some((rss_mib, fds, threads)) = proc_sample(pid) else {
+        let Some((rss_mib, fds, threads)) = harness::proc_sample(pid) else {
             panic!(
                 "feedloop run exited; see {}",
                 out_dir.join("soak.log").display()

@@ -555,12 +555,23 @@ fn page_draws_charts_from_the_demo_data() {
         String::from_utf8_lossy(&out.stderr)
     );
     let broker = Nisshi::start();
-    broker.create_feedloop_topics(1);
+    // Topics of their own: the demo's landed partitions hold offsets this new
+    // broker's `predictions` never had, which ingest rightly refuses (TopicReset).
+    for t in [
+        "page-predictions",
+        "page-corrections",
+        "page-latency",
+        "feedloop-dlq",
+    ] {
+        broker.create_topic(t, 1);
+    }
     let port = free_port();
     let cfg = http_config(dir.path(), &broker.brokers, &data, port, None);
     // Only the page: no window jobs writing while we look.
     let mut text = std::fs::read_to_string(&cfg).unwrap();
-    text.push_str("[windows]\nenabled = false\n");
+    text.push_str(
+        "[kafka.topics]\npredictions = \"page-predictions\"\ncorrections = \"page-corrections\"\nlatency = \"page-latency\"\n[windows]\nenabled = false\n",
+    );
     std::fs::write(&cfg, text).unwrap();
     let _proc = FeedloopProc::run(&cfg, &dir.path().join("feedloop.log"));
     wait_http(port, "/healthz", 200, Duration::from_secs(30));

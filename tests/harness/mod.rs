@@ -615,3 +615,21 @@ pub async fn landed_in(storage: &Storage) -> (i64, i64) {
     };
     (col(0), col(1))
 }
+
+/// (RSS in MiB, open file descriptors, threads) of a process, from `/proc`.
+pub fn proc_sample(pid: u32) -> Option<(f64, usize, usize)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| -> Option<f64> {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    let rss = field("VmRSS:")? / 1024.0;
+    let threads = field("Threads:")? as usize;
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count();
+    Some((rss, fds, threads))
+}

@@ -8,4 +8,5 @@ mod harness;
 mod broker_faults;
 mod failover;
 mod flood;
+mod soak;
 mod storage_faults;

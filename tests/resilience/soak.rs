@@ -1,0 +1,94 @@
+//! A bounded soak in the test suite (the 10M-event one is `benches/soak.rs`):
+//! `feedloop run` with window jobs and a scheduled export over a continuous
+//! stream, sampled every round — no file-descriptor growth once warm, threads
+//! within the pools' caps, and every event landed once.
+
+use crate::harness::{self, FeedloopProc, Nisshi};
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bounded_soak_leaks_no_file_descriptors_or_threads() {
+    let broker = Nisshi::start();
+    broker.create_feedloop_topics(4);
+    broker.create_topic("feedloop-alerts", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("store");
+    let cfg = harness::write_config(dir.path(), &broker.brokers, "soak", &storage, "500ms");
+    let mut body = std::fs::read_to_string(&cfg).unwrap();
+    body.push_str(
+        "[windows]\nsize = \"1m\"\nallowed_lateness = \"2m\"\npoll_interval = \"1s\"\n\
+         [[export.datasets]]\nname = \"soak\"\nmodel = \"spam-filter\"\npolicy = \"sample\"\nrate = 0.01\nevery = \"5s\"\n",
+    );
+    std::fs::write(&cfg, body).unwrap();
+    let log = dir.path().join("run.log");
+    let run = FeedloopProc::run(&cfg, &log);
+    let pid = run.child.id();
+
+    // 20 rounds of 10 minutes of event time each, produced as a live stream.
+    // Warm-up: until a window has closed and an export version exists (every
+    // component has started its pools); then each round is sampled.
+    let spec = feedloop_cli::traffic::TrafficSpec::default();
+    let mut valid = 0usize;
+    let mut warm: Option<(usize, usize)> = None;
+    let mut samples = Vec::new();
+    let p = harness::producer(&broker.brokers);
+    for round in 0..20i64 {
+        let t = feedloop_cli::traffic::generate(&feedloop_cli::traffic::TrafficSpec {
+            predictions_per_model: 2_000,
+            span_ms: 600_000,
+            start_ms: spec.start_ms + round * 600_000,
+            seed: round as u64,
+            bad_rate: 0.001,
+            ..spec.clone()
+        });
+        valid += t.predictions.len() - t.bad_predictions;
+        harness::produce(&p, "predictions", &t.predictions).await;
+        harness::produce(&p, "corrections", &t.corrections).await;
+        harness::produce(&p, "latency", &t.latency).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let sample = harness::proc_sample(pid).expect("feedloop run is alive");
+        if warm.is_none() {
+            let windows = std::fs::read_dir(storage.join("metrics")).map_or(0, |d| d.count());
+            let exported = std::fs::read_dir(storage.join("datasets")).is_ok();
+            if windows > 0 && exported {
+                // One more round for the pools to settle.
+                warm = Some((sample.1, sample.2));
+                continue;
+            }
+        } else {
+            samples.push(sample);
+        }
+    }
+    let (warm_fds, warm_threads) = warm.expect("windows and exports never started");
+    let st = storage.clone();
+    let done = harness::wait_for(Duration::from_secs(120), || {
+        let st = st.clone();
+        async move { harness::landed(&st, "predictions").await.0 >= valid as i64 }
+    })
+    .await;
+    for _ in 0..5 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        samples.push(harness::proc_sample(pid).expect("feedloop run is alive"));
+    }
+    assert!(run.terminate(Duration::from_secs(60)), "unclean shutdown");
+    assert!(done, "not everything landed");
+    let (rows, _, offsets) = harness::landed(&storage, "predictions").await;
+    assert_eq!((rows, offsets), (valid as i64, valid as i64));
+    // A leak grows with the stream; pools that are already full do not.
+    eprintln!(
+        "soak: warm (fds, threads) = ({warm_fds}, {warm_threads}); samples (rss MiB, fds, threads): {samples:?}"
+    );
+    assert!(samples.len() >= 5, "too few warm rounds: {samples:?}");
+    let max_fds = samples.iter().map(|s| s.1).max().unwrap_or(0);
+    let max_threads = samples.iter().map(|s| s.2).max().unwrap_or(0);
+    assert!(
+        max_fds <= warm_fds + 8,
+        "file descriptors grew: {samples:?}"
+    );
+    // Threads come from pools that grow in steps under load (tokio's blocking
+    // pool caps at 512); a leak would pass that cap.
+    assert!(
+        max_threads <= 600,
+        "threads grew past the pools' caps (warm: {warm_threads}): {samples:?}"
+    );
+}
