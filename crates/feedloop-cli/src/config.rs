@@ -184,16 +184,6 @@ pub enum LogFormat {
     Json,
 }
 
-/// Config keys whose values are secrets: never printed.
-const SECRET_HINTS: [&str; 6] = [
-    "password",
-    "secret",
-    "token",
-    "key",
-    "credential",
-    "sasl.oauthbearer",
-];
-
 impl Config {
     /// Loads `path` (when given) over the defaults, then `FEEDLOOP_…` variables,
     /// then validates.
@@ -275,10 +265,7 @@ impl Config {
         let mut c = self.clone();
         for opts in [&mut c.kafka.options, &mut c.storage.options] {
             for (k, v) in opts.iter_mut() {
-                if SECRET_HINTS
-                    .iter()
-                    .any(|h| k.to_ascii_lowercase().contains(h))
-                {
+                if feedloop_ingest::config::is_secret_option(k) {
                     *v = "<redacted>".into();
                 }
             }

@@ -293,36 +293,35 @@ impl Loop {
         Ok(())
     }
 
-    /// The partition's log end (high watermark), if the broker answers.
-    async fn log_end(&self, tp: &Tp) -> Option<i64> {
+    /// The partition's log end (high watermark); `None`, with a warning, when
+    /// the broker cannot be asked (consumption reports that soon enough).
+    async fn log_end(&self, key: &PartitionKey, tp: &Tp) -> Result<Option<i64>, IngestError> {
         let consumer = Arc::clone(&self.consumer);
         let (topic, partition) = tp.clone();
-        tokio::task::spawn_blocking(move || {
+        let watermarks = tokio::task::spawn_blocking(move || {
             consumer.fetch_watermarks(&topic, partition, Duration::from_secs(10))
         })
         .await
-        .ok()?
-        .ok()
-        .map(|(_, high)| high)
+        .map_err(|e| IngestError::Internal(e.to_string()))?;
+        match watermarks {
+            Ok((_, high)) => Ok(Some(high)),
+            Err(e) => {
+                tracing::warn!(partition = %key, error = %e, "cannot read the partition's log end; not checking it against storage");
+                Ok(None)
+            }
+        }
     }
 
     /// Fails with [`IngestError::TopicReset`] when the broker's log ends before
-    /// `next`, the offset after what storage holds. A broker that cannot be
-    /// asked is not an error here (consumption reports it soon enough).
+    /// `next`, the offset after what storage holds.
     async fn check_log_reaches(
         &self,
         key: &PartitionKey,
         tp: &Tp,
         next: i64,
     ) -> Result<(), IngestError> {
-        let consumer = Arc::clone(&self.consumer);
-        let (topic, partition) = tp.clone();
-        let watermarks = tokio::task::spawn_blocking(move || {
-            consumer.fetch_watermarks(&topic, partition, Duration::from_secs(10))
-        })
-        .await;
-        match watermarks {
-            Ok(Ok((_, high))) if high < next => Err(IngestError::TopicReset {
+        match self.log_end(key, tp).await? {
+            Some(high) if high < next => Err(IngestError::TopicReset {
                 partition: key.to_string(),
                 landed_through: next - 1,
                 log_end: high,
@@ -331,12 +330,7 @@ impl Loop {
                     .storage()
                     .url_of(&LandingZone::partition_dir(key).to_string(), true),
             }),
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => {
-                tracing::warn!(partition = %key, error = %e, "cannot read the partition's log end; not checking it against storage");
-                Ok(())
-            }
-            Err(e) => Err(IngestError::Internal(e.to_string())),
+            _ => Ok(()),
         }
     }
 
@@ -385,7 +379,7 @@ impl Loop {
             if let Some(n) = next {
                 if resume.last_file.is_some() {
                     self.check_log_reaches(&key, &tp, n).await?;
-                } else if self.log_end(&tp).await.is_some_and(|high| high < n) {
+                } else if self.log_end(&key, &tp).await?.is_some_and(|high| high < n) {
                     // Only a committed offset, past the log's end (the topic was
                     // recreated): storage holds nothing to protect, so read the
                     // log from its start rather than skip up to the stale commit.

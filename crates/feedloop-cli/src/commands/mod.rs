@@ -23,6 +23,18 @@ pub fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
 }
 
 /// Sets up `tracing` on stderr. Safe to call once per process.
+/// Logging for the one-shot commands: `log`'s format, warnings and errors only
+/// (`RUST_LOG` still wins).
+fn init_quiet_logging(log: &LogConfig, format: Option<LogFormat>) {
+    init_logging(
+        &LogConfig {
+            level: "warn".into(),
+            ..log.clone()
+        },
+        format,
+    );
+}
+
 pub fn init_logging(log: &LogConfig, format: Option<LogFormat>) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
@@ -50,11 +62,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             predictions,
             seed,
         } => {
-            let log = LogConfig {
-                level: "warn".into(),
-                ..LogConfig::default()
-            };
-            init_logging(&log, log_format);
+            init_quiet_logging(&LogConfig::default(), log_format);
             demo::demo(&data_dir, predictions, seed)
                 .await
                 .map(|_| ExitCode::SUCCESS)
@@ -65,13 +73,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             file,
         } => {
             let config = load_config(config.as_deref())?;
-            init_logging(
-                &LogConfig {
-                    level: "warn".into(),
-                    ..config.log.clone()
-                },
-                log_format,
-            );
+            init_quiet_logging(&config.log, log_format);
             produce::produce(&config, &topic, &file)
                 .await
                 .map(|_| ExitCode::SUCCESS)
@@ -82,13 +84,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             sql,
         } => {
             let config = load_config(config.as_deref())?;
-            init_logging(
-                &LogConfig {
-                    level: "warn".into(),
-                    ..config.log.clone()
-                },
-                log_format,
-            );
+            init_quiet_logging(&config.log, log_format);
             query::query(&config, format, &sql)
                 .await
                 .map(|_| ExitCode::SUCCESS)
@@ -103,13 +99,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             format,
             output,
         } => {
-            init_logging(
-                &LogConfig {
-                    level: "warn".into(),
-                    ..LogConfig::default()
-                },
-                log_format,
-            );
+            init_quiet_logging(&LogConfig::default(), log_format);
             let mut req = feedloop_analytics::drift_report::DriftRequest::new(reference, current);
             req.columns = (!columns.is_empty()).then_some(columns);
             req.stattest = stattest.into_iter().collect();
@@ -121,13 +111,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Export(args) => {
             let config = load_config(args.config.as_deref())?;
-            init_logging(
-                &LogConfig {
-                    level: "warn".into(),
-                    ..config.log.clone()
-                },
-                log_format,
-            );
+            init_quiet_logging(&config.log, log_format);
             export::export_with(&config, args)
                 .await
                 .map(|_| ExitCode::SUCCESS)
@@ -138,13 +122,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             stream,
             print_schema,
         } => {
-            init_logging(
-                &LogConfig {
-                    level: "warn".into(),
-                    ..LogConfig::default()
-                },
-                log_format,
-            );
+            init_quiet_logging(&LogConfig::default(), log_format);
             validate::validate(config.as_deref(), events.as_deref(), stream, print_schema).await
         }
     }
