@@ -267,24 +267,32 @@ pub fn prediction(id: &str, model: &str, extra_feature: Option<(&str, f64)>) -> 
     .into_bytes()
 }
 
+/// The integers of the one row `sql` returns over `storage`'s tables.
+async fn one_row_of_ints(storage: &Storage, sql: &str) -> Vec<i64> {
+    let s = LandingSession::new(storage).await.unwrap();
+    let (_, b) = s.sql(sql).await.unwrap();
+    b[0].columns()
+        .iter()
+        .map(|c| {
+            c.as_any()
+                .downcast_ref::<arrow::array::Int64Array>()
+                .unwrap()
+                .value(0)
+        })
+        .collect()
+}
+
 /// Rows, distinct prediction ids and distinct (partition, offset) pairs of a table.
 pub async fn landed(storage_dir: &Path, table: &str) -> (i64, i64, i64) {
     let storage = Storage::open(storage_dir.to_str().unwrap(), []).unwrap();
-    let s = LandingSession::new(&storage).await.unwrap();
-    let (_, b) = s
-        .sql(&format!(
+    let v = one_row_of_ints(
+        &storage,
+        &format!(
             "SELECT count(*), count(DISTINCT prediction_id), count(DISTINCT (_topic, _partition, _offset)) FROM {table}"
-        ))
-        .await
-        .unwrap();
-    let col = |i: usize| {
-        b[0].column(i)
-            .as_any()
-            .downcast_ref::<arrow::array::Int64Array>()
-            .unwrap()
-            .value(0)
-    };
-    (col(0), col(1), col(2))
+        ),
+    )
+    .await;
+    (v[0], v[1], v[2])
 }
 
 /// True once the predictions table holds at least `n` rows.
@@ -601,19 +609,12 @@ pub fn predictions(n: usize) -> Vec<(Option<String>, Vec<u8>)> {
 
 /// (rows, distinct (partition, offset)) of the predictions table of `storage`.
 pub async fn landed_in(storage: &Storage) -> (i64, i64) {
-    let s = LandingSession::new(storage).await.unwrap();
-    let (_, b) = s
-        .sql("SELECT count(*), count(DISTINCT (_partition, _offset)) FROM predictions")
-        .await
-        .unwrap();
-    let col = |i: usize| {
-        b[0].column(i)
-            .as_any()
-            .downcast_ref::<arrow::array::Int64Array>()
-            .unwrap()
-            .value(0)
-    };
-    (col(0), col(1))
+    let v = one_row_of_ints(
+        storage,
+        "SELECT count(*), count(DISTINCT (_partition, _offset)) FROM predictions",
+    )
+    .await;
+    (v[0], v[1])
 }
 
 /// (RSS in MiB, open file descriptors, threads) of a process, from `/proc`.
@@ -632,4 +633,32 @@ pub fn proc_sample(pid: u32) -> Option<(f64, usize, usize)> {
     let threads = field("Threads:")? as usize;
     let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count();
     Some((rss, fds, threads))
+}
+
+/// In-process ingest running in a task until [`RunningIngest::stop`].
+pub struct RunningIngest {
+    pub task: tokio::task::JoinHandle<Result<(), feedloop_ingest::IngestError>>,
+    stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl RunningIngest {
+    pub fn start(ingest: feedloop_ingest::Ingest) -> RunningIngest {
+        let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(ingest.run(async move {
+            let _ = rx.await;
+        }));
+        RunningIngest { task, stop }
+    }
+
+    /// Requests a graceful shutdown and returns how ingest ended.
+    pub async fn stop(self) -> Result<(), feedloop_ingest::IngestError> {
+        let _ = self.stop.send(());
+        self.task.await.expect("ingest task panicked")
+    }
+}
+
+/// True once the predictions table of `storage` holds at least `n` rows,
+/// false after `timeout`.
+pub async fn wait_landed(storage: &Storage, n: i64, timeout: Duration) -> bool {
+    wait_for(timeout, || async move { landed_in(storage).await.0 >= n }).await
 }

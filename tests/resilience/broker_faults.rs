@@ -46,18 +46,8 @@ async fn a_broker_outage_pauses_ingest_which_resumes_with_nothing_lost_or_double
 
     let run = ingest(&brokers, "outage", &storage);
     let metrics = run.metrics();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(run.run(async move {
-        let _ = rx.await;
-    }));
-    let st = storage.clone();
-    assert!(
-        harness::wait_for(Duration::from_secs(60), || {
-            let st = st.clone();
-            async move { harness::landed_in(&st).await.0 >= (N / 2) as i64 }
-        })
-        .await
-    );
+    let running = harness::RunningIngest::start(run);
+    assert!(harness::wait_landed(&storage, (N / 2) as i64, Duration::from_secs(60)).await);
 
     // The broker disappears; the second half is produced meanwhile (the
     // producer queues it until the broker is back).
@@ -71,7 +61,7 @@ async fn a_broker_outage_pauses_ingest_which_resumes_with_nothing_lost_or_double
     });
     tokio::time::sleep(outage()).await;
     assert!(
-        !task.is_finished(),
+        !running.task.is_finished(),
         "ingest must wait for the broker, not exit"
     );
     assert!(
@@ -82,14 +72,8 @@ async fn a_broker_outage_pauses_ingest_which_resumes_with_nothing_lost_or_double
 
     cluster.broker_up(1).unwrap();
     producing.await.unwrap();
-    let st = storage.clone();
-    let done = harness::wait_for(Duration::from_secs(120), || {
-        let st = st.clone();
-        async move { harness::landed_in(&st).await.0 >= N as i64 }
-    })
-    .await;
-    let _ = tx.send(());
-    task.await.unwrap().unwrap();
+    let done = harness::wait_landed(&storage, N as i64, Duration::from_secs(120)).await;
+    running.stop().await.unwrap();
     assert!(done, "{:?}", harness::landed_in(&storage).await);
     assert_eq!(harness::landed_in(&storage).await, (N as i64, N as i64));
     harness::assert_chains_in(&storage, StreamKind::Predictions).await;
@@ -104,20 +88,9 @@ async fn a_recreated_topic_stops_ingest_with_a_clear_error() {
         let p = harness::producer(&brokers);
         harness::produce(&p, "predictions", &harness::predictions(900)).await;
         let run = ingest(&brokers, "recreated", &storage);
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(run.run(async move {
-            let _ = rx.await;
-        }));
-        let st = storage.clone();
-        assert!(
-            harness::wait_for(Duration::from_secs(60), || {
-                let st = st.clone();
-                async move { harness::landed_in(&st).await.0 >= 900 }
-            })
-            .await
-        );
-        let _ = tx.send(());
-        task.await.unwrap().unwrap();
+        let running = harness::RunningIngest::start(run);
+        assert!(harness::wait_landed(&storage, 900, Duration::from_secs(60)).await);
+        running.stop().await.unwrap();
     }
     // The topics are gone and recreated empty (a new cluster: offsets restart at 0).
     let (_cluster, brokers) = harness::mock_cluster(3);

@@ -210,12 +210,9 @@ async fn a_flood_of_hostile_messages_lands_every_valid_event_and_dead_letters_ev
     let storage = Storage::open(dir.path().to_str().unwrap(), []).unwrap();
     let run = ingest(&brokers, "flood", &storage);
     let metrics = run.metrics();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let started = std::time::Instant::now();
     let rss_start = rss_mib();
-    let task = tokio::spawn(run.run(async move {
-        let _ = rx.await;
-    }));
+    let running = harness::RunningIngest::start(run);
     let mut rss_peak = rss_start;
     let deadline = started + Duration::from_secs(600);
     loop {
@@ -231,8 +228,7 @@ async fn a_flood_of_hostile_messages_lands_every_valid_event_and_dead_letters_ev
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let took = started.elapsed();
-    let _ = tx.send(());
-    task.await.unwrap().unwrap();
+    running.stop().await.unwrap();
     eprintln!(
         "flood absorbed in {:.1}s ({:.0} msg/s); RSS {rss_start:.0} MiB at start, peak {rss_peak:.0} MiB",
         took.as_secs_f64(),
@@ -273,16 +269,13 @@ async fn an_unwritable_dead_letter_topic_pauses_consumption_instead_of_dropping(
     let storage = Storage::open(dir.path().to_str().unwrap(), []).unwrap();
     let run = ingest(&brokers, "dlq-down", &storage);
     let metrics = run.metrics();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(run.run(async move {
-        let _ = rx.await;
-    }));
+    let running = harness::RunningIngest::start(run);
     tokio::time::sleep(Duration::from_secs(8)).await;
     // Nothing past the first bad event was landed or committed, nothing dropped.
     let s = metrics.predictions.snapshot();
     assert_eq!(s.dead_lettered, 0, "{s:?}");
     assert!((s.landed as usize) < f.valid, "{s:?}");
-    assert!(!task.is_finished());
+    assert!(!running.task.is_finished());
 
     cluster.clear_request_errors(RDKafkaApiKey::Produce);
     let m = std::sync::Arc::clone(&metrics);
@@ -294,8 +287,7 @@ async fn an_unwritable_dead_letter_topic_pauses_consumption_instead_of_dropping(
         }
     })
     .await;
-    let _ = tx.send(());
-    task.await.unwrap().unwrap();
+    running.stop().await.unwrap();
     assert!(ok, "{:?}", metrics.predictions.snapshot());
     assert_eq!(
         harness::landed_in(&storage).await,

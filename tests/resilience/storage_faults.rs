@@ -276,20 +276,12 @@ async fn transient_faults_are_retried_and_nothing_is_lost_or_doubled() {
 
     let ingest = ingest(&brokers, "transient", faulty);
     let metrics = ingest.metrics();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(ingest.run(async move {
-        let _ = rx.await;
-    }));
-    let c = clean.clone();
-    let done = harness::wait_for(Duration::from_secs(120), || {
-        let c = c.clone();
-        async move { harness::landed_in(&c).await.0 >= N as i64 }
-    })
-    .await;
+    let running = harness::RunningIngest::start(ingest);
+    let done = harness::wait_landed(&clean, N as i64, Duration::from_secs(120)).await;
     // Faults stay on through the shutdown's final flush and commit.
-    let _ = tx.send(());
-    task.await
-        .unwrap()
+    running
+        .stop()
+        .await
         .expect("transient faults must not stop ingest");
     assert!(
         done,
@@ -324,27 +316,16 @@ async fn permanent_failure_stops_with_a_clear_error_and_resumes_once_fixed() {
 
     // First half lands; then the credentials are "rotated" away.
     let run = ingest(&brokers, "permanent", faulty.clone());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(run.run(async move {
-        let _ = rx.await;
-    }));
-    let c = clean.clone();
-    assert!(
-        harness::wait_for(Duration::from_secs(60), || {
-            let c = c.clone();
-            async move { harness::landed_in(&c).await.0 >= (N / 2) as i64 }
-        })
-        .await
-    );
+    let running = harness::RunningIngest::start(run);
+    assert!(harness::wait_landed(&clean, (N / 2) as i64, Duration::from_secs(60)).await);
     faults.permanent.store(true, Ordering::Relaxed);
     harness::produce(&p, "predictions", &msgs[N / 2..]).await;
     // Ingest stops on its own (no shutdown requested), with the reason.
-    let stopped = tokio::time::timeout(Duration::from_secs(60), task).await;
+    let stopped = tokio::time::timeout(Duration::from_secs(60), running.task).await;
     let err = stopped
         .expect("ingest kept spinning on a permanent failure")
         .unwrap()
         .expect_err("a permanent failure must stop ingest");
-    drop(tx);
     assert!(
         matches!(err, feedloop_ingest::IngestError::Landing { .. }) && !err.is_retryable(),
         "the storage error must keep its kind: {err}"
@@ -372,18 +353,9 @@ async fn permanent_failure_stops_with_a_clear_error_and_resumes_once_fixed() {
     // Fixed: a new run lands the rest, exactly once.
     faults.permanent.store(false, Ordering::Relaxed);
     let run = ingest(&brokers, "permanent", faulty);
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(run.run(async move {
-        let _ = rx.await;
-    }));
-    let c = clean.clone();
-    let done = harness::wait_for(Duration::from_secs(60), || {
-        let c = c.clone();
-        async move { harness::landed_in(&c).await.0 >= N as i64 }
-    })
-    .await;
-    let _ = tx.send(());
-    task.await.unwrap().unwrap();
+    let running = harness::RunningIngest::start(run);
+    let done = harness::wait_landed(&clean, N as i64, Duration::from_secs(60)).await;
+    running.stop().await.unwrap();
     assert!(done, "{:?}", harness::landed_in(&clean).await);
     assert_eq!(harness::landed_in(&clean).await, (N as i64, N as i64));
     harness::assert_chains_in(&clean, StreamKind::Predictions).await;

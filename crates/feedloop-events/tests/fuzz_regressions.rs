@@ -7,33 +7,18 @@ mod checks {
     include!("../../../fuzz/checks/events_decode.rs");
 }
 
-use std::path::{Path, PathBuf};
+mod replay {
+    include!("../../../fuzz/checks/replay.rs");
+}
 
 const TARGET: &str = "events_decode";
 
-/// Every file of `fuzz/<kind>/<TARGET>` (none when the folder does not exist).
-fn inputs(kind: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../fuzz/{kind}/{TARGET}"));
-    let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries
-            .map(|e| e.expect("read the fuzz folder").path())
-            .filter(|p| p.is_file())
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    files.sort();
-    files
+fn inputs(kind: &str) -> Vec<std::path::PathBuf> {
+    replay::inputs(env!("CARGO_MANIFEST_DIR"), kind, TARGET)
 }
 
-fn replay(files: &[PathBuf]) {
-    let failed: Vec<_> = files
-        .iter()
-        .filter(|f| {
-            let data = std::fs::read(f).expect("read a fuzz input");
-            std::panic::catch_unwind(|| checks::check_decode(&data)).is_err()
-        })
-        .collect();
-    assert!(failed.is_empty(), "invariants broken by {failed:#?}");
+fn replay(files: &[std::path::PathBuf]) {
+    replay::replay(files, checks::check_decode);
 }
 
 #[test]
