@@ -15,8 +15,8 @@
 // Checked, never panicking:
 // * the SQL path: finite values only, sorted, as the accumulators do; on two
 //   non-empty samples every statistic is `Ok` and in range (KS statistic and
-//   p-value in [0, 1], Wasserstein ≥ 0 and at most the pooled range (NaN, as in
-//   scipy, only when that range overflows f64), PSI ≥ 0,
+//   p-value in [0, 1], Wasserstein ≥ 0 and at most the pooled range (+inf or
+//   NaN, as in scipy, only when that range overflows f64), PSI ≥ 0,
 //   Jensen–Shannon in [0, √ln 2], χ² ≥ 0 with p in [0, 1]); the bins count every
 //   value once; KS is symmetric and 0 between a sample and itself, and so is
 //   Wasserstein (checked on samples of up to 4096 values);
@@ -127,10 +127,20 @@ fn pooled_range(a: &[f64], b: &[f64]) -> f64 {
     all().fold(f64::NEG_INFINITY, f64::max) - all().fold(f64::INFINITY, f64::min)
 }
 
-/// A Wasserstein distance: ≥ 0, or NaN when the pooled range overflows.
-fn check_wasserstein(w: f64, range: f64) {
+/// A normed Wasserstein distance: divided by max(std, 0.001), it may overflow
+/// to +inf; NaN only when the pooled range overflows.
+fn check_wasserstein_normed(w: f64, range: f64) {
     assert!(
         w >= 0.0 || (w.is_nan() && range.is_infinite()),
+        "wasserstein_normed = {w} (pooled range {range})"
+    );
+}
+
+/// A Wasserstein distance: finite and ≥ 0; +inf or NaN (as scipy: NaN where a
+/// zero weight meets the infinite gap) only when the pooled range overflows.
+fn check_wasserstein(w: f64, range: f64) {
+    assert!(
+        (w.is_finite() && w >= 0.0) || (range.is_infinite() && (w == f64::INFINITY || w.is_nan())),
         "wasserstein = {w} (pooled range {range})"
     );
 }
@@ -177,7 +187,7 @@ fn check_numeric_sql(r: &[f64], c: &[f64]) {
         );
     }
     let wn = drift::wasserstein_normed(r, c).unwrap_or_else(|e| panic!("wasserstein_normed: {e}"));
-    check_wasserstein(wn, range);
+    check_wasserstein_normed(wn, range);
 
     let bins = drift::bin_numeric(r, c).unwrap_or_else(|e| panic!("bin_numeric: {e}"));
     check_bins("numeric", &bins, r.len(), c.len());
@@ -240,10 +250,12 @@ fn check_raw(a: &[f64], b: &[f64]) {
     let psi = drift::psi(a, b);
     assert_eq!(psi.is_ok(), ok, "psi on raw proportions: {psi:?}");
     if let Ok(p) = psi {
-        // Every term (r − c)·ln(r/c) is ≥ 0; a zero proportion makes it +inf or
-        // NaN, and so does a term that overflows (the compensated sum turns +inf
-        // into NaN).
-        assert!(p >= 0.0 || p.is_nan(), "psi = {p}");
+        // Every term (r − c)·ln(r/c) is ≥ 0 (+inf when it overflows or one
+        // proportion is 0); NaN only where both proportions are 0 (0 · ln(0/0)).
+        assert!(
+            p >= 0.0 || (p.is_nan() && a.iter().zip(b).any(|(x, y)| *x == 0.0 && *y == 0.0)),
+            "psi = {p}"
+        );
     }
     let js = drift::jensenshannon(a, b);
     assert_eq!(js.is_ok(), ok, "jensenshannon on raw proportions: {js:?}");
@@ -281,7 +293,7 @@ fn check_raw_samples(a: &[f64], b: &[f64], ok: bool) {
     let wn = drift::wasserstein_normed(a, b);
     assert_eq!(wn.is_ok(), ok, "wasserstein_normed on raw samples: {wn:?}");
     if let Ok(w) = wn {
-        check_wasserstein(w, pooled_range(a, b));
+        check_wasserstein_normed(w, pooled_range(a, b));
     }
     let bins = drift::bin_numeric(a, b);
     assert_eq!(bins.is_ok(), ok, "bin_numeric on raw samples: {bins:?}");

@@ -9,6 +9,11 @@ use crate::ks::{check_finite, sorted};
 use crate::special::{chi2_sf, ndtr};
 
 /// Compensated (Neumaier) sum; numpy's pairwise sum is within a few ulps of it.
+///
+/// Once the running sum is not finite (a term is ±inf or NaN, or the sum
+/// overflows) the compensation is meaningless (`inf − inf`): the plain sum is
+/// returned, so an overflow gives ±inf as in numpy, and NaN only where numpy
+/// has NaN too (a NaN term, or +inf meeting −inf).
 pub(crate) fn fsum(it: impl IntoIterator<Item = f64>) -> f64 {
     let mut sum = 0.0_f64;
     let mut comp = 0.0_f64;
@@ -21,7 +26,7 @@ pub(crate) fn fsum(it: impl IntoIterator<Item = f64>) -> f64 {
         }
         sum = s;
     }
-    sum + comp
+    if sum.is_finite() { sum + comp } else { sum }
 }
 
 /// First Wasserstein distance between the empirical distributions of `u` and `v`.
@@ -77,7 +82,9 @@ pub fn wasserstein_normed(reference: &[f64], current: &[f64]) -> Result<f64, Dri
 /// `width = ptp / (log2(n) + 1)`, `n_bins = ceil((max − min)/width)` (1 when
 /// the width is 0), edges `= numpy.linspace(min, max, n_bins + 1)`
 /// (`i·step + min`, last edge exactly `max`); when `min == max` numpy uses
-/// the range `(min − 0.5, max + 0.5)`.
+/// the range `(min − 0.5, max + 0.5)`. When `max − min` overflows f64
+/// (numpy raises), the bin count comes from half the range and the edges are
+/// interpolated between `min` and `max`, so they stay finite and ordered.
 pub fn sturges_bin_edges(data: &[f64]) -> Result<Vec<f64>, DriftError> {
     check_finite(data, Side::Reference)?;
     let mut lo = f64::INFINITY;
@@ -93,7 +100,12 @@ pub fn sturges_bin_edges(data: &[f64]) -> Result<Vec<f64>, DriftError> {
         (lo, hi)
     };
     let width = ptp / ((data.len() as f64).log2() + 1.0);
-    let n_bins = if width != 0.0 {
+    let n_bins = if !ptp.is_finite() {
+        // The range overflows f64 (e.g. −1e308 and 1e308), where numpy raises:
+        // the same count from half the range, which is finite.
+        let half = hi / 2.0 - lo / 2.0;
+        (half / (half / ((data.len() as f64).log2() + 1.0))).ceil() as usize
+    } else if width != 0.0 {
         ((last - first) / width).ceil() as usize
     } else {
         1
@@ -103,8 +115,13 @@ pub fn sturges_bin_edges(data: &[f64]) -> Result<Vec<f64>, DriftError> {
     let step = (last - first) / div;
     let mut edges: Vec<f64> = (0..=n_bins)
         .map(|i| {
+            let t = i as f64 / div;
             if step == 0.0 {
-                (i as f64 / div) * (last - first) + first
+                t * (last - first) + first
+            } else if !step.is_finite() {
+                // The range overflows f64: interpolate between the two finite
+                // ends instead of `0 · inf`, so every edge is finite and in order.
+                first * (1.0 - t) + last * t
             } else {
                 i as f64 * step + first
             }
@@ -503,4 +520,35 @@ pub fn z_test<K: Ord>(reference: &[K], current: &[K]) -> Result<ZTestResult, Dri
         statistic: z,
         p_value: p,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fsum_overflows_to_infinity_like_numpy() {
+        assert_eq!(fsum([1e308, 1e308]), f64::INFINITY);
+        assert_eq!(fsum([-1e308, -1e308, 1.0]), f64::NEG_INFINITY);
+        assert_eq!(fsum([1.0, f64::INFINITY, 2.0]), f64::INFINITY);
+        assert!(fsum([f64::INFINITY, f64::NEG_INFINITY]).is_nan());
+        assert!(fsum([1.0, f64::NAN]).is_nan());
+        // Finite sums keep their compensation.
+        assert_eq!(fsum([1e16, 1.0, -1e16]), 1.0);
+        assert_eq!(fsum([0.1; 10]), 1.0);
+    }
+
+    #[test]
+    fn sturges_edges_stay_finite_and_ordered_when_the_range_overflows() {
+        let mut data: Vec<f64> = (0..30).map(f64::from).collect();
+        data.extend([-1e308, 1e308]);
+        let edges = sturges_bin_edges(&data).unwrap();
+        // As many bins as without the overflow: ceil(log2(32) + 1).
+        assert_eq!(edges.len(), 7, "{edges:?}");
+        assert!(edges.iter().all(|e| e.is_finite()), "{edges:?}");
+        assert!(edges.windows(2).all(|w| w[0] <= w[1]), "{edges:?}");
+        assert_eq!((edges[0], edges[edges.len() - 1]), (-1e308, 1e308));
+        let counts = histogram_counts(&data, &edges);
+        assert_eq!(counts.iter().sum::<u64>(), data.len() as u64);
+    }
 }
