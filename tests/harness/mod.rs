@@ -10,6 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod http_client;
+#[allow(unused_imports)] // not every test binary uses all of it
+pub use http_client::{Resp, http, wait_http};
+
 pub fn feedloop_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_feedloop"))
 }
@@ -46,17 +50,55 @@ pub fn free_port() -> u16 {
         .expect("no free port on 127.0.0.1")
 }
 
-/// A nisshi broker with in-memory storage, killed on drop.
+/// A nisshi broker on 127.0.0.1, killed on drop: in-memory storage
+/// ([`Nisshi::start`]), or a bucket of a moto S3 server that outlives the
+/// process ([`Nisshi::start_on_s3`], for restarts with data).
 pub struct Nisshi {
-    child: Child,
+    child: Option<Child>,
     pub port: u16,
     pub brokers: String,
+    storage_engine: String,
+    env: Vec<(String, String)>,
 }
 
 impl Nisshi {
     pub fn start() -> Nisshi {
+        Nisshi::start_with("memory://nisshi/".into(), Vec::new())
+    }
+
+    /// A broker keeping its log and groups in `bucket` on `moto` (created
+    /// here): [`Nisshi::restart`] brings it back with its data.
+    pub fn start_on_s3(moto: &Moto, bucket: &str) -> Nisshi {
+        moto.create_bucket(bucket);
+        let env = [
+            ("AWS_ENDPOINT", moto.endpoint.as_str()),
+            ("AWS_ALLOW_HTTP", "true"),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+            ("AWS_REGION", "us-east-1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        Nisshi::start_with(format!("s3://{bucket}/"), env)
+    }
+
+    fn start_with(storage_engine: String, env: Vec<(String, String)>) -> Nisshi {
         let port = free_port();
-        let url = format!("tcp://127.0.0.1:{port}");
+        let mut n = Nisshi {
+            child: None,
+            port,
+            brokers: format!("127.0.0.1:{port}"),
+            storage_engine,
+            env,
+        };
+        n.spawn();
+        n
+    }
+
+    fn spawn(&mut self) {
+        let url = format!("tcp://127.0.0.1:{}", self.port);
         let child = Command::new(nisshi_bin())
             .args([
                 "broker",
@@ -67,25 +109,40 @@ impl Nisshi {
             ])
             .args([
                 "--storage-engine",
-                "memory://nisshi/",
+                &self.storage_engine,
                 "--group-initial-rebalance-delay",
                 "0s",
                 "--silent",
             ])
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("cannot start nisshi");
+        self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "nisshi did not listen on {port}");
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "nisshi did not listen on {}",
+                self.port
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
-        Nisshi {
-            child,
-            port,
-            brokers: format!("127.0.0.1:{port}"),
+    }
+
+    /// SIGKILLs the broker (no clean shutdown; its port is free afterwards).
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
         }
+    }
+
+    /// Starts the broker again on the same port and storage.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
     }
 
     pub fn create_topic(&self, name: &str, partitions: i32) {
@@ -118,8 +175,7 @@ impl Nisshi {
 
 impl Drop for Nisshi {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
 }
 

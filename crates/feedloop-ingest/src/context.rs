@@ -52,6 +52,16 @@ impl ClientContext for IngestContext {
     }
 
     fn stats(&self, statistics: Statistics) {
+        // Brokers learnt from metadata have node ids >= 0 (bootstrap entries
+        // are -1); one of them up ends an outage even on idle topics.
+        if statistics
+            .brokers
+            .values()
+            .any(|b| b.nodeid >= 0 && b.state == "UP")
+            && self.metrics.mark_brokers_up()
+        {
+            tracing::info!("a Kafka broker is reachable again: ingest resumes");
+        }
         let Ok(assigned) = self.metrics.assigned.lock().map(|a| a.clone()) else {
             return;
         };
@@ -72,6 +82,9 @@ impl ClientContext for IngestContext {
         self.metrics
             .consumer_errors
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::AllBrokersDown) {
+            self.metrics.mark_brokers_down();
+        }
         tracing::warn!(target: "librdkafka", %error, "{reason}");
     }
 }

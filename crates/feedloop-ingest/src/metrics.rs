@@ -138,6 +138,9 @@ pub struct IngestMetrics {
     pub lag: Mutex<BTreeMap<(String, i32), i64>>,
     /// Partitions currently assigned to this process.
     pub assigned: Mutex<Vec<(String, i32)>>,
+    /// When librdkafka reported all brokers down (Unix ms), 0 while a broker
+    /// is reachable. See [`IngestMetrics::brokers_down_for`].
+    pub brokers_down_since_ms: AtomicU64,
 }
 
 impl IngestMetrics {
@@ -167,6 +170,34 @@ impl IngestMetrics {
             })
     }
 
+    /// Records librdkafka's "all brokers down" (keeps the first time of an outage).
+    pub fn mark_brokers_down(&self) {
+        let now = unix_now_ms().max(1);
+        let _ = self.brokers_down_since_ms.compare_exchange(
+            0,
+            now,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Records that a broker answered (a message arrived, or statistics show a
+    /// broker up). Returns true when this ends an outage.
+    pub fn mark_brokers_up(&self) -> bool {
+        self.brokers_down_since_ms.load(Ordering::Relaxed) != 0
+            && self.brokers_down_since_ms.swap(0, Ordering::Relaxed) != 0
+    }
+
+    /// How long no broker has been reachable, `None` while one is.
+    pub fn brokers_down_for(&self) -> Option<std::time::Duration> {
+        match self.brokers_down_since_ms.load(Ordering::Relaxed) {
+            0 => None,
+            since => Some(std::time::Duration::from_millis(
+                unix_now_ms().saturating_sub(since),
+            )),
+        }
+    }
+
     /// Total consumer lag over assigned partitions (messages).
     pub fn total_lag(&self) -> i64 {
         self.lag
@@ -174,6 +205,14 @@ impl IngestMetrics {
             .map(|l| l.values().filter(|v| **v > 0).sum())
             .unwrap_or(0)
     }
+}
+
+/// Wall-clock Unix milliseconds (an outage is reported in wall time).
+fn unix_now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 pub(crate) fn add(c: &AtomicU64, n: u64) {

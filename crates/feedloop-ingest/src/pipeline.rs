@@ -225,11 +225,15 @@ impl Ingest {
                     if let Err(e) = lp.apply_changes(&mut changes).await { fatal = Some(e); break; }
                     match msg {
                         Some(Ok(m)) => {
+                            if lp.metrics.mark_brokers_up() {
+                                tracing::info!("a Kafka broker is reachable again: ingest resumes");
+                            }
                             if let Err(e) = lp.handle(&m).await { fatal = Some(e); break; }
                         }
                         Some(Err(e)) => {
                             add(&lp.metrics.consumer_errors, 1);
                             if e.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::AllBrokersDown) {
+                                lp.metrics.mark_brokers_down();
                                 tracing::warn!(error = %e, "all brokers are down: ingest paused (nothing is lost; it resumes when a broker is back)");
                             } else {
                                 tracing::warn!(error = %e, "consumer error");

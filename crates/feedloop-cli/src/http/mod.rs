@@ -278,6 +278,12 @@ async fn readyz(State(st): State<HttpState>) -> Response {
     if let Err(e) = st.inner.storage.delete(&probe).await {
         return not_ready(format!("storage probe could not be deleted: {e}"));
     }
+    if let Some(down) = st.inner.ingest.brokers_down_for() {
+        return not_ready(format!(
+            "no Kafka broker reachable for {}s: ingest is paused (nothing is lost; it resumes when a broker is back)",
+            down.as_secs()
+        ));
+    }
     let assigned = st
         .inner
         .ingest

@@ -23,6 +23,7 @@ pub const METRIC_NAMES: &[&str] = &[
     "feedloop_assigned_partitions",
     "feedloop_landing_retries_total",
     "feedloop_consumer_errors_total",
+    "feedloop_kafka_brokers_down_seconds",
     "feedloop_alert_deliveries_total",
     "feedloop_alert_queue_length",
     "feedloop_alerts_firing",
@@ -209,6 +210,15 @@ pub async fn render(st: &HttpState) -> String {
         "counter",
         "Consumer errors reported by librdkafka.",
         &[(vec![], m.consumer_errors.load(Ordering::Relaxed) as f64)],
+    );
+    e.family(
+        "feedloop_kafka_brokers_down_seconds",
+        "gauge",
+        "How long librdkafka has reported all brokers down (0 while one is reachable).",
+        &[(
+            vec![],
+            m.brokers_down_for().map_or(0.0, |d| d.as_secs_f64()),
+        )],
     );
     let stats = st
         .inner
