@@ -6,6 +6,7 @@
 //!   cargo bench --bench soak                              # 10M events
 //!   FEEDLOOP_SOAK_EVENTS=1000000 cargo bench --bench soak
 //!   FEEDLOOP_SOAK_OUT=docs/benchmarks cargo bench --bench soak   # where soak.csv / soak.svg go
+//!   FEEDLOOP_SOAK_RATE=20000 cargo bench --bench soak     # steady 20k events/s instead of flat out
 //!
 //! Not a test: it prints numbers and asserts nothing about speed. It fails only
 //! if events are lost or doubled.
@@ -102,6 +103,8 @@ fn svg(samples: &[Sample]) -> String {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let events: usize = env_or("FEEDLOOP_SOAK_EVENTS", 10_000_000);
+    // Events per second to produce at (0: as fast as the broker takes them).
+    let rate: f64 = env_or("FEEDLOOP_SOAK_RATE", 0.0);
     let out_dir = std::path::PathBuf::from(env_or("FEEDLOOP_SOAK_OUT", "target/soak".to_string()));
     std::fs::create_dir_all(&out_dir).unwrap();
     let broker = harness::Nisshi::start();
@@ -171,6 +174,7 @@ every = "60s"
         let brokers = brokers.clone();
         async move {
             let p = harness::producer(&brokers);
+            let paced_from = Instant::now();
             let mut total = 0usize;
             let mut valid = 0usize;
             for c in 0..chunks {
@@ -184,9 +188,28 @@ every = "60s"
                 });
                 valid += t.predictions.len() - t.bad_predictions;
                 total += t.predictions.len() + t.corrections.len() + t.latency.len();
-                harness::produce(&p, "predictions", &t.predictions).await;
-                harness::produce(&p, "corrections", &t.corrections).await;
-                harness::produce(&p, "latency", &t.latency).await;
+                if rate > 0.0 {
+                    // Paced: slices of 2 000 messages, each sent when the rate
+                    // says, so the load is steady at a 0.1 s granularity.
+                    let mut sent =
+                        total - (t.predictions.len() + t.corrections.len() + t.latency.len());
+                    for (topic, msgs) in [
+                        ("predictions", &t.predictions),
+                        ("corrections", &t.corrections),
+                        ("latency", &t.latency),
+                    ] {
+                        for slice in msgs.chunks(2_000) {
+                            let due = paced_from + Duration::from_secs_f64(sent as f64 / rate);
+                            tokio::time::sleep_until(due.into()).await;
+                            harness::produce(&p, topic, slice).await;
+                            sent += slice.len();
+                        }
+                    }
+                } else {
+                    harness::produce(&p, "predictions", &t.predictions).await;
+                    harness::produce(&p, "corrections", &t.corrections).await;
+                    harness::produce(&p, "latency", &t.latency).await;
+                }
             }
             (total, valid)
         }
@@ -285,6 +308,28 @@ every = "60s"
         last.rss_mib,
         after_warmup.iter().copied().fold(f64::MAX, f64::min),
         after_warmup.iter().copied().fold(0.0, f64::max),
+    );
+    // Least-squares slope of RSS over the second half of the run: a leak shows
+    // as a slope that does not go to zero however long the run.
+    let half = &samples[samples.len() / 2..];
+    let n = half.len() as f64;
+    let (mt, mr) = (
+        half.iter().map(|s| s.t).sum::<f64>() / n,
+        half.iter().map(|s| s.rss_mib).sum::<f64>() / n,
+    );
+    let slope = half
+        .iter()
+        .map(|s| (s.t - mt) * (s.rss_mib - mr))
+        .sum::<f64>()
+        / half
+            .iter()
+            .map(|s| (s.t - mt).powi(2))
+            .sum::<f64>()
+            .max(f64::MIN_POSITIVE);
+    println!(
+        "RSS slope over the second half ({:.0} s): {:+.2} MiB/min",
+        half.last().map_or(0.0, |l| l.t) - half[0].t,
+        slope * 60.0
     );
     println!(
         "open fds {} → {} (max {}); threads {} → {} (max {})",

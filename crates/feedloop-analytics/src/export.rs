@@ -1449,7 +1449,8 @@ pub const SCHEDULE_FILE: &str = "_schedule.json";
 /// `datasets/<model>/<name>/_schedule.json`, so restarts keep the cadence).
 /// Each due export covers `[now − lookback, now)` (all history without a
 /// lookback). Call it on a timer (e.g. every minute); entries that are not due
-/// cost one small read. A failed export is reported and retried at the next call.
+/// cost one small read. A failed export, or a schedule marker that cannot be
+/// read, is returned as an `Err` run and retried at the next call.
 pub async fn run_scheduled_exports(
     storage: &Storage,
     config: &ExportConfig,
@@ -1459,11 +1460,20 @@ pub async fn run_scheduled_exports(
     let mut runs = Vec::new();
     for d in &config.datasets {
         let marker = DatasetId::dataset_dir(&d.model, &d.name).join(SCHEDULE_FILE);
-        let last: Option<i64> = match storage.get(&marker).await {
-            Ok(b) => serde_json::from_slice::<serde_json::Value>(&b)
-                .ok()
+        // Not found: never ran. Unreadable (storage down, denied): skip this
+        // turn rather than export again what may have run a minute ago.
+        let last: Option<i64> = match storage.get_if_exists(&marker).await {
+            Ok(b) => b
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
                 .and_then(|v| v["last_run_ms"].as_i64()),
-            Err(_) => None,
+            Err(e) => {
+                runs.push(ScheduledRun {
+                    model: d.model.clone(),
+                    name: d.name.clone(),
+                    result: Err(e.into()),
+                });
+                continue;
+            }
         };
         if last.is_some_and(|l| now_ms - l < d.every.as_millis() as i64) {
             continue;
@@ -1481,17 +1491,12 @@ pub async fn run_scheduled_exports(
             &|m| tracing::debug!(dataset = %d.name, "{m}"),
         )
         .await;
-        match &result {
-            Ok(o) => {
-                tracing::info!(model = %d.model, dataset = %d.name, rows = o.manifest.row_count, created = o.created, url = %o.url, "scheduled export");
-                let body = serde_json::json!({"last_run_ms": now_ms, "last_version": o.id.version});
-                storage
-                    .put_overwrite(&marker, bytes::Bytes::from(body.to_string()))
-                    .await?;
-            }
-            Err(e) => {
-                tracing::warn!(model = %d.model, dataset = %d.name, error = %e, "scheduled export failed")
-            }
+        // The caller reports each run (`feedloop run` logs and counts them).
+        if let Ok(o) = &result {
+            let body = serde_json::json!({"last_run_ms": now_ms, "last_version": o.id.version});
+            storage
+                .put_overwrite(&marker, bytes::Bytes::from(body.to_string()))
+                .await?;
         }
         runs.push(ScheduledRun {
             model: d.model.clone(),

@@ -75,7 +75,15 @@ pub async fn keep_lease(
                 was_held = false;
             }
             // A storage error: keep what we had until it expires on its own.
-            Err(e) => tracing::warn!(error = %e, "cannot renew or check the jobs lease"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot renew or check the jobs lease");
+                if was_held && lease.held().is_none() {
+                    tracing::warn!(
+                        "jobs lease lapsed (not renewed in time); window jobs and exports stop here"
+                    );
+                    was_held = false;
+                }
+            }
         }
         metrics.set_held(lease.held().zip(lease.valid_until()));
         tokio::select! {
