@@ -150,6 +150,53 @@ async fn a_broker_outage_pauses_ingest_which_resumes_with_nothing_lost_or_double
     harness::assert_chains_in(&storage, StreamKind::Predictions).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_without_partitions_is_ready_as_a_standby() {
+    // One partition per topic and two members: the range assignor gives every
+    // partition to one of them, the other is a standby.
+    let (_cluster, brokers) = harness::mock_cluster(1);
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open(dir.path().to_str().unwrap(), []).unwrap();
+    let mut members = Vec::new();
+    for _ in 0..2 {
+        let run = ingest(&brokers, "standby", &storage);
+        let metrics = run.metrics();
+        let (port, stop) = serve_http(&brokers, &storage, metrics.clone()).await;
+        members.push((harness::RunningIngest::start(run), metrics, port, stop));
+    }
+    let placed =
+        |m: &feedloop_ingest::metrics::IngestMetrics| m.group_member.load(Ordering::Relaxed);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !members.iter().all(|(_, m, _, _)| placed(m)) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the group never placed both members"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let counts: Vec<usize> = members
+        .iter()
+        .map(|(_, m, _, _)| m.assigned.lock().unwrap().len())
+        .collect();
+    let mut sorted = counts.clone();
+    sorted.sort();
+    assert_eq!(sorted, vec![0, 3], "{counts:?}");
+    for (_, m, port, _) in &members {
+        let r = wait_readyz(*port, 200, Duration::from_secs(20)).await;
+        let n = m.assigned.lock().unwrap().len();
+        assert!(
+            r.body.contains(&format!("\"assigned_partitions\":{n}")),
+            "{}",
+            r.body
+        );
+        assert_eq!(n == 0, r.body.contains("standby"), "{}", r.body);
+    }
+    for (running, _, _, stop) in members {
+        let _ = stop.send(true);
+        running.stop().await.unwrap();
+    }
+}
+
 /// The broker's high watermark of each partition of `topic`.
 fn log_ends(brokers: &str, topic: &str, partitions: i32) -> Vec<i64> {
     use rdkafka::consumer::{BaseConsumer, Consumer};

@@ -93,6 +93,9 @@ impl ConsumerContext for IngestContext {
     fn pre_rebalance(&self, _c: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(tpl) = rebalance {
             let parts = partitions(tpl);
+            self.metrics
+                .group_member
+                .store(false, std::sync::atomic::Ordering::Relaxed);
             tracing::info!(partitions = ?parts, "partitions revoked");
             let _ = self.changes.send(AssignmentChange::Revoked(parts));
         }
@@ -102,6 +105,11 @@ impl ConsumerContext for IngestContext {
         match rebalance {
             Rebalance::Assign(tpl) => {
                 let parts = partitions(tpl);
+                // librdkafka calls back on every completed rebalance, with an
+                // empty list for a member left without partitions.
+                self.metrics
+                    .group_member
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
                 tracing::info!(partitions = ?parts, "partitions assigned");
                 let _ = self.changes.send(AssignmentChange::Assigned(parts));
             }

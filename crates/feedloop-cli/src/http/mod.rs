@@ -291,14 +291,21 @@ async fn readyz(State(st): State<HttpState>) -> Response {
         .lock()
         .map(|a| a.len())
         .unwrap_or(0);
-    if assigned == 0 {
+    let member = st
+        .inner
+        .ingest
+        .group_member
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if assigned == 0 && !member {
         return not_ready("no Kafka partitions assigned yet".into());
     }
-    (
-        StatusCode::OK,
-        axum::Json(serde_json::json!({"ready": true, "assigned_partitions": assigned})),
-    )
-        .into_response()
+    // A member left without partitions (more instances than partitions) is a
+    // healthy standby: it serves the API and may hold the jobs lease.
+    let mut body = serde_json::json!({"ready": true, "assigned_partitions": assigned});
+    if assigned == 0 {
+        body["standby"] = "group member without partitions (more instances than partitions)".into();
+    }
+    (StatusCode::OK, axum::Json(body)).into_response()
 }
 
 /// Constant-time equality (length leaks, content does not).
