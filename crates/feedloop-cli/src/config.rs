@@ -229,8 +229,17 @@ impl Config {
                     },
                     err.kind
                 ));
-                if let Some(src) = &err.metadata.and_then(|m| m.source.clone()) {
-                    msg.push_str(&format!(" (from {src})"));
+                match err.metadata.and_then(|m| m.source.clone()) {
+                    // The file as the user named it: figment shows it relative
+                    // to the working directory when that is shorter
+                    // (`../feedloop.toml`), which reads as another file.
+                    Some(figment::Source::File(_)) if path.is_some() => {
+                        if let Some(p) = path {
+                            msg.push_str(&format!(" (from {})", p.display()));
+                        }
+                    }
+                    Some(src) => msg.push_str(&format!(" (from {src})")),
+                    None => {}
                 }
             }
             anyhow::anyhow!(msg)
