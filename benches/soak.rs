@@ -284,11 +284,11 @@ every = "60s"
     std::fs::write(out_dir.join("soak.csv"), csv).unwrap();
     std::fs::write(out_dir.join("soak.svg"), svg(&samples)).unwrap();
 
-    let (rows, ids, offsets) = harness::landed(&storage, "predictions").await;
-    assert_eq!(
-        (rows, ids, offsets),
-        (valid as i64, valid as i64, valid as i64)
-    );
+    // Landed once: one row per valid prediction and per source offset.
+    // (Prediction ids repeat from chunk to chunk: each is generated with the
+    // same id sequence, so ids cannot tell a duplicate here.)
+    let (rows, _ids, offsets) = harness::landed(&storage, "predictions").await;
+    assert_eq!((rows, offsets), (valid as i64, valid as i64));
     let at = |q: f64| &samples[((samples.len() - 1) as f64 * q) as usize];
     let warm = samples.len() / 10;
     let after_warmup: Vec<f64> = samples[warm..].iter().map(|s| s.rss_mib).collect();
