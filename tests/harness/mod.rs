@@ -651,6 +651,37 @@ pub fn kafka_config(brokers: &str, group: &str) -> feedloop_ingest::KafkaConfig 
     k
 }
 
+/// In-process ingest of consumer group `group` into `storage`.
+pub fn ingest_into(
+    brokers: &str,
+    group: &str,
+    storage: Storage,
+    config: feedloop_ingest::IngestConfig,
+) -> feedloop_ingest::Ingest {
+    feedloop_ingest::Ingest::new(
+        kafka_config(brokers, group),
+        config,
+        LandingZone::new(storage),
+    )
+}
+
+/// In-process ingest that flushes every 200 ms or 500 events (the fault tests).
+pub fn fast_ingest(brokers: &str, group: &str, storage: Storage) -> feedloop_ingest::Ingest {
+    let config = feedloop_ingest::IngestConfig {
+        flush_interval: Duration::from_millis(200),
+        flush_max_events: 500,
+        ..feedloop_ingest::IngestConfig::default()
+    };
+    ingest_into(brokers, group, storage, config)
+}
+
+/// Every one of `n` predictions landed exactly once (rows and source offsets),
+/// and each partition's files chain without gaps or overlaps.
+pub async fn assert_landed_once(storage: &Storage, n: i64) {
+    assert_eq!(landed_in(storage).await, (n, n));
+    assert_chains_in(storage, StreamKind::Predictions).await;
+}
+
 /// `n` valid spam-filter predictions `p-0` … keyed `k0` ….
 pub fn predictions(n: usize) -> Vec<(Option<String>, Vec<u8>)> {
     (0..n)

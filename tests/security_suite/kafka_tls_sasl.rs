@@ -17,20 +17,6 @@ use std::path::Path;
 const SASL_PASSWORD: &str = "SaslPw-Kf51t-never-print";
 const SSL_KEY_PASSWORD: &str = "SslKeyPw-Jd72q-never-print";
 
-/// A test CA (certificate only), so librdkafka can load `ssl.ca.location`.
-const TEST_CA_PEM: &str = "-----BEGIN CERTIFICATE-----
-MIIBjjCCATOgAwIBAgIUBo/bsbvI5V9hGeR7fAAjs2uAHjAwCgYIKoZIzj0EAwIw
-GzEZMBcGA1UEAwwQZmVlZGxvb3AtdGVzdC1jYTAgFw0yNjExMjMwNTE5MDBaGA8y
-MTI2MTAzMDA1MTkwMFowGzEZMBcGA1UEAwwQZmVlZGxvb3AtdGVzdC1jYTBZMBMG
-ByqGSM49AgEGCCqGSM49AwEHA0IABHu29F5lJ9grWfhOf5Jn+OH6/tnrE9MsU/Vz
-T//kVAzAItzgP78obZIjzClOOoCC6glHDcj3vIGnU15VusX+3iijUzBRMB0GA1Ud
-DgQWBBTkOinYVUY0HOf40QvuAC1Liscr0DAfBgNVHSMEGDAWgBTkOinYVUY0HOf4
-0QvuAC1Liscr0DAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0kAMEYCIQC6
-8xrwCpvRiFZmQ4I3Sds3qXGvOTTOeGUvimAiRO+w5QIhAIxMG8QopuZ0JiCXkt/9
-Vn4IkpvZgOg4iycogu/DNST1
------END CERTIFICATE-----
-";
-
 /// The TLS/SASL settings under test, as written in `[kafka.options]`.
 fn security_options(ca: &Path) -> Vec<(&'static str, String)> {
     vec![
@@ -60,7 +46,7 @@ fn load(dir: &Path, options: &[(&str, String)], extra: &str) -> feedloop_cli::co
 fn setup() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, TEST_CA_PEM).unwrap();
+    std::fs::write(&ca, crate::TEST_CA_PEM).unwrap();
     (dir, ca)
 }
 

@@ -35,20 +35,6 @@ const SECRETS: [&str; 8] = [
     NUMERIC_HASH_KEY,
 ];
 
-/// A test CA (certificate only), so librdkafka accepts `ssl.ca.location`.
-const TEST_CA_PEM: &str = "-----BEGIN CERTIFICATE-----
-MIIBjjCCATOgAwIBAgIUBo/bsbvI5V9hGeR7fAAjs2uAHjAwCgYIKoZIzj0EAwIw
-GzEZMBcGA1UEAwwQZmVlZGxvb3AtdGVzdC1jYTAgFw0yNjExMjMwNTE5MDBaGA8y
-MTI2MTAzMDA1MTkwMFowGzEZMBcGA1UEAwwQZmVlZGxvb3AtdGVzdC1jYTBZMBMG
-ByqGSM49AgEGCCqGSM49AwEHA0IABHu29F5lJ9grWfhOf5Jn+OH6/tnrE9MsU/Vz
-T//kVAzAItzgP78obZIjzClOOoCC6glHDcj3vIGnU15VusX+3iijUzBRMB0GA1Ud
-DgQWBBTkOinYVUY0HOf40QvuAC1Liscr0DAfBgNVHSMEGDAWgBTkOinYVUY0HOf4
-0QvuAC1Liscr0DAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0kAMEYCIQC6
-8xrwCpvRiFZmQ4I3Sds3qXGvOTTOeGUvimAiRO+w5QIhAIxMG8QopuZ0JiCXkt/9
-Vn4IkpvZgOg4iycogu/DNST1
------END CERTIFICATE-----
-";
-
 fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_feedloop"))
 }
@@ -111,7 +97,7 @@ struct Setup {
 impl Setup {
     fn new() -> Setup {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("ca.pem"), TEST_CA_PEM).unwrap();
+        std::fs::write(dir.path().join("ca.pem"), crate::TEST_CA_PEM).unwrap();
         Setup { dir }
     }
 
