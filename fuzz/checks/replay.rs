@@ -28,3 +28,18 @@ pub fn replay(files: &[std::path::PathBuf], check: fn(&[u8])) {
         .collect();
     assert!(failed.is_empty(), "invariants broken by {failed:#?}");
 }
+
+/// The committed corpus of `target`, which must not be empty, through `check`.
+pub fn replay_corpus(manifest_dir: &str, target: &str, check: fn(&[u8])) {
+    let corpus = inputs(manifest_dir, "corpus", target);
+    assert!(
+        !corpus.is_empty(),
+        "fuzz/corpus/{target} is missing or empty"
+    );
+    replay(&corpus, check);
+}
+
+/// The crash regressions of `target` (`fuzz/regressions/<target>`) through `check`.
+pub fn replay_regressions(manifest_dir: &str, target: &str, check: fn(&[u8])) {
+    replay(&inputs(manifest_dir, "regressions", target), check);
+}

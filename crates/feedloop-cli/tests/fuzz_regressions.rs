@@ -13,21 +13,8 @@ mod replay {
 
 const TARGET: &str = "config_load";
 
-fn inputs(kind: &str) -> Vec<std::path::PathBuf> {
-    replay::inputs(env!("CARGO_MANIFEST_DIR"), kind, TARGET)
-}
-
-fn replay(files: &[std::path::PathBuf]) {
-    replay::replay(files, checks::check_config);
-}
-
 #[test]
 fn corpus_and_crash_regressions_keep_their_invariants() {
-    let corpus = inputs("corpus");
-    assert!(
-        !corpus.is_empty(),
-        "fuzz/corpus/{TARGET} is missing or empty"
-    );
-    replay(&corpus);
-    replay(&inputs("regressions"));
+    replay::replay_corpus(env!("CARGO_MANIFEST_DIR"), TARGET, checks::check_config);
+    replay::replay_regressions(env!("CARGO_MANIFEST_DIR"), TARGET, checks::check_config);
 }

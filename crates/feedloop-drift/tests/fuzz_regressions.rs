@@ -13,25 +13,12 @@ mod replay {
 
 const TARGET: &str = "drift_stats";
 
-fn inputs(kind: &str) -> Vec<std::path::PathBuf> {
-    replay::inputs(env!("CARGO_MANIFEST_DIR"), kind, TARGET)
-}
-
-fn replay(files: &[std::path::PathBuf]) {
-    replay::replay(files, checks::check_drift);
-}
-
 #[test]
 fn corpus_keeps_its_invariants() {
-    let corpus = inputs("corpus");
-    assert!(
-        !corpus.is_empty(),
-        "fuzz/corpus/{TARGET} is missing or empty"
-    );
-    replay(&corpus);
+    replay::replay_corpus(env!("CARGO_MANIFEST_DIR"), TARGET, checks::check_drift);
 }
 
 #[test]
 fn crash_regressions_stay_fixed() {
-    replay(&inputs("regressions"));
+    replay::replay_regressions(env!("CARGO_MANIFEST_DIR"), TARGET, checks::check_drift);
 }
