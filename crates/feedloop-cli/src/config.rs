@@ -229,17 +229,15 @@ impl Config {
                     },
                     err.kind
                 ));
-                match err.metadata.and_then(|m| m.source.clone()) {
+                match (err.metadata.and_then(|m| m.source.clone()), path) {
                     // The file as the user named it: figment shows it relative
                     // to the working directory when that is shorter
                     // (`../feedloop.toml`), which reads as another file.
-                    Some(figment::Source::File(_)) if path.is_some() => {
-                        if let Some(p) = path {
-                            msg.push_str(&format!(" (from {})", p.display()));
-                        }
+                    (Some(figment::Source::File(_)), Some(p)) => {
+                        msg.push_str(&format!(" (from {})", p.display()))
                     }
-                    Some(src) => msg.push_str(&format!(" (from {src})")),
-                    None => {}
+                    (Some(src), _) => msg.push_str(&format!(" (from {src})")),
+                    (None, _) => {}
                 }
             }
             anyhow::anyhow!(msg)

@@ -186,10 +186,14 @@ impl IngestMetrics {
     }
 
     /// Records that a broker answered (a message arrived, or statistics show a
-    /// broker up). Returns true when this ends an outage.
-    pub fn mark_brokers_up(&self) -> bool {
-        self.brokers_down_since_ms.load(Ordering::Relaxed) != 0
+    /// broker up), and logs the end of an outage. One atomic load otherwise:
+    /// it is called for every message.
+    pub fn mark_brokers_up(&self) {
+        if self.brokers_down_since_ms.load(Ordering::Relaxed) != 0
             && self.brokers_down_since_ms.swap(0, Ordering::Relaxed) != 0
+        {
+            tracing::info!("a Kafka broker is reachable again: ingest resumes");
+        }
     }
 
     /// How long no broker has been reachable, `None` while one is.

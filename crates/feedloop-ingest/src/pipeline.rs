@@ -225,9 +225,7 @@ impl Ingest {
                     if let Err(e) = lp.apply_changes(&mut changes).await { fatal = Some(e); break; }
                     match msg {
                         Some(Ok(m)) => {
-                            if lp.metrics.mark_brokers_up() {
-                                tracing::info!("a Kafka broker is reachable again: ingest resumes");
-                            }
+                            lp.metrics.mark_brokers_up();
                             if let Err(e) = lp.handle(&m).await { fatal = Some(e); break; }
                         }
                         Some(Err(e)) => {
