@@ -105,10 +105,8 @@ impl ConsumerContext for IngestContext {
             Rebalance::Assign(tpl) => {
                 let parts = partitions(tpl);
                 // librdkafka calls back on every completed rebalance, with an
-                // empty list for a member left without partitions.
-                self.metrics
-                    .group_member
-                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                // empty list for a member left without partitions. The
+                // pipeline marks the member placed once it owns these.
                 tracing::info!(partitions = ?parts, "partitions assigned");
                 let _ = self.changes.send(AssignmentChange::Assigned(parts));
             }

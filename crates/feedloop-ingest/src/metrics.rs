@@ -139,8 +139,8 @@ pub struct IngestMetrics {
     /// Partitions currently assigned to this process.
     pub assigned: Mutex<Vec<(String, i32)>>,
     /// True once the consumer group has given this member an assignment,
-    /// possibly empty (more members than partitions); false from a revoke to
-    /// the next assignment.
+    /// possibly empty (more members than partitions), and `assigned` lists
+    /// it; false from a revoke to the next assignment.
     pub group_member: std::sync::atomic::AtomicBool,
     /// When librdkafka reported all brokers down (Unix ms), 0 while a broker
     /// is reachable. See [`IngestMetrics::brokers_down_for`].

@@ -264,9 +264,11 @@ impl Loop {
         &mut self,
         changes: &mut mpsc::UnboundedReceiver<AssignmentChange>,
     ) -> Result<(), IngestError> {
+        let mut member = None;
         while let Ok(change) = changes.try_recv() {
             match change {
                 AssignmentChange::Revoked(tps) => {
+                    member = Some(false);
                     for tp in tps {
                         if let Some(part) = self.parts.remove(&tp) {
                             // Buffered events are dropped: they were neither landed nor
@@ -285,12 +287,18 @@ impl Loop {
                         })
                         .collect();
                     self.register(new).await?;
+                    member = Some(true);
                 }
             }
         }
         if let Ok(mut a) = self.metrics.assigned.lock() {
             *a = self.parts.keys().cloned().collect();
             a.sort();
+        }
+        // Membership is published after `assigned`, so a reader never sees a
+        // member "placed" with the partitions it was just given still missing.
+        if let Some(m) = member {
+            self.metrics.group_member.store(m, Ordering::Release);
         }
         Ok(())
     }

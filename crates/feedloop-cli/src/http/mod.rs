@@ -284,6 +284,13 @@ async fn readyz(State(st): State<HttpState>) -> Response {
             down.as_secs()
         ));
     }
+    // Membership first: the pipeline publishes it after the partition list,
+    // so a member seen as placed has its partitions listed already.
+    let member = st
+        .inner
+        .ingest
+        .group_member
+        .load(std::sync::atomic::Ordering::Acquire);
     let assigned = st
         .inner
         .ingest
@@ -291,11 +298,6 @@ async fn readyz(State(st): State<HttpState>) -> Response {
         .lock()
         .map(|a| a.len())
         .unwrap_or(0);
-    let member = st
-        .inner
-        .ingest
-        .group_member
-        .load(std::sync::atomic::Ordering::Relaxed);
     if assigned == 0 && !member {
         return not_ready("no Kafka partitions assigned yet".into());
     }
