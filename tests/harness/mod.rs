@@ -667,12 +667,16 @@ pub fn ingest_into(
 
 /// In-process ingest that flushes every 200 ms or 500 events (the fault tests).
 pub fn fast_ingest(brokers: &str, group: &str, storage: Storage) -> feedloop_ingest::Ingest {
-    let config = feedloop_ingest::IngestConfig {
+    ingest_into(brokers, group, storage, fast_ingest_config())
+}
+
+/// Small, frequent flushes: 500 events or 200 ms.
+pub fn fast_ingest_config() -> feedloop_ingest::IngestConfig {
+    feedloop_ingest::IngestConfig {
         flush_interval: Duration::from_millis(200),
         flush_max_events: 500,
         ..feedloop_ingest::IngestConfig::default()
-    };
-    ingest_into(brokers, group, storage, config)
+    }
 }
 
 /// Every one of `n` predictions landed exactly once (rows and source offsets),

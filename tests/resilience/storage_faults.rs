@@ -260,7 +260,20 @@ async fn transient_faults_are_retried_and_nothing_is_lost_or_doubled() {
     let p = harness::producer(&brokers);
     harness::produce(&p, "predictions", &harness::predictions(N)).await;
 
-    let ingest = harness::fast_ingest(&brokers, "transient", faulty);
+    // A hostile mix: a landing attempt fails up to ~half the time (a PUT that
+    // timed out after writing is followed by three footer reads, each failing
+    // 20% of the time), so the default 8 attempts would run out on one of
+    // the few hundred files now and then, which stops ingest by design. 30
+    // makes that ~1e-9 per file; retries stay bounded.
+    let ingest = harness::ingest_into(
+        &brokers,
+        "transient",
+        faulty,
+        feedloop_ingest::IngestConfig {
+            landing_max_attempts: 30,
+            ..harness::fast_ingest_config()
+        },
+    );
     let metrics = ingest.metrics();
     let running = harness::RunningIngest::start(ingest);
     let done = harness::wait_landed(&clean, N as i64, Duration::from_secs(120)).await;
@@ -370,16 +383,22 @@ async fn datasets_exported_under_faults_are_whole_or_invisible() {
     *faults.fail_before.lock().unwrap() = 0.15;
     *faults.fail_after.lock().unwrap() = 0.15;
     let config = feedloop_analytics::ExportConfig::default();
+    // About one export in six gets through this fault rate: run them until
+    // both outcomes have happened a few times (a fixed count of 12 left a
+    // one-in-ten chance that none succeeded).
     let (mut ok, mut failed) = (0, 0);
-    for seed in 0..12u64 {
+    for seed in 0..300u64 {
+        if ok >= 3 && failed >= 3 {
+            break;
+        }
         let req = ExportRequest::new("spam-filter", Policy::Sample { rate: 0.5, seed });
         match export_dataset(&faulty, &config, &req, &|_| {}).await {
             Ok(_) => ok += 1,
             Err(_) => failed += 1,
         }
     }
-    assert!(faults.injected.load(Ordering::Relaxed) > 0);
     eprintln!("exports under faults: {ok} succeeded, {failed} failed");
+    assert!(ok >= 3 && failed >= 3, "{ok} succeeded, {failed} failed");
     // Every manifest a reader can see lists only files that exist whole.
     let objects = clean.list(&Path::from("datasets"), None).await.unwrap();
     let manifests: Vec<_> = objects

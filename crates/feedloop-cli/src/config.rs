@@ -402,6 +402,10 @@ mod tests {
                 "enable.auto.commit",
             ),
             (
+                "[ingest]\nlanding_max_attempts = 0\n",
+                "ingest.landing_max_attempts",
+            ),
+            (
                 "[ingest.limits]\nmax_features = 0\n",
                 "ingest.limits.max_features",
             ),

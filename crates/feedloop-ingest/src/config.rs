@@ -209,6 +209,13 @@ pub struct IngestConfig {
     pub max_inflight_bytes: usize,
     /// zstd level of landed Parquet files (1–22).
     pub zstd_level: i32,
+    /// Attempts to land one batch, or to read a partition's resume point,
+    /// before ingest stops with the storage error (1–100). Only retryable errors (throttling, timeouts, 5xx) are tried
+    /// again, after exponential backoff with jitter capped at 10 s, so the
+    /// default 8 rides out 11–23 s of failing storage, and each further
+    /// attempt adds 5–10 s; permission and space errors stop at once. Nothing is committed past durable data
+    /// either way.
+    pub landing_max_attempts: u32,
     /// Size limits every event must meet.
     pub limits: Limits,
 }
@@ -221,6 +228,7 @@ impl Default for IngestConfig {
             flush_max_bytes: 64 << 20,
             max_inflight_bytes: 512 << 20,
             zstd_level: 1,
+            landing_max_attempts: 8,
             limits: Limits::default(),
         }
     }
@@ -335,6 +343,12 @@ impl IngestConfig {
             return Err(invalid(
                 "ingest.zstd_level",
                 "expected a zstd level from 1 to 22",
+            ));
+        }
+        if !(1..=100).contains(&self.landing_max_attempts) {
+            return Err(invalid(
+                "ingest.landing_max_attempts",
+                "expected a number of attempts from 1 to 100",
             ));
         }
         let l = &self.limits;

@@ -138,6 +138,8 @@ struct Loop {
     parts: HashMap<Tp, Part>,
     retired: HashMap<Tp, JoinHandle<WriterExit>>,
     failures: mpsc::UnboundedSender<WriterExit>,
+    /// A flush found a partition's writer stopped (it reports why on `failures`).
+    writer_gone: bool,
 }
 
 impl Ingest {
@@ -199,6 +201,7 @@ impl Ingest {
             parts: HashMap::new(),
             retired: HashMap::new(),
             failures,
+            writer_gone: false,
         };
         let mut stream = consumer.stream();
         let tick_every = (lp.config.flush_interval / 4).max(Duration::from_millis(10));
@@ -243,6 +246,15 @@ impl Ingest {
             }
         }
         drop(stream);
+        if lp.writer_gone {
+            // A flush found its writer gone: the writer's own report says why
+            // (it sends it right after it returns), not "writer stopped".
+            if let Ok(Some(WriterExit { result: Err(e), .. })) =
+                tokio::time::timeout(Duration::from_secs(5), failed.recv()).await
+            {
+                fatal = Some(e);
+            }
+        }
         let result = lp.finish(fatal.is_none()).await;
         match fatal {
             Some(e) => {
@@ -373,7 +385,7 @@ impl Loop {
                 attempt += 1;
                 match self.landing.resume_point(&key, hint).await {
                     Ok(r) => break r,
-                    Err(e) if e.is_retryable() && attempt < 8 => {
+                    Err(e) if e.is_retryable() && attempt < self.config.landing_max_attempts => {
                         tracing::warn!(error = %e, partition = %key, "reading the resume point failed; retrying");
                         tokio::time::sleep(backoff(attempt)).await;
                     }
@@ -406,7 +418,7 @@ impl Loop {
                 dead_letters: self.dead_letters.clone(),
                 metrics: Arc::clone(&self.metrics),
                 owned: Arc::clone(&owned),
-                max_attempts: 8,
+                max_attempts: self.config.landing_max_attempts,
             };
             let failures = self.failures.clone();
             let writer = tokio::spawn(async move {
@@ -590,10 +602,15 @@ impl Loop {
             dead_letters: buf.dead_letters,
             permit: Some(permit),
         };
-        part.jobs
-            .send(job)
-            .await
-            .map_err(|_| IngestError::Internal(format!("writer of {} stopped", part.key)))
+        if part.jobs.send(job).await.is_err() {
+            // The writer stopped on an error it reports itself (see `run`).
+            self.writer_gone = true;
+            return Err(IngestError::Internal(format!(
+                "writer of {} stopped",
+                part.key
+            )));
+        }
+        Ok(())
     }
 
     async fn flush_aged(&mut self) -> Result<(), IngestError> {
