@@ -419,10 +419,9 @@ async fn scheduled_export_in_run_writes_the_user_labelled_wrong_predictions() {
         if let (Some(label), Some(p)) = (
             v["label"].as_str(),
             predicted.get(v["prediction_id"].as_str().unwrap()),
-        ) {
-            if label != p {
-                wrong.insert(v["prediction_id"].as_str().unwrap().to_string());
-            }
+        ) && label != p
+        {
+            wrong.insert(v["prediction_id"].as_str().unwrap().to_string());
         }
     }
     assert!(wrong.len() > 50);

@@ -10,14 +10,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
+/// One Prometheus sample: name, labels, value.
+type Sample = (String, BTreeMap<String, String>, f64);
+
 /// Parses the Prometheus text format: family → TYPE, and every sample as
 /// (name, labels, value). Panics on a malformed line.
-fn parse_prometheus(
-    text: &str,
-) -> (
-    BTreeMap<String, String>,
-    Vec<(String, BTreeMap<String, String>, f64)>,
-) {
+fn parse_prometheus(text: &str) -> (BTreeMap<String, String>, Vec<Sample>) {
     let mut types = BTreeMap::new();
     let mut samples = Vec::new();
     for line in text.lines() {

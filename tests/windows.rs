@@ -136,7 +136,7 @@ fn window_of(a: &feedloop_alerts::Alert) -> i64 {
 }
 
 fn state(a: &feedloop_alerts::Alert) -> String {
-    serde_json::to_value(&a.state)
+    serde_json::to_value(a.state)
         .unwrap()
         .as_str()
         .unwrap()

@@ -346,7 +346,7 @@ async fn permanent_failure_stops_with_a_clear_error_and_resumes_once_fixed() {
     );
     // It stopped after a bounded number of attempts, not in a loop.
     let refused = faults.writes_refused.load(Ordering::Relaxed);
-    assert!(refused >= 1 && refused < 100, "{refused} refused writes");
+    assert!((1..100).contains(&refused), "{refused} refused writes");
     assert_commits_behind_storage(&brokers, "permanent", &clean).await;
 
     // Fixed: a new run lands the rest, exactly once.

@@ -205,11 +205,7 @@ pub async fn correction_match_stats(
         batches
             .first()
             .filter(|b| b.num_rows() > 0)
-            .and_then(|b| {
-                b.column(i)
-                    .as_primitive_opt::<Int64Type>()
-                    .map(|a| a.clone())
-            })
+            .and_then(|b| b.column(i).as_primitive_opt::<Int64Type>().cloned())
             .filter(|a| a.is_valid(0))
             .map_or(0, |a| a.value(0) as u64)
     };

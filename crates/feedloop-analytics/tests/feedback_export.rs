@@ -503,7 +503,7 @@ async fn every_policy_selects_the_known_rows() {
     );
     assert_eq!(
         strings(&batch, "mixed")[0].as_deref(),
-        Some(if i0 % 2 == 0 {
+        Some(if i0.is_multiple_of(2) {
             i0.to_string()
         } else {
             format!("m{i0}")

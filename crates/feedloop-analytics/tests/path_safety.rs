@@ -343,8 +343,10 @@ async fn reference_profiles_of_hostile_names_stay_in_their_folder() {
 }
 
 fn profile_of(x: f64) -> feedloop_drift::profile::ReferenceProfile {
-    let mut s = profiles::Samples::default();
-    s.rows = 3;
+    let mut s = profiles::Samples {
+        rows: 3,
+        ..Default::default()
+    };
     s.feature("x").numbers.extend([x, x + 1.0, x + 2.0]);
     s.build_profile(&ProfileConfig::default()).unwrap()
 }

@@ -82,9 +82,12 @@ fn data() -> Rows {
     rows
 }
 
+/// Per feature: numeric reference and current, categorical reference and current.
+type FeatureSamples = (Vec<f64>, Vec<f64>, Vec<String>, Vec<String>);
+
 /// The library's view: per feature, clean (reference, current) samples.
-fn samples(rows: &Rows) -> BTreeMap<String, (Vec<f64>, Vec<f64>, Vec<String>, Vec<String>)> {
-    let mut m: BTreeMap<String, (Vec<f64>, Vec<f64>, Vec<String>, Vec<String>)> = BTreeMap::new();
+fn samples(rows: &Rows) -> BTreeMap<String, FeatureSamples> {
+    let mut m: BTreeMap<String, FeatureSamples> = BTreeMap::new();
     for i in 0..rows.feature.len() {
         let e = m.entry(rows.feature[i].clone()).or_default();
         let Some(cur) = rows.is_current[i] else {
@@ -313,21 +316,18 @@ async fn nulls_empty_samples_and_type_errors() {
         let e = ctx
             .sql(&format!("SELECT {f}(label, is_current) FROM obs"))
             .await
-            .err()
-            .expect("error");
+            .expect_err("error");
         assert!(e.to_string().contains("needs a numeric value"), "{f}: {e}");
     }
     let e = ctx
         .sql("SELECT psi(value, 1) FROM obs")
         .await
-        .err()
-        .expect("error");
+        .expect_err("error");
     assert!(e.to_string().contains("is_current must be BOOLEAN"), "{e}");
     let e = ctx
         .sql("SELECT psi(value) FROM obs")
         .await
-        .err()
-        .expect("error");
+        .expect_err("error");
     assert!(e.to_string().contains("takes 2 arguments"), "{e}");
 }
 

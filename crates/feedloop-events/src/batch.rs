@@ -35,6 +35,9 @@ pub struct BatchBuilder {
     rows: usize,
 }
 
+// One per open batch of a partition: the size of the largest variant costs
+// nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 enum Columns {
     Predictions(PredictionColumns),
     Corrections(CorrectionColumns),

@@ -350,7 +350,7 @@ impl Loop {
                 landing_dir: self
                     .landing
                     .storage()
-                    .url_of(&LandingZone::partition_dir(key).to_string(), true),
+                    .url_of(LandingZone::partition_dir(key).as_ref(), true),
             }),
             _ => Ok(()),
         }

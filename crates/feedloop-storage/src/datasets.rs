@@ -494,9 +494,12 @@ mod tests {
         let b = encode_part(&batch(1000), 3, 256).unwrap();
         assert_eq!(a.sha256, b.sha256);
         let d = serde_json::json!({"policy": "wrong", "b": 1, "a": 2});
-        assert_eq!(content_version(&d, &[a.clone()]), content_version(&d, &[b]));
+        assert_eq!(
+            content_version(&d, std::slice::from_ref(&a)),
+            content_version(&d, &[b])
+        );
         assert_ne!(
-            content_version(&d, &[a.clone()]),
+            content_version(&d, std::slice::from_ref(&a)),
             content_version(&serde_json::json!({}), &[a])
         );
         assert!(validate_name("dataset", "ok-name_1.2").is_ok());

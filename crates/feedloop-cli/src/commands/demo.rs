@@ -385,11 +385,11 @@ async fn analyse(
         println!(
             "  {:<5} {:<8} {:<8} {:<12} {:<28} {:<18} {}",
             clock(start_ms, ws),
-            serde_json::to_value(&a.state)
+            serde_json::to_value(a.state)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default(),
-            serde_json::to_value(&a.severity)
+            serde_json::to_value(a.severity)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default(),

@@ -88,11 +88,11 @@ pub async fn send_lines(
                 .await
                 .map_err(|(e, _)| e)
         });
-        if inflight.len() >= 10_000 {
-            if let Some(r) = inflight.next().await {
-                r.context("delivery failed")?;
-                sent += 1;
-            }
+        if inflight.len() >= 10_000
+            && let Some(r) = inflight.next().await
+        {
+            r.context("delivery failed")?;
+            sent += 1;
         }
     }
     while let Some(r) = inflight.next().await {
