@@ -150,7 +150,9 @@ async fn join_semantics_in_any_arrival_order() {
     let dir = tempfile::tempdir().unwrap();
     let storage = Storage::open(dir.path().to_str().unwrap(), []).unwrap();
     let mut lz = Lz::new(storage.clone());
-    let now = chrono::Utc::now().timestamp_millis();
+    // "Now" is fixed a day after the stream, not read from the clock: whether
+    // a correction is still pending depends on its age (7-day horizon).
+    let now = T0 + DAY;
     let opts = FeedbackOptions::default();
 
     // Corrections arrive first: p1's correction before its prediction; ghost ids never match.
