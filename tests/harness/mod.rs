@@ -120,7 +120,7 @@ impl Nisshi {
             .spawn()
             .expect("cannot start nisshi");
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(60);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(
                 Instant::now() < deadline,
@@ -441,7 +441,7 @@ impl Moto {
             .stderr(Stdio::null())
             .spawn()
             .expect("cannot start moto_server");
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(90);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "moto did not listen on {port}");
             std::thread::sleep(Duration::from_millis(50));
