@@ -69,7 +69,7 @@ async fn killing_the_jobs_holder_twice_leaves_no_gap_and_no_double_alert() {
     body.push_str(&format!(
         "[windows]\nsize = \"1m\"\nallowed_lateness = \"2m\"\npoll_interval = \"500ms\"\npartition_idle_timeout = \"90s\"\n\
          [alerts]\nk = 3.0\nconsecutive = 2\nwebhook = \"http://127.0.0.1:{port}/hook\"\n\
-         [cluster]\nlease_ttl = \"3s\"\n"
+         [cluster]\nlease_ttl = \"6s\"\n"
     ));
     std::fs::write(&cfg, body).unwrap();
 
@@ -119,14 +119,29 @@ async fn killing_the_jobs_holder_twice_leaves_no_gap_and_no_double_alert() {
     });
 
     // Kill the holder once windows are being closed, and its successor in the
-    // middle of the incident (after the first incident window closed).
+    // middle of the incident: once its firing alerts reached the webhook (the
+    // successor must resolve them, not fire them again). Not sooner: alerts
+    // still queued in memory when a process is killed are lost for their sink
+    // (documented; they are in the `alerts` table), which this test is not about.
     let incident_window = incident.0;
+    let fired = |model: &str, metric: &str| {
+        hooked
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|a| a["model"] == model && a["metric"] == metric && a["state"] == "firing")
+    };
     let mut killed = Vec::new();
-    for kill_after in [spec.start_ms + 8 * MINUTE, incident_window + MINUTE] {
+    for (i, kill_after) in [spec.start_ms + 8 * MINUTE, incident_window + 2 * MINUTE]
+        .into_iter()
+        .enumerate()
+    {
         let st = storage.clone();
         let ok = harness::wait_for(Duration::from_secs(180), || {
             let st = st.clone();
-            async move { metric_windows(&st).last().is_some_and(|w| *w >= kill_after) }
+            let alerted =
+                i == 0 || (fired("house-price", "latency_p95") && fired("spam-filter", "drift"));
+            async move { alerted && metric_windows(&st).last().is_some_and(|w| *w >= kill_after) }
         })
         .await;
         assert!(
