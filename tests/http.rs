@@ -182,18 +182,14 @@ fn metrics_probes_api_and_corrections() {
     // /metrics parses, and every documented family is there. Ready may mean
     // a standby for a moment (a first group generation can hand out nothing):
     // scrape until the partitions are assigned.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let m = loop {
+    wait_until(Duration::from_secs(30), || {
         let m = http(port, "GET", "/metrics", None, None);
-        let assigned = parse_prometheus(&m.body)
+        parse_prometheus(&m.body)
             .1
             .iter()
-            .any(|s| s.0 == "feedloop_assigned_partitions" && s.2 >= 1.0);
-        if assigned || std::time::Instant::now() > deadline {
-            break m;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+            .any(|s| s.0 == "feedloop_assigned_partitions" && s.2 >= 1.0)
+    });
+    let m = http(port, "GET", "/metrics", None, None);
     assert_eq!(m.status, 200);
     assert!(
         m.headers.contains("text/plain; version=0.0.4"),

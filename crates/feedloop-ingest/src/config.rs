@@ -210,10 +210,11 @@ pub struct IngestConfig {
     /// zstd level of landed Parquet files (1–22).
     pub zstd_level: i32,
     /// Attempts to land one batch, or to read a partition's resume point,
-    /// before ingest stops with the storage error (1–100). Only retryable errors (throttling, timeouts, 5xx) are tried
-    /// again, after exponential backoff with jitter capped at 10 s, so the
-    /// default 8 rides out 11–23 s of failing storage, and each further
-    /// attempt adds 5–10 s; permission and space errors stop at once. Nothing is committed past durable data
+    /// before ingest stops with the storage error (1–100). Only retryable
+    /// errors (throttling, timeouts, 5xx) are tried again, after exponential
+    /// backoff with jitter capped at 10 s, so the default 8 rides out 11–23 s
+    /// of failing storage, and each further attempt adds 5–10 s; permission
+    /// and space errors stop at once. Nothing is committed past durable data
     /// either way.
     pub landing_max_attempts: u32,
     /// Size limits every event must meet.

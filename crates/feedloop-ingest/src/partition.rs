@@ -97,7 +97,7 @@ fn rows_after(batch: &RecordBatch, after: i64) -> Result<RecordBatch, arrow::err
 /// Lands jobs of one partition in order until the channel closes.
 pub async fn run_writer(
     key: PartitionKey,
-    mut jobs: mpsc::Receiver<FlushJob>,
+    jobs: &mut mpsc::Receiver<FlushJob>,
     env: WriterEnv,
     mut landed_through: i64,
 ) -> WriterExit {

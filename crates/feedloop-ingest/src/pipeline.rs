@@ -138,8 +138,6 @@ struct Loop {
     parts: HashMap<Tp, Part>,
     retired: HashMap<Tp, JoinHandle<WriterExit>>,
     failures: mpsc::UnboundedSender<WriterExit>,
-    /// A flush found a partition's writer stopped (it reports why on `failures`).
-    writer_gone: bool,
 }
 
 impl Ingest {
@@ -201,7 +199,6 @@ impl Ingest {
             parts: HashMap::new(),
             retired: HashMap::new(),
             failures,
-            writer_gone: false,
         };
         let mut stream = consumer.stream();
         let tick_every = (lp.config.flush_interval / 4).max(Duration::from_millis(10));
@@ -246,14 +243,12 @@ impl Ingest {
             }
         }
         drop(stream);
-        if lp.writer_gone {
-            // A flush found its writer gone: the writer's own report says why
-            // (it sends it right after it returns), not "writer stopped".
-            if let Ok(Some(WriterExit { result: Err(e), .. })) =
-                tokio::time::timeout(Duration::from_secs(5), failed.recv()).await
-            {
-                fatal = Some(e);
-            }
+        if fatal.is_some()
+            && let Ok(WriterExit { result: Err(e), .. }) = failed.try_recv()
+        {
+            // A writer's failure is the cause of what a step then ran into
+            // ("writer of … stopped"): report the storage error itself.
+            fatal = Some(e);
         }
         let result = lp.finish(fatal.is_none()).await;
         match fatal {
@@ -411,7 +406,7 @@ impl Loop {
             }
             tracing::info!(partition = %key, committed = ?hint, resume = ?next, last_file = ?resume.last_file.as_ref().map(|p| p.to_string()), "partition assigned");
             let owned = Arc::new(AtomicBool::new(true));
-            let (jobs, rx) = mpsc::channel(4);
+            let (jobs, mut rx) = mpsc::channel(4);
             let env = WriterEnv {
                 landing: self.landing.clone(),
                 consumer: Arc::clone(&self.consumer),
@@ -422,9 +417,11 @@ impl Loop {
             };
             let failures = self.failures.clone();
             let writer = tokio::spawn(async move {
-                let mut exit = run_writer(key, rx, env, next.map_or(-1, |n| n - 1)).await;
+                let mut exit = run_writer(key, &mut rx, env, next.map_or(-1, |n| n - 1)).await;
                 if exit.result.is_err() {
-                    // The pipeline gets the error itself (its kind decides retries).
+                    // The pipeline gets the error itself (its kind decides retries),
+                    // before `rx` closes: a flush that then finds the writer gone
+                    // has the reason waiting on `failures`.
                     let result = std::mem::replace(
                         &mut exit.result,
                         Err(IngestError::Internal("reported to the pipeline".into())),
@@ -435,6 +432,7 @@ impl Loop {
                         result,
                     });
                 }
+                drop(rx);
                 exit
             });
             // Storage is ahead of the group's commit (a commit was lost): move the
@@ -602,15 +600,12 @@ impl Loop {
             dead_letters: buf.dead_letters,
             permit: Some(permit),
         };
-        if part.jobs.send(job).await.is_err() {
-            // The writer stopped on an error it reports itself (see `run`).
-            self.writer_gone = true;
-            return Err(IngestError::Internal(format!(
-                "writer of {} stopped",
-                part.key
-            )));
-        }
-        Ok(())
+        // A writer stops only on an error, which it has reported on `failures`
+        // already; `run` reports that one instead of this.
+        part.jobs
+            .send(job)
+            .await
+            .map_err(|_| IngestError::Internal(format!("writer of {} stopped", part.key)))
     }
 
     async fn flush_aged(&mut self) -> Result<(), IngestError> {
