@@ -397,6 +397,7 @@ async fn datasets_exported_under_faults_are_whole_or_invisible() {
             Err(_) => failed += 1,
         }
     }
+    assert!(faults.injected.load(Ordering::Relaxed) > 0);
     eprintln!("exports under faults: {ok} succeeded, {failed} failed");
     assert!(ok >= 3 && failed >= 3, "{ok} succeeded, {failed} failed");
     // Every manifest a reader can see lists only files that exist whole.
