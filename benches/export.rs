@@ -129,7 +129,7 @@ async fn main() {
         let out = export_dataset(
             &storage,
             &cfg,
-            &ExportRequest::new("bench", policy),
+            &ExportRequest::new("bench", policy, T0 + 86_400_000),
             &|_| {},
         )
         .await

@@ -383,6 +383,8 @@ async fn datasets_exported_under_faults_are_whole_or_invisible() {
     *faults.fail_before.lock().unwrap() = 0.15;
     *faults.fail_after.lock().unwrap() = 0.15;
     let config = feedloop_analytics::ExportConfig::default();
+    // The exports' "now": a day after harness::prediction's fixed ts.
+    const EXPORT_NOW: i64 = 1_795_392_000_000 + 86_400_000;
     // About one export in six gets through this fault rate: run them until
     // both outcomes have happened a few times (a fixed count of 12 left a
     // one-in-ten chance that none succeeded).
@@ -391,7 +393,11 @@ async fn datasets_exported_under_faults_are_whole_or_invisible() {
         if ok >= 3 && failed >= 3 {
             break;
         }
-        let req = ExportRequest::new("spam-filter", Policy::Sample { rate: 0.5, seed });
+        let req = ExportRequest::new(
+            "spam-filter",
+            Policy::Sample { rate: 0.5, seed },
+            EXPORT_NOW,
+        );
         match export_dataset(&faulty, &config, &req, &|_| {}).await {
             Ok(_) => ok += 1,
             Err(_) => failed += 1,

@@ -514,12 +514,17 @@ pub struct ExportRequest {
     /// Predictions with `ts < until_ms`.
     pub until_ms: Option<i64>,
     pub policy: Policy,
+    /// The export's "now" (epoch milliseconds), as the `feedback` views see it:
+    /// corrections without a prediction older than `now_ms − horizon` are
+    /// unmatched. The caller's clock (the CLI's, the scheduler's tick), never
+    /// read here.
+    pub now_ms: i64,
     /// Stop before the manifest (crash-safety tests).
     pub fail_point: FailPoint,
 }
 
 impl ExportRequest {
-    pub fn new(model: impl Into<String>, policy: Policy) -> Self {
+    pub fn new(model: impl Into<String>, policy: Policy, now_ms: i64) -> Self {
         ExportRequest {
             model: model.into(),
             name: None,
@@ -527,6 +532,7 @@ impl ExportRequest {
             since_ms: None,
             until_ms: None,
             policy,
+            now_ms,
             fail_point: FailPoint::None,
         }
     }
@@ -663,6 +669,7 @@ async fn pinned_table(
 async fn snapshot(
     storage: &Storage,
     opts: &FeedbackOptions,
+    now_ms: i64,
     want_alerts: bool,
 ) -> Result<Snapshot, AnalyticsError> {
     let session = LandingSession::new(storage).await?;
@@ -683,7 +690,7 @@ async fn snapshot(
             bytes: m.size,
         }));
     }
-    crate::feedback::register_feedback(&session, opts).await?;
+    crate::feedback::register_feedback(&session, opts, now_ms).await?;
     register_unit_hash(&session);
     let mut alerts = None;
     if want_alerts {
@@ -1222,6 +1229,7 @@ pub async fn export_dataset(
     let snap = snapshot(
         storage,
         &config.feedback,
+        req.now_ms,
         req.policy.kind() == PolicyKind::Drifted,
     )
     .await?;
@@ -1298,6 +1306,8 @@ pub async fn export_dataset(
         schema: pivoted.schema_doc,
         privacy,
         notes: all_notes,
+        // When the version was written (orders versions): a record of the
+        // real clock, unlike `req.now_ms`, which is what the selection sees.
         created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         feedloop_version: env!("CARGO_PKG_VERSION").into(),
     };
@@ -1342,7 +1352,7 @@ pub async fn count_policies(
     params: &PolicyParams,
 ) -> Result<Vec<(String, u64)>, AnalyticsError> {
     validate_request(req, config)?;
-    let snap = snapshot(storage, &config.feedback, true).await?;
+    let snap = snapshot(storage, &config.feedback, req.now_ms, true).await?;
     let count = |sql: String| {
         let s = &snap.session;
         async move {
@@ -1479,7 +1489,7 @@ pub async fn run_scheduled_exports(
             continue;
         }
         let policy = d.policy().map_err(AnalyticsError::Input)?;
-        let mut req = ExportRequest::new(d.model.clone(), policy);
+        let mut req = ExportRequest::new(d.model.clone(), policy, now_ms);
         req.name = Some(d.name.clone());
         req.model_version = d.model_version.clone();
         req.until_ms = Some(now_ms);

@@ -13,11 +13,14 @@
 //!   `is_wrong`. A prediction id landed more than once (producer retries) is kept
 //!   once: its earliest row by `(ts, _topic, _partition, _offset)`.
 //! * `unmatched_corrections` — corrections whose `prediction_id` has no
-//!   prediction and whose `ts` is older than `now() − horizon` (default 7 days).
+//!   prediction and whose `ts` is older than `now − horizon` (default 7 days).
 //!   Younger ones are *pending*: their prediction may still arrive.
 //!
 //! Views are queries over the landing zone evaluated when run, so the arrival
-//! order of a prediction and its corrections does not matter.
+//! order of a prediction and its corrections does not matter. "Now" is never
+//! the wall clock of the query engine: the caller passes it (`now_ms`: the
+//! export's clock, a window job's watermark), so a view answers the same for
+//! the same data and the same `now_ms`, whatever the date it runs on.
 //!
 //! `is_wrong` is NULL for uncorrected predictions and when the correction holds
 //! nothing comparable with the output; otherwise, for a correction with a label
@@ -63,6 +66,13 @@ impl Default for FeedbackOptions {
 }
 
 impl FeedbackOptions {
+    /// Corrections without a prediction and with `ts` before this (epoch ms)
+    /// are unmatched at `now_ms`; from it on they are pending.
+    pub fn unmatched_cutoff_ms(&self, now_ms: i64) -> i64 {
+        let horizon = i64::try_from(self.horizon.as_millis()).unwrap_or(i64::MAX);
+        now_ms.saturating_sub(horizon)
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         for (k, v) in [
             ("rel_tolerance", self.rel_tolerance),
@@ -141,29 +151,34 @@ pub fn feedback_sql(opts: &FeedbackOptions, prediction_filter: Option<&str>) -> 
     )
 }
 
-/// The `unmatched_corrections` query: corrections older than `now() − horizon`
-/// whose prediction never landed.
-pub fn unmatched_corrections_sql(opts: &FeedbackOptions) -> String {
+/// The `unmatched_corrections` query at `now_ms`: corrections older than
+/// `now_ms − horizon` whose prediction never landed.
+pub fn unmatched_corrections_sql(opts: &FeedbackOptions, now_ms: i64) -> String {
     format!(
         "SELECT c.* FROM corrections c \
-         WHERE c.ts < now() - INTERVAL '{} milliseconds' \
+         WHERE c.ts < {cut} \
            AND NOT EXISTS (SELECT 1 FROM predictions p WHERE p.prediction_id = c.prediction_id)",
-        opts.horizon.as_millis()
+        cut = ts_literal(opts.unmatched_cutoff_ms(now_ms))
     )
 }
 
 /// Registers the `latest_corrections`, `feedback` and `unmatched_corrections`
-/// views (replacing earlier ones) on `session`.
+/// views (replacing earlier ones) on `session`, as of `now_ms` (epoch ms; it
+/// decides which corrections without a prediction are unmatched).
 pub async fn register_feedback(
     session: &LandingSession,
     opts: &FeedbackOptions,
+    now_ms: i64,
 ) -> Result<(), AnalyticsError> {
     opts.validate().map_err(AnalyticsError::Input)?;
     let ctx = session.context();
     for (name, sql) in [
         ("latest_corrections", LATEST_CORRECTIONS.to_string()),
         ("feedback", feedback_sql(opts, None)),
-        ("unmatched_corrections", unmatched_corrections_sql(opts)),
+        (
+            "unmatched_corrections",
+            unmatched_corrections_sql(opts, now_ms),
+        ),
     ] {
         ctx.sql(&format!("CREATE OR REPLACE VIEW {name} AS {sql}"))
             .await?
@@ -190,7 +205,7 @@ pub async fn correction_match_stats(
     opts: &FeedbackOptions,
     now_ms: i64,
 ) -> Result<CorrectionMatchStats, AnalyticsError> {
-    let cutoff = now_ms.saturating_sub(opts.horizon.as_millis() as i64);
+    let cutoff = opts.unmatched_cutoff_ms(now_ms);
     let sql = format!(
         "SELECT \
            sum(CASE WHEN p.prediction_id IS NOT NULL THEN 1 ELSE 0 END), \

@@ -20,6 +20,8 @@ use std::collections::{BTreeMap, HashMap};
 
 const T0: i64 = 1_795_392_000_000; // 2026-11-23T00:00:00Z
 const DAY: i64 = 86_400_000;
+/// The exports' "now": a day after the seeded stream, never the wall clock.
+const NOW: i64 = T0 + DAY;
 
 /// Lands JSON events as landing-zone files, one file per call, offsets chained.
 struct Lz {
@@ -114,7 +116,8 @@ async fn feedback_rows(
     opts: &FeedbackOptions,
 ) -> BTreeMap<String, (Option<String>, Option<f64>, i64, Option<bool>)> {
     let s = LandingSession::new(storage).await.unwrap();
-    register_feedback(&s, opts).await.unwrap();
+    // The `feedback` view does not depend on "now"; any instant will do.
+    register_feedback(&s, opts, T0 + DAY).await.unwrap();
     let (schema, batches) = s
         .sql("SELECT prediction_id, corrected_label, corrected_value, correction_count, is_wrong FROM feedback")
         .await
@@ -242,7 +245,7 @@ async fn join_semantics_in_any_arrival_order() {
     assert_eq!(feedback_rows(&storage, &loose).await["h2"].3, Some(false));
 
     let s = LandingSession::new(&storage).await.unwrap();
-    register_feedback(&s, &opts).await.unwrap();
+    register_feedback(&s, &opts, now).await.unwrap();
     let st = correction_match_stats(&s, &opts, now).await.unwrap();
     assert_eq!((st.matched, st.pending, st.unmatched), (10, 1, 1));
     let (_, b) = s
@@ -292,6 +295,66 @@ async fn join_semantics_in_any_arrival_order() {
         .await
         .unwrap();
     assert_eq!(empty.num_rows(), 0);
+}
+
+/// The `unmatched_corrections` view ages corrections against the `now_ms` the
+/// caller passes, never against the machine's clock: with "now" moved years
+/// back or ahead it answers as of that instant, and always as
+/// `correction_match_stats` does.
+#[tokio::test]
+async fn unmatched_corrections_age_against_the_callers_now() {
+    const YEAR: i64 = 365 * DAY;
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open(dir.path().to_str().unwrap(), []).unwrap();
+    let mut lz = Lz::new(storage.clone());
+    lz.land(
+        StreamKind::Predictions,
+        0,
+        &[pred("p1", "spam", T0, Some("ham"), Some(0.2), None, "DE")],
+    )
+    .await;
+    lz.land(
+        StreamKind::Corrections,
+        0,
+        &[
+            corr("p1", T0 + 5_000, Some("spam"), None),
+            corr("g-0", T0, Some("spam"), None),
+            corr("g-8d", T0 + 8 * DAY, Some("spam"), None),
+            corr("g-2y", T0 + 2 * YEAR, Some("spam"), None),
+        ],
+    )
+    .await;
+    let opts = FeedbackOptions::default(); // 7-day horizon
+    let unmatched = |now: i64| {
+        let storage = storage.clone();
+        let opts = opts.clone();
+        async move {
+            let s = LandingSession::new(&storage).await.unwrap();
+            register_feedback(&s, &opts, now).await.unwrap();
+            let (_, b) = s
+                .sql("SELECT prediction_id FROM unmatched_corrections ORDER BY prediction_id")
+                .await
+                .unwrap();
+            let ids: Vec<String> = b
+                .iter()
+                .flat_map(|b| strings(b, "prediction_id"))
+                .map(Option::unwrap)
+                .collect();
+            let st = correction_match_stats(&s, &opts, now).await.unwrap();
+            assert_eq!(st.matched, 1, "now = {now}");
+            assert_eq!(st.unmatched as usize, ids.len(), "now = {now}");
+            assert_eq!(st.pending as usize, 3 - ids.len(), "now = {now}");
+            ids
+        }
+    };
+    // Years before the stream: every ghost is still pending.
+    assert!(unmatched(T0 - 20 * YEAR).await.is_empty());
+    // Exactly the horizon after g-0's ts: not yet older than it (strict `<`).
+    assert!(unmatched(T0 + 7 * DAY).await.is_empty());
+    assert_eq!(unmatched(T0 + 7 * DAY + 1).await, ["g-0"]);
+    assert_eq!(unmatched(T0 + 16 * DAY).await, ["g-0", "g-8d"]);
+    // Years ahead: all three, the one stamped two years after the stream too.
+    assert_eq!(unmatched(T0 + 30 * YEAR).await, ["g-0", "g-2y", "g-8d"]);
 }
 
 // ---------------------------------------------------------------------------
@@ -445,7 +508,7 @@ async fn every_policy_selects_the_known_rows() {
     let storage = Storage::open(dir.path().to_str().unwrap(), []).unwrap();
     let rows = seeded();
     land_seeded(&storage, &rows).await;
-    let req = |p: Policy| ExportRequest::new("spam", p);
+    let req = |p: Policy| ExportRequest::new("spam", p, NOW);
 
     // wrong: corrected and the correction disagrees.
     let (ids, batch, manifest) = export_ids(&storage, &req(Policy::Wrong)).await;
@@ -764,7 +827,7 @@ async fn a_crash_leaves_nothing_visible_and_reruns_are_identical() {
     let rows = seeded();
     land_seeded(&storage, &rows).await;
     let store = DatasetStore::new(storage.clone());
-    let mut req = ExportRequest::new("spam", Policy::Sample { rate: 0.5, seed: 3 });
+    let mut req = ExportRequest::new("spam", Policy::Sample { rate: 0.5, seed: 3 }, NOW);
     req.until_ms = Some(T0 + 1_000_000);
 
     req.fail_point = FailPoint::BeforeManifest;
@@ -846,7 +909,7 @@ async fn a_crash_leaves_nothing_visible_and_reruns_are_identical() {
     assert_eq!(d.manifest.files, a.manifest.files);
 
     // A leftover of another export older than the grace period is removed by the next export.
-    let mut crash = ExportRequest::new("spam", Policy::Wrong);
+    let mut crash = ExportRequest::new("spam", Policy::Wrong, NOW);
     crash.fail_point = FailPoint::BeforeManifest;
     assert!(
         export_dataset(&storage, &config(), &crash, &|_| {})

@@ -581,7 +581,7 @@ async fn exports_stay_in_their_dataset_folder() {
         if name == "..." {
             continue; // a valid name
         }
-        let mut req = ExportRequest::new(name.clone(), Policy::Corrected);
+        let mut req = ExportRequest::new(name.clone(), Policy::Corrected, T0);
         assert!(
             export_dataset(&storage, &config, &req, &|_| {})
                 .await
@@ -632,7 +632,7 @@ async fn exports_stay_in_their_dataset_folder() {
     }
     assert_eq!(sb.root_files(), before, "a refused export wrote something");
 
-    let mut req = ExportRequest::new("m", Policy::Corrected);
+    let mut req = ExportRequest::new("m", Policy::Corrected, T0);
     let out = export_dataset(&storage, &config, &req, &|_| {})
         .await
         .unwrap();

@@ -337,10 +337,10 @@ async fn docs_examples_run() {
     use datafusion::arrow::array::TimestampMillisecondArray;
     let rows = data();
     let ctx = context(&rows, 2, 2);
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+    // The examples say `now()`; the test runs them at a fixed instant instead
+    // (the query engine's `now()` is the wall clock, which no test reads).
+    let now_ms: i64 = 1_795_392_000_000; // 2026-11-23T00:00:00Z
+    let now_sql = format!("arrow_cast({now_ms}, 'Timestamp(Millisecond, Some(\"UTC\"))')");
     let n = 400;
     let schema = Arc::new(Schema::new(vec![
         Field::new("model", DataType::Utf8, false),
@@ -386,7 +386,8 @@ async fn docs_examples_run() {
         .map(|b| b.split("```").next().unwrap())
         .collect();
     assert!(blocks.len() >= 3);
-    for sql in blocks {
+    for doc_sql in blocks {
+        let sql = &doc_sql.replace("now()", &now_sql);
         let batches = ctx
             .sql(sql)
             .await

@@ -110,7 +110,8 @@ pub async fn export_with(config: &Config, args: ExportArgs) -> anyhow::Result<()
         where_clause: args.where_clause.clone(),
     };
     let policy = Policy::from_params(args.policy, &params).map_err(usage)?;
-    let mut req = ExportRequest::new(args.model.clone(), policy);
+    let now_ms = chrono::Utc::now().timestamp_millis(); // the CLI's clock, read once at the edge
+    let mut req = ExportRequest::new(args.model.clone(), policy, now_ms);
     req.name = args.name.clone();
     req.model_version = args.version.clone();
     req.since_ms = args.since;
