@@ -1,110 +1,24 @@
-//! `schemas/alert.v1.schema.json` describes what the engine emits: its examples
-//! are exact `Alert` JSON, and real alerts validate against it.
+//! `schemas/alert.v1.schema.json` describes what the engine emits: it is a
+//! valid JSON Schema 2020-12, its examples are exact `Alert` JSON, and real
+//! alerts validate against it (checked by the `jsonschema` crate, formats and
+//! patterns included).
+
+#[path = "../../../tests/support/json_schema.rs"]
+mod json_schema;
 
 use feedloop_alerts::*;
+use json_schema::Schema;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
-fn schema() -> Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../schemas/alert.v1.schema.json"
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-/// The subset of JSON Schema 2020-12 the alert schema uses.
-fn valid(s: &Value, v: &Value) -> bool {
-    let Some(s) = s.as_object() else { return true };
-    if let Some(t) = s.get("type") {
-        let types: Vec<&str> = match t {
-            Value::String(t) => vec![t.as_str()],
-            Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
-            _ => vec![],
-        };
-        let ok = types.iter().any(|t| match *t {
-            "object" => v.is_object(),
-            "string" => v.is_string(),
-            "number" => v.is_number(),
-            "null" => v.is_null(),
-            "boolean" => v.is_boolean(),
-            _ => false,
-        });
-        if !ok {
-            return false;
-        }
-    }
-    if let Some(e) = s.get("enum").and_then(Value::as_array)
-        && !e.contains(v)
-    {
-        return false;
-    }
-    if let (Some(m), Some(x)) = (s.get("minimum").and_then(Value::as_f64), v.as_f64())
-        && x < m
-    {
-        return false;
-    }
-    if let (Some(m), Some(x)) = (
-        s.get("exclusiveMinimum").and_then(Value::as_f64),
-        v.as_f64(),
-    ) && x <= m
-    {
-        return false;
-    }
-    if let (Some(m), Some(x)) = (s.get("minLength").and_then(Value::as_u64), v.as_str())
-        && (x.chars().count() as u64) < m
-    {
-        return false;
-    }
-    if let Some(one) = s.get("oneOf").and_then(Value::as_array)
-        && one.iter().filter(|sub| valid(sub, v)).count() != 1
-    {
-        return false;
-    }
-    if let Some(cond) = s.get("if") {
-        let branch = if valid(cond, v) {
-            s.get("then")
-        } else {
-            s.get("else")
-        };
-        if let Some(b) = branch
-            && !valid(b, v)
-        {
-            return false;
-        }
-    }
-    if let Some(o) = v.as_object() {
-        if let Some(req) = s.get("required").and_then(Value::as_array)
-            && !req
-                .iter()
-                .filter_map(Value::as_str)
-                .all(|k| o.contains_key(k))
-        {
-            return false;
-        }
-        let props = s.get("properties").and_then(Value::as_object);
-        for (k, x) in o {
-            match props.and_then(|p| p.get(k)) {
-                Some(ps) => {
-                    if !valid(ps, x) {
-                        return false;
-                    }
-                }
-                None => match s.get("additionalProperties") {
-                    Some(Value::Bool(false)) => return false,
-                    Some(ap @ Value::Object(_)) if !valid(ap, x) => return false,
-                    _ => {}
-                },
-            }
-        }
-    }
-    true
+fn schema() -> Schema {
+    Schema::load("alert.v1.schema.json")
 }
 
 #[test]
 fn schema_is_draft_2020_12_and_lists_every_field() {
-    let s = schema();
-    assert_eq!(s["$schema"], "https://json-schema.org/draft/2020-12/schema");
+    // `Schema::load` checks `$schema`, `$id`, the 2020-12 meta-schema and compiles it.
+    let s = schema().doc;
     let required: Vec<&str> = s["required"]
         .as_array()
         .unwrap()
@@ -129,7 +43,8 @@ fn schema_is_draft_2020_12_and_lists_every_field() {
 #[test]
 fn examples_are_exact_alert_json_and_valid() {
     let s = schema();
-    let examples = s["examples"].as_array().unwrap();
+    s.assert_examples_valid();
+    let examples = s.examples();
     assert!(examples.len() >= 3);
     for ex in examples {
         let a: Alert = serde_json::from_value(ex.clone()).unwrap();
@@ -138,7 +53,6 @@ fn examples_are_exact_alert_json_and_valid() {
             ex,
             "example round-trips exactly"
         );
-        assert!(valid(&s, ex), "{ex}");
     }
     assert_eq!(
         examples[0]["id"], examples[1]["id"],
@@ -201,31 +115,113 @@ fn engine_alerts_validate_and_broken_ones_do_not() {
     assert_eq!(alerts.len(), 6, "{alerts:#?}");
     for a in &alerts {
         let v = serde_json::to_value(a).unwrap();
-        assert!(valid(&s, &v), "{v:#}");
+        s.assert_valid(&v, &format!("{:?} alert of {}", a.state, a.metric));
         assert_eq!(&serde_json::from_value::<Alert>(v).unwrap(), a);
     }
-    let mut broken = serde_json::to_value(&alerts[0]).unwrap();
-    broken["k"] = Value::Null;
-    assert!(!valid(&s, &broken), "σ alert without k");
+    // A real alert broken in one field is rejected at that field.
+    let sigma = serde_json::to_value(&alerts[0]).unwrap();
     let drift_alert = alerts.iter().find(|a| a.test.is_some()).unwrap();
-    let mut broken = serde_json::to_value(drift_alert).unwrap();
-    broken["k"] = json!(2.0);
-    assert!(!valid(&s, &broken), "drift alert with k");
-    let mut broken = serde_json::to_value(&alerts[0]).unwrap();
-    broken["extra"] = json!(1);
-    assert!(!valid(&s, &broken), "unknown field");
-    broken = serde_json::to_value(&alerts[0]).unwrap();
-    broken["state"] = json!("open");
-    assert!(!valid(&s, &broken), "bad state");
+    let drift_alert = serde_json::to_value(drift_alert).unwrap();
+    let broken = |a: &Value, field: &str, to: Value| {
+        let mut b = a.clone();
+        b[field] = to;
+        b
+    };
+    let cases = [
+        (&sigma, "k", Value::Null, "/k", "σ alert without k"),
+        (&drift_alert, "k", json!(2.0), "/k", "drift alert with k"),
+        (&sigma, "state", json!("open"), "/state", "bad state"),
+        (
+            &sigma,
+            "id",
+            json!("538DEFD60E7D12E2"),
+            "/id",
+            "id: pattern (upper case)",
+        ),
+        (
+            &sigma,
+            "id",
+            json!("538defd60e7d12e"),
+            "/id",
+            "id: pattern (15 digits)",
+        ),
+        (
+            &sigma,
+            "window_start",
+            json!("2026-11-01 10:05:00"),
+            "/window_start",
+            "format date-time",
+        ),
+        (
+            &sigma,
+            "window_end",
+            json!("2026-11-01T24:10:00Z"),
+            "/window_end",
+            "format date-time",
+        ),
+        (
+            &sigma,
+            "model",
+            json!("spam filter"),
+            "/model",
+            "model: pattern",
+        ),
+        (
+            &sigma,
+            "model_version",
+            json!(".."),
+            "/model_version",
+            "model_version: not . or ..",
+        ),
+        (
+            &sigma,
+            "segment",
+            json!({"country": 1}),
+            "/segment/country",
+            "segment value",
+        ),
+        (&sigma, "sigma", json!(-1.0), "/sigma", "negative sigma"),
+        (
+            &sigma,
+            "value",
+            json!("inf"),
+            "/value",
+            "σ value must be a number",
+        ),
+        (
+            &drift_alert,
+            "feature",
+            json!(""),
+            "/feature",
+            "empty feature name",
+        ),
+        (
+            &drift_alert,
+            "value",
+            json!("infinity"),
+            "/value",
+            "non-finite spelling",
+        ),
+    ];
+    for (a, field, to, at, what) in cases {
+        s.assert_rejects(&broken(a, field, to), at, what);
+    }
+    let mut extra = sigma.clone();
+    extra["extra"] = json!(1);
+    s.assert_rejects(&extra, "", "unknown field");
+    let mut missing = sigma.clone();
+    missing.as_object_mut().unwrap().remove("summary");
+    s.assert_rejects(&missing, "", "missing summary");
 }
 
 #[test]
 fn infinite_drift_scores_are_written_as_strings() {
-    let mut a: Alert = serde_json::from_value(schema()["examples"][2].clone()).unwrap();
+    let s = schema();
+    let mut a: Alert = serde_json::from_value(s.examples()[2].clone()).unwrap();
     a.value = f64::INFINITY;
     let v = serde_json::to_value(&a).unwrap();
     assert_eq!(v["value"], "inf");
-    assert!(valid(&schema(), &v));
+    s.assert_valid(&v, "drift alert with an infinite score");
     assert_eq!(
         serde_json::from_value::<Alert>(v).unwrap().value,
         f64::INFINITY

@@ -180,100 +180,13 @@ async fn fixture_columns_from_csv() {
 // ---------------------------------------------------------------------------
 // JSON shape and schema
 
-/// Validates `v` against the subset of JSON Schema the committed schema uses
-/// (`$ref` to `#/$defs`, `type`, `enum`, `required`, `properties`,
-/// `additionalProperties`, `oneOf`, `minimum`, `maximum`). Returns the errors.
-fn validate(root: &Value, schema: &Value, v: &Value, at: &str, errors: &mut Vec<String>) {
-    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
-        let name = r
-            .strip_prefix("#/$defs/")
-            .unwrap_or_else(|| panic!("unsupported $ref {r}"));
-        validate(root, &root["$defs"][name], v, at, errors);
-    }
-    if let Some(t) = schema.get("type").and_then(Value::as_str) {
-        let ok = match t {
-            "object" => v.is_object(),
-            "string" => v.is_string(),
-            "boolean" => v.is_boolean(),
-            "number" => v.is_number(),
-            "integer" => v.is_u64() || v.is_i64(),
-            other => panic!("unsupported type {other}"),
-        };
-        if !ok {
-            errors.push(format!("{at}: expected {t}, got {v}"));
-            return;
-        }
-    }
-    if let Some(e) = schema.get("enum").and_then(Value::as_array)
-        && !e.contains(v)
-    {
-        errors.push(format!("{at}: {v} not in {e:?}"));
-    }
-    if let Some(min) = schema.get("minimum").and_then(Value::as_f64)
-        && v.as_f64().is_some_and(|x| x < min)
-    {
-        errors.push(format!("{at}: {v} < {min}"));
-    }
-    if let Some(max) = schema.get("maximum").and_then(Value::as_f64)
-        && v.as_f64().is_some_and(|x| x > max)
-    {
-        errors.push(format!("{at}: {v} > {max}"));
-    }
-    if let Some(alts) = schema.get("oneOf").and_then(Value::as_array) {
-        let n_ok = alts
-            .iter()
-            .filter(|s| {
-                let mut e = Vec::new();
-                validate(root, s, v, at, &mut e);
-                e.is_empty()
-            })
-            .count();
-        if n_ok != 1 {
-            errors.push(format!("{at}: {v} matches {n_ok} of oneOf"));
-        }
-    }
-    if let Some(obj) = v.as_object() {
-        for key in schema
-            .get("required")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if !obj.contains_key(key.as_str().unwrap()) {
-                errors.push(format!("{at}: missing {key}"));
-            }
-        }
-        let props = schema.get("properties").and_then(Value::as_object);
-        for (k, val) in obj {
-            let here = format!("{at}/{k}");
-            match (
-                props.and_then(|p| p.get(k)),
-                schema.get("additionalProperties"),
-            ) {
-                (Some(s), _) => validate(root, s, val, &here, errors),
-                (None, Some(Value::Bool(false))) => {
-                    errors.push(format!("{at}: unexpected key {k}"))
-                }
-                (None, Some(s @ Value::Object(_))) => validate(root, s, val, &here, errors),
-                (None, _) => {}
-            }
-        }
-    }
-}
+#[path = "../../../tests/support/json_schema.rs"]
+mod json_schema;
 
-fn schema() -> Value {
-    let path = format!(
-        "{}/../../schemas/drift-report.v1.schema.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-fn schema_errors(v: &Value) -> Vec<String> {
-    let s = schema();
-    let mut errors = Vec::new();
-    validate(&s, &s, v, "", &mut errors);
-    errors
+/// `schemas/drift-report.v1.schema.json`, checked against the 2020-12
+/// meta-schema and compiled with formats asserted (the `jsonschema` crate).
+fn schema() -> json_schema::Schema {
+    json_schema::Schema::load("drift-report.v1.schema.json")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -386,32 +299,71 @@ async fn json_shape_and_schema() {
         "no inf case exercised"
     );
 
-    // Structurally valid against the committed schema…
-    assert_eq!(schema_errors(&j), Vec::<String>::new());
-    // …as is the schema's own example…
-    for ex in schema()["examples"].as_array().unwrap() {
-        assert_eq!(schema_errors(ex), Vec::<String>::new());
-    }
-    // …and the validator does reject broken documents.
+    // Valid against the committed schema…
+    let schema = schema();
+    schema.assert_valid(&j, "the report");
+    // …as are the schema's own examples…
+    schema.assert_examples_valid();
+    // …and a report broken in one place is rejected there.
     let name = &cases[0].name;
-    let mut bad = j.clone();
-    bad["columns"][name]
-        .as_object_mut()
-        .unwrap()
-        .remove("score");
-    assert!(!schema_errors(&bad).is_empty());
-    let mut bad = j.clone();
-    bad["columns"][name]["kind"] = "weird".into();
-    assert!(!schema_errors(&bad).is_empty());
-    let mut bad = j.clone();
-    bad["columns"][name]["stats"]["psi"] = Value::Null;
-    assert!(!schema_errors(&bad).is_empty());
-    let mut bad = j.clone();
-    bad["columns"][name]["stats"]["extra"] = 1.into();
-    assert!(!schema_errors(&bad).is_empty());
-    let mut bad = j.clone();
-    bad.as_object_mut().unwrap().remove("skipped");
-    assert!(!schema_errors(&bad).is_empty());
+    let col = format!("/columns/{name}");
+    let broken = |pointer: &str, to: Option<Value>| {
+        let mut bad = j.clone();
+        let (parent, key) = pointer.rsplit_once('/').unwrap();
+        let obj = bad.pointer_mut(parent).unwrap().as_object_mut().unwrap();
+        match to {
+            Some(v) => obj.insert(key.into(), v),
+            None => obj.remove(key),
+        };
+        bad
+    };
+    let broken_cases: [(String, Option<Value>, String); 10] = [
+        (format!("{col}/score"), None, col.clone()),
+        (
+            format!("{col}/kind"),
+            Some("weird".into()),
+            format!("{col}/kind"),
+        ),
+        (
+            format!("{col}/test"),
+            Some("t-test".into()),
+            format!("{col}/test"),
+        ),
+        (
+            format!("{col}/stats/psi"),
+            Some(Value::Null),
+            format!("{col}/stats/psi"),
+        ),
+        (
+            format!("{col}/stats/psi"),
+            Some("infinity".into()),
+            format!("{col}/stats/psi"),
+        ),
+        (
+            format!("{col}/stats/extra"),
+            Some(1.into()),
+            format!("{col}/stats"),
+        ),
+        ("/skipped".into(), None, "".into()),
+        (
+            "/skipped/only_ref".into(),
+            Some("".into()),
+            "/skipped/only_ref".into(),
+        ),
+        (
+            "/share_drifted".into(),
+            Some(1.5.into()),
+            "/share_drifted".into(),
+        ),
+        ("/n_current".into(), Some(500.5.into()), "/n_current".into()),
+    ];
+    for (pointer, to, at) in broken_cases {
+        schema.assert_rejects(
+            &broken(&pointer, to.clone()),
+            &at,
+            &format!("{pointer} = {to:?}"),
+        );
+    }
 
     // Table: header with the verdict, one aligned row per column, DRIFT marks, skipped reasons.
     let table = report.to_table();
