@@ -17,7 +17,10 @@
 //! listed in [`DriftReport::skipped`] with the reason. Arrow types map to
 //! [`ColumnData`] as: Float16/32/64 → `Float`; Int8..64 and UInt8..64 →
 //! `Int` (an integer column compared with a float column is read as floats
-//! on both sides); Boolean → `Bool`; Utf8, LargeUtf8, Utf8View and string
+//! on both sides, and so is an integer column with a NULL in the current
+//! data: pandas reads such a column as float64, so Evidently, which infers
+//! the kind from the current data, treats it as numerical even with ≤ 10
+//! distinct values); Boolean → `Bool`; Utf8, LargeUtf8, Utf8View and string
 //! dictionaries → `Str`. Timestamps, dates and every other type are skipped
 //! with the reason. A column whose values are all NULL/NaN on one side, or
 //! whose types differ incompatibly between the sides, is skipped when it was
@@ -742,8 +745,15 @@ fn compute_column(
         Ok(x) => x,
         Err(e) => return Outcome::Failed(e),
     };
-    let converted = convert(&r_arrays, plan.class, name)
-        .and_then(|r| Ok((r, convert(&c_arrays, plan.class, name)?)));
+    // An integer column with a NULL in the current data is float64 for
+    // pandas, hence numerical for Evidently: read both sides as floats.
+    let class = if plan.class == Class::Int && c_arrays.iter().any(|a| a.null_count() > 0) {
+        Class::Float
+    } else {
+        plan.class
+    };
+    let converted =
+        convert(&r_arrays, class, name).and_then(|r| Ok((r, convert(&c_arrays, class, name)?)));
     let (rv, cv) = match converted {
         Ok(x) => x,
         Err(e) => return Outcome::Failed(e),
