@@ -9,7 +9,9 @@ use feedloop_events::StreamKind;
 use harness::{FeedloopProc, Nisshi};
 use rand::{Rng, SeedableRng};
 use std::process::Command;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 fn seed() -> u64 {
     let s = std::env::var("FEEDLOOP_TEST_SEED")
@@ -110,14 +112,22 @@ async fn cli_produce_run_query_against_a_real_broker() {
     );
 }
 
-/// Produces `n` valid predictions (plus 0.5% malformed ones) in chunks, slowly
-/// enough that the kills below land mid-stream. Returns the number of valid ones.
-async fn produce_stream(brokers: String, n: usize, chunk: usize, pause: Duration) -> usize {
+/// Produces valid predictions `id-0000000`, … in chunks of `chunk` with a
+/// pause after each (plus a malformed message after every fourth chunk), until
+/// `stop` is set or `max` valid ones are sent: a stream that lasts as long as
+/// the kills below. Returns how many valid ones the broker acknowledged.
+async fn produce_stream(
+    brokers: String,
+    stop: Arc<AtomicBool>,
+    max: usize,
+    chunk: usize,
+    pause: Duration,
+) -> usize {
     let p = harness::producer(&brokers);
-    let mut sent = 0;
-    while sent < n {
-        let k = chunk.min(n - sent);
-        let mut msgs: Vec<_> = (sent..sent + k)
+    let (mut sent, mut acked, mut chunks) = (0, 0, 0);
+    while sent < max && !stop.load(Ordering::Relaxed) {
+        let k = chunk.min(max - sent);
+        let msgs: Vec<_> = (sent..sent + k)
             .map(|i| {
                 (
                     Some(format!("id-{i:07}")),
@@ -125,14 +135,119 @@ async fn produce_stream(brokers: String, n: usize, chunk: usize, pause: Duration
                 )
             })
             .collect();
-        if sent % (chunk * 4) == 0 {
-            msgs.push((None, b"{not json".to_vec()));
+        acked += harness::produce(&p, "predictions", &msgs).await;
+        if chunks % 4 == 0 {
+            harness::produce(&p, "predictions", &[(None, b"{not json".to_vec())]).await;
         }
-        harness::produce(&p, "predictions", &msgs).await;
         sent += k;
+        chunks += 1;
         tokio::time::sleep(pause).await;
     }
-    n
+    eprintln!("producer: {sent} valid events sent, {acked} acknowledged by the broker");
+    acked
+}
+
+/// What one scrape of a process's `/metrics` showed.
+struct Scrape {
+    at: Instant,
+    assigned: f64,
+    uncommitted: f64,
+}
+
+async fn scrape(port: u16) -> Option<Scrape> {
+    let body = tokio::task::spawn_blocking(move || harness::scrape_metrics(port))
+        .await
+        .unwrap()?;
+    let sum = |name| harness::metric_sum(&body, name).unwrap_or(0.0);
+    Some(Scrape {
+        at: Instant::now(),
+        assigned: sum("feedloop_assigned_partitions"),
+        uncommitted: sum("feedloop_uncommitted_messages"),
+    })
+}
+
+/// Longest wait for a new process to own partitions and consume (a fresh
+/// member waits for the group to drop the member killed before it: a 6 s
+/// session timeout).
+const SIGNAL_WITHIN: Duration = Duration::from_secs(30);
+/// Longest wait, after the random delay, for a scrape showing in-flight data.
+const KILL_WITHIN: Duration = Duration::from_secs(5);
+const SCRAPE_EVERY: Duration = Duration::from_millis(15);
+
+/// SIGKILLs `proc` (serving `/metrics` on `port`) while it holds messages it
+/// consumed past its committed offsets: waits until it owns partitions and
+/// shows `feedloop_uncommitted_messages` > 0, then a random 0–1.5 s, then
+/// kills it right after a scrape that shows uncommitted messages again. Every
+/// wait is bounded; when a bound runs out it kills anyway. Returns whether the
+/// kill hit in-flight data: the last scrape before the SIGKILL showed
+/// uncommitted messages.
+async fn kill_in_flight(
+    i: usize,
+    proc: FeedloopProc,
+    port: u16,
+    rng: &mut rand::rngs::StdRng,
+    storage: &std::path::Path,
+) -> bool {
+    let started = Instant::now();
+    let delay = Duration::from_millis(rng.random_range(0..1500));
+    let mut last = None;
+    let mut seen = None;
+    while started.elapsed() < SIGNAL_WITHIN {
+        last = scrape(port).await;
+        if let Some(s) = &last
+            && s.assigned >= 1.0
+            && s.uncommitted > 0.0
+        {
+            seen = Some(s.at);
+            break;
+        }
+        tokio::time::sleep(SCRAPE_EVERY).await;
+    }
+    if let Some(seen) = seen {
+        let fire_at = seen + delay;
+        loop {
+            let now = Instant::now();
+            if now >= fire_at && last.as_ref().is_some_and(|s| s.uncommitted > 0.0) {
+                break;
+            }
+            if now >= fire_at + KILL_WITHIN {
+                break;
+            }
+            tokio::time::sleep(SCRAPE_EVERY.min(fire_at.saturating_duration_since(now))).await;
+            last = scrape(port).await;
+        }
+    }
+    let killed_at = started.elapsed();
+    let scraped_before = last.as_ref().map(|s| s.at.elapsed());
+    proc.kill9();
+    let hit = last.as_ref().is_some_and(|s| s.uncommitted > 0.0);
+    let shown = match (&last, scraped_before) {
+        (Some(s), Some(before)) => format!(
+            "{} partitions, {} uncommitted messages in the last scrape ({before:.1?} before the SIGKILL)",
+            s.assigned, s.uncommitted
+        ),
+        _ => "no /metrics answer in the last scrape".to_string(),
+    };
+    let timing = match seen {
+        Some(_) => format!("{delay:?} after in-flight data first showed"),
+        None => format!("in-flight data never showed within {SIGNAL_WITHIN:?}"),
+    };
+    eprintln!(
+        "kill #{i} at {killed_at:.2?} after start ({timing}): {shown} => {}; landed so far: {}",
+        if hit { "hit in-flight data" } else { "MISS" },
+        harness::landed(storage, "predictions").await.0
+    );
+    hit
+}
+
+/// Asserts that most kills hit a process holding in-flight data.
+fn assert_most_kills_hit(hits: usize, kills: usize, log: &std::path::Path) {
+    eprintln!("kills that hit in-flight data: {hits} of {kills}");
+    assert!(
+        2 * hits > kills,
+        "only {hits} of {kills} kills hit a process holding consumed but uncommitted messages; log tail:\n{}",
+        tail(log)
+    );
 }
 
 async fn finish_and_check(
@@ -141,6 +256,7 @@ async fn finish_and_check(
     procs: Vec<FeedloopProc>,
     log: &std::path::Path,
 ) {
+    assert!(n > 0, "the broker acknowledged no event");
     let ok = harness::wait_for(Duration::from_secs(240), || {
         harness::landed_at_least(storage, n as i64)
     })
@@ -183,28 +299,33 @@ async fn crash_sigkill_at_random_moments_loses_and_duplicates_nothing() {
     let storage = dir.path().join("store");
     let log = dir.path().join("run.log");
     let cfg = harness::write_config(dir.path(), &broker.brokers, "crash", &storage, "300ms");
-    let n = 200_000;
+    let stop = Arc::new(AtomicBool::new(false));
     let producer = tokio::spawn(produce_stream(
         broker.brokers.clone(),
-        n,
-        10_000,
-        Duration::from_millis(400),
+        Arc::clone(&stop),
+        MAX_EVENTS,
+        CHUNK,
+        PAUSE,
     ));
 
-    for i in 0..6 {
-        let proc = FeedloopProc::run(&cfg, &log);
-        let after = Duration::from_millis(rng.random_range(1500..5000));
-        tokio::time::sleep(after).await;
-        eprintln!(
-            "kill #{i} after {after:?}; landed so far: {}",
-            harness::landed(&storage, "predictions").await.0
-        );
-        proc.kill9();
+    const KILLS: usize = 6;
+    let mut hits = 0;
+    for i in 0..KILLS {
+        let (proc, port) = harness::run_with_http(&cfg, &log);
+        hits += usize::from(kill_in_flight(i, proc, port, &mut rng, &storage).await);
     }
-    assert_eq!(producer.await.unwrap(), n);
+    stop.store(true, Ordering::Relaxed);
+    let n = producer.await.unwrap();
     let last = FeedloopProc::run(&cfg, &log);
     finish_and_check(&storage, n, vec![last], &log).await;
+    assert_most_kills_hit(hits, KILLS, &log);
 }
+
+/// The crash tests' stream: a few thousand events a second until the kills
+/// are over (about 100k events in all).
+const CHUNK: usize = 1_000;
+const PAUSE: Duration = Duration::from_millis(250);
+const MAX_EVENTS: usize = 200_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_one_of_two_group_members_repeatedly() {
@@ -215,28 +336,27 @@ async fn crash_one_of_two_group_members_repeatedly() {
     let storage = dir.path().join("store");
     let log = dir.path().join("run.log");
     let cfg = harness::write_config(dir.path(), &broker.brokers, "pair", &storage, "300ms");
-    let n = 200_000;
+    let stop = Arc::new(AtomicBool::new(false));
     let producer = tokio::spawn(produce_stream(
         broker.brokers.clone(),
-        n,
-        10_000,
-        Duration::from_millis(400),
+        Arc::clone(&stop),
+        MAX_EVENTS,
+        CHUNK,
+        PAUSE,
     ));
 
     let steady = FeedloopProc::run(&cfg, &log);
-    for i in 0..5 {
-        let victim = FeedloopProc::run(&cfg, &log);
-        let after = Duration::from_millis(rng.random_range(2000..7000));
-        tokio::time::sleep(after).await;
-        eprintln!(
-            "kill #{i} after {after:?}; landed so far: {}",
-            harness::landed(&storage, "predictions").await.0
-        );
-        victim.kill9();
+    const KILLS: usize = 5;
+    let mut hits = 0;
+    for i in 0..KILLS {
+        let (victim, port) = harness::run_with_http(&cfg, &log);
+        hits += usize::from(kill_in_flight(i, victim, port, &mut rng, &storage).await);
     }
-    assert_eq!(producer.await.unwrap(), n);
+    stop.store(true, Ordering::Relaxed);
+    let n = producer.await.unwrap();
     let second = FeedloopProc::run(&cfg, &log);
     finish_and_check(&storage, n, vec![steady, second], &log).await;
+    assert_most_kills_hit(hits, KILLS, &log);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

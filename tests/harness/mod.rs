@@ -285,9 +285,17 @@ pub fn producer(brokers: &str) -> FutureProducer {
         .expect("producer")
 }
 
-/// Produces `msgs` (key, payload) to `topic` and waits for every acknowledgement.
-pub async fn produce(p: &FutureProducer, topic: &str, msgs: &[(Option<String>, Vec<u8>)]) {
+/// Produces `msgs` (key, payload) to `topic` and waits for every acknowledgement
+/// (a failed delivery panics). Returns how many the broker acknowledged: the
+/// delivery reports that carry the message's offset in the log.
+pub async fn produce(p: &FutureProducer, topic: &str, msgs: &[(Option<String>, Vec<u8>)]) -> usize {
     use futures::StreamExt;
+    let mut acked = 0;
+    let mut count = |d: rdkafka::producer::future_producer::Delivery| {
+        if d.offset >= 0 {
+            acked += 1;
+        }
+    };
     let mut inflight = futures::stream::FuturesUnordered::new();
     for (k, v) in msgs {
         let mut rec: FutureRecord<'_, str, [u8]> = FutureRecord::to(topic).payload(v.as_slice());
@@ -296,17 +304,20 @@ pub async fn produce(p: &FutureProducer, topic: &str, msgs: &[(Option<String>, V
         }
         inflight.push(p.send(rec, Duration::from_secs(60)));
         if inflight.len() > 20_000 {
-            inflight
-                .next()
-                .await
-                .unwrap()
-                .map_err(|(e, _)| e)
-                .expect("delivery");
+            count(
+                inflight
+                    .next()
+                    .await
+                    .unwrap()
+                    .map_err(|(e, _)| e)
+                    .expect("delivery"),
+            );
         }
     }
     while let Some(r) = inflight.next().await {
-        r.map_err(|(e, _)| e).expect("delivery");
+        count(r.map_err(|(e, _)| e).expect("delivery"));
     }
+    acked
 }
 
 /// A valid prediction with a unique id.
@@ -323,8 +334,52 @@ pub fn prediction(id: &str, model: &str, extra_feature: Option<(&str, f64)>) -> 
     .into_bytes()
 }
 
+/// `feedloop run` serving `/metrics` (and the rest of its HTTP routes) on a
+/// free loopback port, through `FEEDLOOP_HTTP__*`; returns the process and port.
+pub fn run_with_http(config: &Path, log: &Path) -> (FeedloopProc, u16) {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let proc = FeedloopProc::run_with_env(
+        config,
+        log,
+        &[
+            ("FEEDLOOP_HTTP__ENABLED", "true"),
+            ("FEEDLOOP_HTTP__LISTEN", &listen),
+        ],
+    );
+    (proc, port)
+}
+
+/// `GET /metrics` of the process on `port` (blocking, [`http`]); `None` while
+/// nothing listens there or it does not answer 200.
+pub fn scrape_metrics(port: u16) -> Option<String> {
+    std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    let r = http(port, "GET", "/metrics", None, None);
+    (r.status == 200).then_some(r.body)
+}
+
+/// The sum of a metric family's samples (over all label sets) in a Prometheus
+/// text exposition; `None` when the family has no sample.
+pub fn metric_sum(exposition: &str, name: &str) -> Option<f64> {
+    let mut sum = None;
+    for line in exposition.lines().filter(|l| !l.starts_with('#')) {
+        let Some(rest) = line.strip_prefix(name) else {
+            continue;
+        };
+        if !(rest.starts_with(' ') || rest.starts_with('{')) {
+            continue; // another family sharing the prefix
+        }
+        let value = rest
+            .rsplit_once(' ')
+            .and_then(|(_, v)| v.parse::<f64>().ok());
+        let value = value.unwrap_or_else(|| panic!("bad sample line {line:?}"));
+        *sum.get_or_insert(0.0) += value;
+    }
+    sum
+}
+
 /// The integers of the one row `sql` returns over `storage`'s tables.
-async fn one_row_of_ints(storage: &Storage, sql: &str) -> Vec<i64> {
+pub async fn one_row_of_ints(storage: &Storage, sql: &str) -> Vec<i64> {
     let s = LandingSession::new(storage).await.unwrap();
     let (_, b) = s.sql(sql).await.unwrap();
     b[0].columns()
@@ -752,4 +807,46 @@ impl RunningIngest {
 /// false after `timeout`.
 pub async fn wait_landed(storage: &Storage, n: i64, timeout: Duration) -> bool {
     wait_for(timeout, || async move { landed_in(storage).await.0 >= n }).await
+}
+
+/// The offsets `group` has committed on `topic`'s partitions `0..partitions`
+/// (`None`: nothing committed), read from the broker without joining the group.
+pub fn committed_offsets(
+    brokers: &str,
+    group: &str,
+    topic: &str,
+    partitions: i32,
+) -> Vec<(i32, Option<i64>)> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let c: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .create()
+        .unwrap();
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition(topic, p);
+    }
+    let committed = c.committed_offsets(tpl, Duration::from_secs(10)).unwrap();
+    committed
+        .elements()
+        .iter()
+        .map(|e| match e.offset() {
+            rdkafka::Offset::Offset(o) => (e.partition(), Some(o)),
+            _ => (e.partition(), None),
+        })
+        .collect()
+}
+
+/// Threads of a process by name (`/proc/<pid>/task/*/comm`): tokio's workers
+/// and blocking threads are `tokio-rt-worker`, librdkafka's `rdk:…`.
+pub fn thread_names(pid: u32) -> std::collections::BTreeMap<String, usize> {
+    let mut names = std::collections::BTreeMap::new();
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in tasks.flatten() {
+            let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+            *names.entry(comm.trim().to_string()).or_insert(0) += 1;
+        }
+    }
+    names
 }

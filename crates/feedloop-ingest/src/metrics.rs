@@ -2,8 +2,9 @@
 
 use feedloop_events::StreamKind;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 /// Counters of one stream.
 #[derive(Debug, Default)]
@@ -121,6 +122,59 @@ impl Histogram {
     }
 }
 
+/// How far one assigned partition is consumed and committed by this process.
+/// Written with relaxed atomic stores: one per consumed message by the consume
+/// loop, one per commit by the partition's writer; read by `/metrics`.
+#[derive(Debug)]
+pub struct PartitionOffsets {
+    /// Offset after the last message consumed (−1 before the first).
+    consumed_next: AtomicI64,
+    /// Offset this process last committed, or where the partition resumed
+    /// (storage's `end + 1`); −1 while unknown (nothing landed, no commit, no
+    /// message consumed yet).
+    committed_next: AtomicI64,
+}
+
+impl PartitionOffsets {
+    /// A partition resuming at `resume` (`None`: nothing landed or committed).
+    pub fn new(resume: Option<i64>) -> Self {
+        let r = resume.unwrap_or(-1);
+        PartitionOffsets {
+            consumed_next: AtomicI64::new(r),
+            committed_next: AtomicI64::new(r),
+        }
+    }
+
+    /// The first range of a partition without a resume point starts at `offset`.
+    pub fn starts_at(&self, offset: i64) {
+        let _ =
+            self.committed_next
+                .compare_exchange(-1, offset, Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    /// The message at `offset` was consumed (hot path: one relaxed store).
+    #[inline]
+    pub fn consumed(&self, offset: i64) {
+        self.consumed_next.store(offset + 1, Ordering::Relaxed);
+    }
+
+    /// Offsets below `next` are committed (requested from the broker).
+    pub fn committed(&self, next: i64) {
+        self.committed_next.fetch_max(next, Ordering::Relaxed);
+    }
+
+    /// Messages consumed past the committed offset: buffered, being landed, or
+    /// landed and waiting for their commit.
+    pub fn uncommitted(&self) -> u64 {
+        let committed = self.committed_next.load(Ordering::Relaxed);
+        let consumed = self.consumed_next.load(Ordering::Relaxed);
+        if committed < 0 {
+            return 0;
+        }
+        u64::try_from(consumed - committed).unwrap_or(0)
+    }
+}
+
 /// All ingest metrics of a process.
 #[derive(Debug, Default)]
 pub struct IngestMetrics {
@@ -138,6 +192,9 @@ pub struct IngestMetrics {
     pub lag: Mutex<BTreeMap<(String, i32), i64>>,
     /// Partitions currently assigned to this process.
     pub assigned: Mutex<Vec<(String, i32)>>,
+    /// Consumed and committed offsets per partition this process owns
+    /// (entries come and go with assignments; see [`IngestMetrics::uncommitted`]).
+    pub offsets: Mutex<BTreeMap<(String, i32), Arc<PartitionOffsets>>>,
     /// True once the consumer group has given this member an assignment,
     /// possibly empty (more members than partitions), and `assigned` lists
     /// it; false from a revoke to the next assignment.
@@ -206,6 +263,18 @@ impl IngestMetrics {
         }
     }
 
+    /// Messages consumed past the committed offset, per owned partition.
+    pub fn uncommitted(&self) -> Vec<((String, i32), u64)> {
+        self.offsets
+            .lock()
+            .map(|o| {
+                o.iter()
+                    .map(|(tp, p)| (tp.clone(), p.uncommitted()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Total consumer lag over assigned partitions (messages).
     pub fn total_lag(&self) -> i64 {
         self.lag
@@ -225,4 +294,48 @@ fn unix_now_ms() -> u64 {
 
 pub(crate) fn add(c: &AtomicU64, n: u64) {
     c.fetch_add(n, Ordering::Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uncommitted_is_consumed_past_the_commit() {
+        // Resumed at 100 (storage's end + 1): nothing consumed yet.
+        let p = PartitionOffsets::new(Some(100));
+        assert_eq!(p.uncommitted(), 0);
+        for o in 100..150 {
+            p.consumed(o);
+        }
+        assert_eq!(p.uncommitted(), 50);
+        p.committed(120);
+        assert_eq!(p.uncommitted(), 30);
+        p.committed(110); // a late, older commit does not move it back
+        assert_eq!(p.uncommitted(), 30);
+        p.committed(150);
+        assert_eq!(p.uncommitted(), 0);
+
+        // Nothing landed or committed: the first range starts at the first message.
+        let p = PartitionOffsets::new(None);
+        assert_eq!(p.uncommitted(), 0);
+        p.starts_at(7);
+        p.consumed(7);
+        p.consumed(8);
+        assert_eq!(p.uncommitted(), 2);
+        p.committed(9);
+        assert_eq!(p.uncommitted(), 0);
+    }
+
+    #[test]
+    fn uncommitted_lists_owned_partitions() {
+        let m = IngestMetrics::default();
+        let p = Arc::new(PartitionOffsets::new(Some(0)));
+        m.offsets
+            .lock()
+            .unwrap()
+            .insert(("predictions".into(), 3), Arc::clone(&p));
+        p.consumed(4);
+        assert_eq!(m.uncommitted(), vec![(("predictions".to_string(), 3), 5)]);
+    }
 }

@@ -10,7 +10,7 @@
 
 use crate::dead_letter::{DeadLetter, DeadLetterProducer};
 use crate::error::IngestError;
-use crate::metrics::{IngestMetrics, add};
+use crate::metrics::{IngestMetrics, PartitionOffsets, add};
 use arrow::array::{Int64Array, RecordBatch};
 use feedloop_events::BatchBuilder;
 use feedloop_storage::{LandingZone, PartitionKey};
@@ -78,6 +78,8 @@ pub struct WriterEnv {
     pub metrics: Arc<IngestMetrics>,
     /// Cleared when the partition is revoked: a stale writer must not commit.
     pub owned: Arc<AtomicBool>,
+    /// Where this process committed the partition to (for `/metrics`).
+    pub offsets: Arc<PartitionOffsets>,
     /// Storage attempts per file before the pipeline stops.
     pub max_attempts: u32,
 }
@@ -206,8 +208,11 @@ fn commit(env: &WriterEnv, key: &PartitionKey, next: i64) {
     {
         return;
     }
-    if let Err(e) = env.consumer.commit(&tpl, CommitMode::Async) {
+    match env.consumer.commit(&tpl, CommitMode::Async) {
+        Ok(()) => env.offsets.committed(next),
         // Not fatal: storage, not the commit, decides where the partition resumes.
-        tracing::warn!(error = %e, partition = %key, offset = next, "offset commit failed");
+        Err(e) => {
+            tracing::warn!(error = %e, partition = %key, offset = next, "offset commit failed")
+        }
     }
 }

@@ -6,7 +6,7 @@ use crate::config::{IngestConfig, KafkaConfig};
 use crate::context::{AssignmentChange, IngestContext};
 use crate::dead_letter::{DeadLetter, DeadLetterProducer};
 use crate::error::IngestError;
-use crate::metrics::{IngestMetrics, add};
+use crate::metrics::{IngestMetrics, PartitionOffsets, add};
 use crate::partition::{FlushJob, PartitionBuffer, WriterEnv, WriterExit, backoff, run_writer};
 use feedloop_events::{Lineage, StreamKind, decode};
 use feedloop_storage::{LandingZone, PartitionKey};
@@ -123,6 +123,8 @@ struct Part {
     skip_below: i64,
     jobs: mpsc::Sender<FlushJob>,
     owned: Arc<AtomicBool>,
+    /// Consumed and committed offsets, shared with the writer and `/metrics`.
+    offsets: Arc<PartitionOffsets>,
     writer: JoinHandle<WriterExit>,
 }
 
@@ -281,6 +283,9 @@ impl Loop {
                             // Buffered events are dropped: they were neither landed nor
                             // committed, so the next owner reads them again.
                             part.owned.store(false, Ordering::Release);
+                            if let Ok(mut o) = self.metrics.offsets.lock() {
+                                o.remove(&tp);
+                            }
                             drop(part.jobs);
                             self.retired.insert(tp, part.writer);
                         }
@@ -406,6 +411,10 @@ impl Loop {
             }
             tracing::info!(partition = %key, committed = ?hint, resume = ?next, last_file = ?resume.last_file.as_ref().map(|p| p.to_string()), "partition assigned");
             let owned = Arc::new(AtomicBool::new(true));
+            let offsets = Arc::new(PartitionOffsets::new(next));
+            if let Ok(mut o) = self.metrics.offsets.lock() {
+                o.insert(tp.clone(), Arc::clone(&offsets));
+            }
             let (jobs, mut rx) = mpsc::channel(4);
             let env = WriterEnv {
                 landing: self.landing.clone(),
@@ -413,6 +422,7 @@ impl Loop {
                 dead_letters: self.dead_letters.clone(),
                 metrics: Arc::clone(&self.metrics),
                 owned: Arc::clone(&owned),
+                offsets: Arc::clone(&offsets),
                 max_attempts: self.config.landing_max_attempts,
             };
             let failures = self.failures.clone();
@@ -462,6 +472,7 @@ impl Loop {
                     skip_below: next.unwrap_or(i64::MIN),
                     jobs,
                     owned,
+                    offsets,
                     writer,
                 },
             );
@@ -523,6 +534,9 @@ impl Loop {
         if buf.start.is_none() {
             buf.start = Some(part.next_start.unwrap_or(offset));
             buf.opened_at = Instant::now();
+            if part.next_start.is_none() {
+                part.offsets.starts_at(offset);
+            }
         }
         match decode(part.key.stream, payload, limits) {
             Ok(event) => {
@@ -560,6 +574,7 @@ impl Loop {
             }
         }
         buf.end = offset;
+        part.offsets.consumed(offset);
         buf.messages += 1;
         buf.raw_bytes += payload.len();
         if buf.builder.len() >= self.config.flush_max_events

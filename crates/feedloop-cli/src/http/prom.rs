@@ -20,6 +20,7 @@ pub const METRIC_NAMES: &[&str] = &[
     "feedloop_landed_bytes_total",
     "feedloop_files_landed_total",
     "feedloop_consumer_lag_messages",
+    "feedloop_uncommitted_messages",
     "feedloop_assigned_partitions",
     "feedloop_landing_retries_total",
     "feedloop_consumer_errors_total",
@@ -191,6 +192,17 @@ pub async fn render(st: &HttpState) -> String {
         "gauge",
         "Consumer lag per assigned partition (messages).",
         &lag,
+    );
+    let uncommitted: Vec<_> = m
+        .uncommitted()
+        .into_iter()
+        .map(|((t, p), v)| (vec![("topic", t), ("partition", p.to_string())], v as f64))
+        .collect();
+    e.family(
+        "feedloop_uncommitted_messages",
+        "gauge",
+        "Messages this process consumed past the offset it last committed, per owned partition (buffered, being landed, or landed and awaiting the commit).",
+        &uncommitted,
     );
     let assigned = m.assigned.lock().map(|a| a.len()).unwrap_or(0) as f64;
     e.family(
