@@ -17,7 +17,6 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 fn flood_size() -> usize {
@@ -84,12 +83,14 @@ struct Flood {
     msgs: Vec<(Option<String>, Vec<u8>)>,
     valid: usize,
     bad_by_kind: BTreeMap<&'static str, usize>,
+    /// Index in `msgs` of the first hostile message.
+    first_bad: Option<usize>,
 }
 
 fn flood(n: usize, seed: u64) -> Flood {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut msgs = Vec::with_capacity(n);
-    let (mut valid, mut bad_by_kind) = (0, BTreeMap::new());
+    let (mut valid, mut bad_by_kind, mut first_bad) = (0, BTreeMap::new(), None);
     for i in 0..n {
         if rng.random_bool(0.5) {
             msgs.push((
@@ -106,6 +107,7 @@ fn flood(n: usize, seed: u64) -> Flood {
             };
             let (kind, bytes) = hostile(k, i, &mut rng);
             *bad_by_kind.entry(kind).or_insert(0) += 1;
+            first_bad.get_or_insert(i);
             msgs.push((Some(format!("k{i}")), bytes));
         }
     }
@@ -113,6 +115,7 @@ fn flood(n: usize, seed: u64) -> Flood {
         msgs,
         valid,
         bad_by_kind,
+        first_bad,
     }
 }
 
@@ -263,10 +266,33 @@ async fn an_unwritable_dead_letter_topic_pauses_consumption_instead_of_dropping(
     let metrics = run.metrics();
     let running = harness::RunningIngest::start(run);
     tokio::time::sleep(Duration::from_secs(8)).await;
-    // Nothing past the first bad event was landed or committed, nothing dropped.
+    // One partition and one producer without errors: offsets follow `msgs`.
+    // Ingest stops at the first bad event, whose dead letter cannot be written:
+    // nothing at or past it is landed or committed, and nothing is dropped.
+    let first_bad = f.first_bad.expect("the flood holds bad events") as i64;
+    let valid_after = f.valid as i64 - first_bad;
+    assert!(
+        valid_after > 1_000,
+        "too few valid events past the first bad one"
+    );
     let s = metrics.predictions.snapshot();
     assert_eq!(s.dead_lettered, 0, "{s:?}");
-    assert!((s.landed as usize) < f.valid, "{s:?}");
+    let landed = harness::one_row_of_ints(
+        &storage,
+        "SELECT count(*), coalesce(max(_offset), -1) FROM predictions",
+    )
+    .await;
+    assert!(
+        landed[1] < first_bad,
+        "offset {} landed past the first bad event (offset {first_bad}) while its dead letter was unwritten",
+        landed[1]
+    );
+    for (p, committed) in harness::committed_offsets(&brokers, "dlq-down", "predictions", 1) {
+        assert!(
+            committed.is_none_or(|o| o <= first_bad),
+            "partition {p}: committed {committed:?} past the first bad event ({first_bad})"
+        );
+    }
     assert!(!running.task.is_finished());
 
     cluster.clear_request_errors(RDKafkaApiKey::Produce);
@@ -286,5 +312,4 @@ async fn an_unwritable_dead_letter_topic_pauses_consumption_instead_of_dropping(
         (f.valid as i64, f.valid as i64)
     );
     assert_eq!(read_dead_letters(&brokers, bad), bad);
-    let _ = Ordering::Relaxed;
 }

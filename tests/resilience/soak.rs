@@ -1,7 +1,8 @@
 //! A bounded soak in the test suite (the 10M-event one is `benches/soak.rs`):
 //! `feedloop run` with window jobs and a scheduled export over a continuous
-//! stream, sampled every round — no file-descriptor growth once warm, threads
-//! within the pools' caps, and every event landed once.
+//! stream, sampled every round — no file-descriptor growth once warm, tokio's
+//! threads within the runtime's caps, librdkafka's no more than when warm, and
+//! every event landed once.
 
 use crate::harness::{self, FeedloopProc, Nisshi};
 use std::time::Duration;
@@ -31,6 +32,13 @@ async fn a_bounded_soak_leaks_no_file_descriptors_or_threads() {
     let mut valid = 0usize;
     let mut warm: Option<(usize, usize)> = None;
     let mut samples = Vec::new();
+    // (tokio threads, other threads): workers + blocking pool, librdkafka's and the rest.
+    let threads_by_kind = || {
+        let names = harness::thread_names(pid);
+        let tokio = names.get("tokio-rt-worker").copied().unwrap_or(0);
+        (tokio, names.values().sum::<usize>() - tokio, names)
+    };
+    let mut thread_samples = Vec::new();
     let p = harness::producer(&broker.brokers);
     for round in 0..20i64 {
         let t = feedloop_cli::traffic::generate(&feedloop_cli::traffic::TrafficSpec {
@@ -52,14 +60,15 @@ async fn a_bounded_soak_leaks_no_file_descriptors_or_threads() {
             let exported = std::fs::read_dir(storage.join("datasets")).is_ok();
             if windows > 0 && exported {
                 // One more round for the pools to settle.
-                warm = Some((sample.1, sample.2));
+                warm = Some((sample.1, threads_by_kind().1));
                 continue;
             }
         } else {
             samples.push(sample);
+            thread_samples.push(threads_by_kind());
         }
     }
-    let (warm_fds, warm_threads) = warm.expect("windows and exports never started");
+    let (warm_fds, warm_other_threads) = warm.expect("windows and exports never started");
     let st = storage.clone();
     let done = harness::wait_for(Duration::from_secs(120), || {
         let st = st.clone();
@@ -71,6 +80,7 @@ async fn a_bounded_soak_leaks_no_file_descriptors_or_threads() {
     for _ in 0..5 {
         tokio::time::sleep(Duration::from_secs(1)).await;
         settled.push(harness::proc_sample(pid).expect("feedloop run is alive"));
+        thread_samples.push(threads_by_kind());
     }
     assert!(run.terminate(Duration::from_secs(60)), "unclean shutdown");
     assert!(done, "not everything landed");
@@ -80,7 +90,8 @@ async fn a_bounded_soak_leaks_no_file_descriptors_or_threads() {
     // or an export reading many files at once, more of them on a loaded
     // machine) opens descriptors for a moment and closes them.
     eprintln!(
-        "soak: warm (fds, threads) = ({warm_fds}, {warm_threads}); samples (rss MiB, fds, threads): {samples:?}; settled: {settled:?}"
+        "soak: warm (fds, non-tokio threads) = ({warm_fds}, {warm_other_threads}); samples (rss MiB, fds, threads): {samples:?}; settled: {settled:?}; last threads by name: {:?}",
+        thread_samples.last().map(|t| &t.2)
     );
     assert!(samples.len() >= 5, "too few warm rounds: {samples:?}");
     let settled_fds = settled.iter().map(|s| s.1).min().unwrap_or(usize::MAX);
@@ -88,12 +99,23 @@ async fn a_bounded_soak_leaks_no_file_descriptors_or_threads() {
         settled_fds <= warm_fds + 8,
         "file descriptors grew: warm {warm_fds}, after the stream {settled:?} (during: {samples:?})"
     );
-    samples.extend(settled);
-    let max_threads = samples.iter().map(|s| s.2).max().unwrap_or(0);
-    // Threads come from pools that grow in steps under load (tokio's blocking
-    // pool caps at 512); a leak would pass that cap.
+    // tokio's threads: its workers (one per core) plus at most the blocking
+    // pool's cap that `feedloop` sets; a burst of blocking calls may fill the
+    // pool, never pass it.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let tokio_cap = cores + feedloop_cli::MAX_BLOCKING_THREADS;
+    let max_tokio = thread_samples.iter().map(|t| t.0).max().unwrap_or(0);
     assert!(
-        max_threads <= 600,
-        "threads grew past the pools' caps (warm: {warm_threads}): {samples:?}"
+        max_tokio <= tokio_cap,
+        "{max_tokio} tokio threads, past {cores} workers + {} blocking",
+        feedloop_cli::MAX_BLOCKING_THREADS
+    );
+    // Every other thread belongs to a long-lived client (librdkafka's per
+    // client and broker, the producers' pollers): none is added once warm.
+    let max_other = thread_samples.iter().map(|t| t.1).max().unwrap_or(0);
+    assert!(
+        max_other <= warm_other_threads,
+        "threads other than tokio's grew from {warm_other_threads} to {max_other}: {:?}",
+        thread_samples.iter().max_by_key(|t| t.1).map(|t| &t.2)
     );
 }

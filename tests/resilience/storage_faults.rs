@@ -20,7 +20,6 @@ use object_store::{
     CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
     PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions,
 };
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -214,22 +213,12 @@ fn storages(faults: &Arc<Faults>) -> (Storage, Storage) {
 /// Every committed offset of the group is at most the storage's resume point:
 /// Kafka never got ahead of durable data.
 async fn assert_commits_behind_storage(brokers: &str, group: &str, storage: &Storage) {
-    let c: BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", group)
-        .create()
-        .unwrap();
-    let mut tpl = rdkafka::TopicPartitionList::new();
-    for p in 0..3 {
-        tpl.add_partition("predictions", p);
-    }
-    let committed = c.committed_offsets(tpl, Duration::from_secs(10)).unwrap();
     let zone = LandingZone::new(storage.clone());
-    for e in committed.elements() {
+    for (partition, committed) in harness::committed_offsets(brokers, group, "predictions", 3) {
         let key = PartitionKey {
             stream: StreamKind::Predictions,
             topic: "predictions".into(),
-            partition: e.partition(),
+            partition,
         };
         let next = zone
             .resume_point(&key, None)
@@ -237,11 +226,10 @@ async fn assert_commits_behind_storage(brokers: &str, group: &str, storage: &Sto
             .unwrap()
             .next_offset
             .unwrap_or(0);
-        if let rdkafka::Offset::Offset(o) = e.offset() {
+        if let Some(o) = committed {
             assert!(
                 o <= next,
-                "partition {}: committed {o} past the durable data (resume point {next})",
-                e.partition()
+                "partition {partition}: committed {o} past the durable data (resume point {next})"
             );
         }
     }

@@ -17,11 +17,19 @@ pub mod traffic;
 use clap::Parser;
 use std::process::ExitCode;
 
+/// The most threads the runtime's blocking pool may hold (tokio's default is
+/// 512). Local object-store calls, Parquet encoding and broker metadata reads
+/// run there; a burst of them (a window job catching up over many files) took
+/// the pool past 100 threads, which then stayed, kept alive by the periodic
+/// jobs. Past this cap blocking calls queue instead; 64 keeps both cores busy.
+pub const MAX_BLOCKING_THREADS: usize = 64;
+
 /// Entry point of the `feedloop` binary.
 pub fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
         .build()
     {
         Ok(r) => r,
