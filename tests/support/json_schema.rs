@@ -115,3 +115,19 @@ impl Schema {
         }
     }
 }
+
+/// A copy of `v` with the field at `pointer` (a JSON pointer) set to `to`, or
+/// removed when `to` is `None`: a valid document broken in one place.
+pub fn with_field(v: &Value, pointer: &str, to: Option<Value>) -> Value {
+    let mut bad = v.clone();
+    let (parent, key) = pointer.rsplit_once('/').expect("a JSON pointer");
+    let obj = bad
+        .pointer_mut(parent)
+        .and_then(Value::as_object_mut)
+        .unwrap_or_else(|| panic!("no object at {parent}"));
+    match to {
+        Some(v) => obj.insert(key.into(), v),
+        None => obj.remove(key),
+    };
+    bad
+}

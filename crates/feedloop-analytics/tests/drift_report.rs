@@ -98,6 +98,19 @@ fn named(cases: &[Case], side: impl Fn(&Case) -> &Col) -> Vec<(&str, &Col)> {
     cases.iter().map(|c| (c.name.as_str(), side(c))).collect()
 }
 
+/// The fixture cases grouped by their longest side, so that each group's file
+/// pair holds columns of one length.
+fn by_row_count(cases: &[Case]) -> BTreeMap<usize, Vec<Case>> {
+    let mut groups: BTreeMap<usize, Vec<Case>> = BTreeMap::new();
+    for c in cases {
+        groups
+            .entry(c.reference.len().max(c.current.len()))
+            .or_default()
+            .push(c.clone());
+    }
+    groups
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fixture_columns_from_parquet() {
     let cases = fixture_cases();
@@ -105,13 +118,7 @@ async fn fixture_columns_from_parquet() {
     // One file pair per row count: padding short columns with nulls would turn
     // integer columns into integers with nulls, which Evidently (and so
     // feedloop) compares as numerical, not as the fixture's categories.
-    let mut groups: BTreeMap<usize, Vec<Case>> = BTreeMap::new();
-    for c in &cases {
-        groups
-            .entry(c.reference.len().max(c.current.len()))
-            .or_default()
-            .push(c.clone());
-    }
+    let groups = by_row_count(&cases);
     let dir = tempfile::tempdir().unwrap();
     let mut checked = 0;
     for (n, group) in &groups {
@@ -162,13 +169,7 @@ async fn fixture_columns_from_parquet() {
 async fn fixture_columns_from_csv() {
     let cases = fixture_cases();
     // One CSV per row count, so that short columns are not padded with thousands of empty fields.
-    let mut groups: BTreeMap<usize, Vec<Case>> = BTreeMap::new();
-    for c in &cases {
-        groups
-            .entry(c.reference.len().max(c.current.len()))
-            .or_default()
-            .push(c.clone());
-    }
+    let groups = by_row_count(&cases);
     let dir = tempfile::tempdir().unwrap();
     let mut checked = 0;
     for (n, group) in &groups {
@@ -320,16 +321,7 @@ async fn json_shape_and_schema() {
     // …and a report broken in one place is rejected there.
     let name = &cases[0].name;
     let col = format!("/columns/{name}");
-    let broken = |pointer: &str, to: Option<Value>| {
-        let mut bad = j.clone();
-        let (parent, key) = pointer.rsplit_once('/').unwrap();
-        let obj = bad.pointer_mut(parent).unwrap().as_object_mut().unwrap();
-        match to {
-            Some(v) => obj.insert(key.into(), v),
-            None => obj.remove(key),
-        };
-        bad
-    };
+    let broken = |pointer: &str, to: Option<Value>| json_schema::with_field(&j, pointer, to);
     let broken_cases: [(String, Option<Value>, String); 10] = [
         (format!("{col}/score"), None, col.clone()),
         (
