@@ -258,7 +258,7 @@ async fn exported_manifests_validate_and_broken_ones_do_not() {
 
     // A real manifest broken in one field is rejected at that field.
     let wrong = m(0);
-    let broken = |pointer: &str, to: Option<Value>| json_schema::with_field(&wrong, pointer, to);
+    let broken = |pointer: &str, to: Option<Value>| json_schema::with_field(wrong, pointer, to);
     let version = wrong["version"].as_str().unwrap();
     let cases: Vec<(&str, Option<Value>, &str)> = vec![
         ("/format_version", Some(json!(2)), "/format_version"),
