@@ -158,7 +158,7 @@ async fn scrape(port: u16) -> Option<Scrape> {
     let body = tokio::task::spawn_blocking(move || harness::scrape_metrics(port))
         .await
         .unwrap()?;
-    let sum = |name| harness::metric_sum(&body, name).unwrap_or(0.0);
+    let sum = |name| harness::prometheus::metric_sum(&body, name).unwrap_or(0.0);
     Some(Scrape {
         at: Instant::now(),
         assigned: sum("feedloop_assigned_partitions"),

@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub mod http_client;
+pub mod prometheus;
 #[allow(unused_imports)] // not every test binary uses all of it
 pub use http_client::{Resp, http, wait_http};
 
@@ -356,26 +357,6 @@ pub fn scrape_metrics(port: u16) -> Option<String> {
     std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     let r = http(port, "GET", "/metrics", None, None);
     (r.status == 200).then_some(r.body)
-}
-
-/// The sum of a metric family's samples (over all label sets) in a Prometheus
-/// text exposition; `None` when the family has no sample.
-pub fn metric_sum(exposition: &str, name: &str) -> Option<f64> {
-    let mut sum = None;
-    for line in exposition.lines().filter(|l| !l.starts_with('#')) {
-        let Some(rest) = line.strip_prefix(name) else {
-            continue;
-        };
-        if !(rest.starts_with(' ') || rest.starts_with('{')) {
-            continue; // another family sharing the prefix
-        }
-        let value = rest
-            .rsplit_once(' ')
-            .and_then(|(_, v)| v.parse::<f64>().ok());
-        let value = value.unwrap_or_else(|| panic!("bad sample line {line:?}"));
-        *sum.get_or_insert(0.0) += value;
-    }
-    sum
 }
 
 /// The integers of the one row `sql` returns over `storage`'s tables.
