@@ -46,7 +46,7 @@ use crate::alert::{
     Alert, AlertState, DriftVerdict, Observation, SeriesKey, alert_id, band_label, rfc3339,
     subject, value_label, window_label,
 };
-use crate::rules::{AlertsConfig, Band, Rule, Severity, Side};
+use crate::rules::{AlertsConfig, Band, Direction, Rule, Severity, Side};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 
@@ -141,6 +141,20 @@ impl AlertEngine {
     /// Alerts currently firing.
     pub fn open_alerts(&self) -> impl Iterator<Item = &Alert> {
         self.state.series.values().filter_map(|s| s.open.as_ref())
+    }
+
+    /// The band the next value of `key` is judged against — the one
+    /// [`AlertEngine::observe`] would use for it now (σ floor, truncation
+    /// correction, `min_history` and the metric's overrides included), and the
+    /// sides on which leaving it breaches. `None` for a series not seen yet,
+    /// one still filling its first `min_history` windows, and drift-test series
+    /// (they follow their verdict, not a band). Pure: read it before `observe`.
+    pub fn band(&self, key: &SeriesKey) -> Option<(Band, Direction)> {
+        let s = self.state.series.get(&key.canonical())?;
+        let rule = self.config.rule(&key.metric);
+        // As in `observe_sigma`: only the newest `rule.history` values count.
+        let skip = s.history.len().saturating_sub(rule.history);
+        Band::of(s.history.iter().skip(skip), &rule).map(|b| (b, rule.direction))
     }
 
     /// Feeds one closed window; returns the alerts it causes (none, one firing,

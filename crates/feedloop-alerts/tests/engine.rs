@@ -514,4 +514,34 @@ proptest! {
             prop_assert_eq!(engine.open_alerts().count(), usize::from(open.is_some()));
         }
     }
+
+    /// `AlertEngine::band`, read before a window, is the band that window is
+    /// judged against: with `consecutive = 1`, a value fires exactly when it
+    /// leaves that band on an alerting side while no alert is open, and the
+    /// alert reports that band's mean, effective σ and k (what the page draws).
+    #[test]
+    fn band_read_before_a_window_is_the_band_it_is_judged_against(
+        values in prop::collection::vec(prop_oneof![Just(10.0), 0.0..20.0f64, 50.0..60.0f64, -40.0..-30.0f64], 1..200),
+        k in 1.0..4.0f64,
+        history in 8usize..30,
+        direction in prop_oneof![Just(Direction::Both), Just(Direction::Up), Just(Direction::Down)],
+    ) {
+        let mut config = cfg(k);
+        config.history = history;
+        config.direction = direction;
+        let mut engine = AlertEngine::new(config);
+        let key = key("m", "x", None);
+        for (i, v) in values.iter().enumerate() {
+            let band = engine.band(&key);
+            let was_open = engine.open_alerts().count() == 1;
+            let alerts = engine.observe(&obs(&key, i as i64, *v));
+            let firing: Vec<_> = alerts.iter().filter(|a| a.state == AlertState::Firing).collect();
+            let breach = band.and_then(|(b, d)| b.outside(*v).filter(|s| d.matches(*s)));
+            prop_assert_eq!(firing.len(), usize::from(breach.is_some() && !was_open), "window {}: {:?}", i, band);
+            for a in firing {
+                let (b, _) = band.expect("a firing alert has a band");
+                prop_assert_eq!((a.mean, a.sigma, a.k), (Some(b.mean), Some(b.sigma_eff), Some(b.k)));
+            }
+        }
+    }
 }
