@@ -12,7 +12,6 @@ pub mod config;
 pub mod http;
 pub mod jobs;
 pub mod output;
-pub mod traffic;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -7,12 +7,12 @@
 
 use crate::cli::OutputFormat;
 use crate::config::Config;
-use crate::traffic::{Msg, TrafficSpec, generate};
 use anyhow::{Context, bail};
 use feedloop_analytics::LandingSession;
 use feedloop_events::StreamKind;
 use feedloop_ingest::{Ingest, IngestConfig, KafkaConfig};
 use feedloop_storage::{LandingZone, Storage};
+use feedloop_traffic::{Msg, TrafficSpec, generate};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::mocking::MockCluster;
