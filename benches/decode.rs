@@ -2,9 +2,9 @@
 //! batch, batch → Parquet (zstd). `cargo bench --bench decode`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use feedloop_cli::traffic::{TrafficSpec, generate};
 use feedloop_events::{BatchBuilder, Limits, Lineage, StreamKind, decode};
 use feedloop_storage::{LandingZone, PartitionKey, Storage};
+use feedloop_traffic::{TrafficSpec, generate};
 use std::hint::black_box;
 
 fn bench(c: &mut Criterion) {

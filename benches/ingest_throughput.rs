@@ -82,7 +82,7 @@ async fn main() {
     let partitions = 8;
     let broker = harness::Nisshi::start();
     broker.create_feedloop_topics(partitions);
-    let traffic = feedloop_cli::traffic::generate(&feedloop_cli::traffic::TrafficSpec {
+    let traffic = feedloop_traffic::generate(&feedloop_traffic::TrafficSpec {
         predictions_per_model: n / 2,
         bad_rate: 0.0,
         ..Default::default()

@@ -143,9 +143,9 @@ every = "60s"
     .unwrap();
 
     // Traffic in one-hour chunks of event time, produced while `feedloop run` consumes.
-    let spec = feedloop_cli::traffic::TrafficSpec::default();
+    let spec = feedloop_traffic::TrafficSpec::default();
     const PER_MODEL_PER_CHUNK: usize = 60_000;
-    let probe = feedloop_cli::traffic::generate(&feedloop_cli::traffic::TrafficSpec {
+    let probe = feedloop_traffic::generate(&feedloop_traffic::TrafficSpec {
         predictions_per_model: PER_MODEL_PER_CHUNK,
         span_ms: 3_600_000,
         bad_rate: 0.001,
@@ -178,7 +178,7 @@ every = "60s"
             let mut total = 0usize;
             let mut valid = 0usize;
             for c in 0..chunks {
-                let t = feedloop_cli::traffic::generate(&feedloop_cli::traffic::TrafficSpec {
+                let t = feedloop_traffic::generate(&feedloop_traffic::TrafficSpec {
                     predictions_per_model: PER_MODEL_PER_CHUNK,
                     span_ms: 3_600_000,
                     start_ms: spec.start_ms + c as i64 * 3_600_000,

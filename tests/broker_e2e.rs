@@ -34,7 +34,7 @@ async fn cli_produce_run_query_against_a_real_broker() {
     let dir = tempfile::tempdir().unwrap();
     let storage = dir.path().join("store");
     let cfg = harness::write_config(dir.path(), &broker.brokers, "e2e", &storage, "500ms");
-    let traffic = feedloop_cli::traffic::generate(&feedloop_cli::traffic::TrafficSpec {
+    let traffic = feedloop_traffic::generate(&feedloop_traffic::TrafficSpec {
         predictions_per_model: 1500,
         bad_rate: 0.0,
         ..Default::default()
@@ -378,10 +378,10 @@ async fn run_raises_and_resolves_alerts_on_kafka_webhook_and_log() {
     std::fs::write(&cfg, body).unwrap();
 
     // 36 one-minute windows; house-price latency ×4 and a spam-filter drift from minute 24 to 28.
-    let spec = feedloop_cli::traffic::TrafficSpec::default();
+    let spec = feedloop_traffic::TrafficSpec::default();
     let incident = (spec.start_ms + 24 * MINUTE, spec.start_ms + 28 * MINUTE);
     const PER_MINUTE: usize = 400;
-    let traffic = feedloop_cli::traffic::generate(&feedloop_cli::traffic::TrafficSpec {
+    let traffic = feedloop_traffic::generate(&feedloop_traffic::TrafficSpec {
         predictions_per_model: 36 * PER_MINUTE,
         span_ms: 36 * MINUTE,
         incident: Some(incident),
@@ -517,7 +517,7 @@ async fn scheduled_export_in_run_writes_the_user_labelled_wrong_predictions() {
     let mut body = std::fs::read_to_string(&cfg).unwrap();
     body.push_str("[windows]\nenabled = false\n[[export.datasets]]\nname = \"retrain\"\nmodel = \"spam-filter\"\npolicy = \"wrong\"\nevery = \"2s\"\n");
     std::fs::write(&cfg, body).unwrap();
-    let traffic = feedloop_cli::traffic::generate(&feedloop_cli::traffic::TrafficSpec {
+    let traffic = feedloop_traffic::generate(&feedloop_traffic::TrafficSpec {
         predictions_per_model: 3000,
         bad_rate: 0.0,
         ..Default::default()

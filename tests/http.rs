@@ -116,7 +116,7 @@ fn metrics_probes_api_and_corrections() {
         m.headers
     );
     let (types, samples) = parse_prometheus(&m.body);
-    for name in feedloop_cli::http::prom::METRIC_NAMES {
+    for name in feedloop_server::http::prom::METRIC_NAMES {
         assert!(
             types.contains_key(*name),
             "{name} missing from /metrics:\n{}",

@@ -3,10 +3,10 @@
 
 mod harness;
 
-use feedloop_cli::traffic::{TrafficSpec, generate};
 use feedloop_events::StreamKind;
 use feedloop_ingest::{Ingest, IngestConfig, IngestMetrics, KafkaConfig};
 use feedloop_storage::{LandingZone, Storage};
+use feedloop_traffic::{TrafficSpec, generate};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::mocking::MockCluster;

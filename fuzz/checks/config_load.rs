@@ -1,4 +1,4 @@
-// Invariants of the config loader `feedloop_cli::config::Config::load`, shared
+// Invariants of the config loader `feedloop_cli::config::ConfigFile::load`, shared
 // (via `include!`) by the fuzz target `fuzz/fuzz_targets/config_load.rs` and the
 // regression test `crates/feedloop-cli/tests/fuzz_regressions.rs`. No inner
 // attributes or `//!` comments, so it can be included anywhere.
@@ -22,7 +22,8 @@
 // * `Err(e)`: the message is non-empty and names a key in backticks, unless the
 //   file is not UTF-8 or not TOML at all (then it names the file).
 
-use feedloop_cli::config::Config;
+use feedloop_cli::config::ConfigFile;
+use feedloop_server::config::Config;
 use feedloop_ingest::config::is_secret_option;
 use std::path::{Path, PathBuf};
 

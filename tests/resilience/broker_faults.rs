@@ -32,14 +32,14 @@ async fn serve_http(
     storage: &Storage,
     metrics: std::sync::Arc<feedloop_ingest::metrics::IngestMetrics>,
 ) -> (u16, tokio::sync::watch::Sender<bool>) {
-    let mut config = feedloop_cli::config::Config::default();
+    let mut config = feedloop_server::config::Config::default();
     config.kafka.brokers = brokers.to_string();
-    let state = feedloop_cli::http::HttpState::new(&config, storage.clone(), metrics, None)
+    let state = feedloop_server::http::HttpState::new(&config, storage.clone(), metrics, None)
         .await
         .unwrap();
     let port = harness::free_port();
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
-    tokio::spawn(feedloop_cli::http::serve(
+    tokio::spawn(feedloop_server::http::serve(
         state,
         ([127, 0, 0, 1], port).into(),
         async move {

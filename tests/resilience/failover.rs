@@ -73,11 +73,11 @@ async fn killing_the_jobs_holder_twice_leaves_no_gap_and_no_double_alert() {
     ));
     std::fs::write(&cfg, body).unwrap();
 
-    let spec = feedloop_cli::traffic::TrafficSpec::default();
+    let spec = feedloop_traffic::TrafficSpec::default();
     let incident = (spec.start_ms + 24 * MINUTE, spec.start_ms + 28 * MINUTE);
     const PER_MINUTE: usize = 400;
     const MINUTES: usize = 40;
-    let traffic = feedloop_cli::traffic::generate(&feedloop_cli::traffic::TrafficSpec {
+    let traffic = feedloop_traffic::generate(&feedloop_traffic::TrafficSpec {
         predictions_per_model: MINUTES * PER_MINUTE,
         span_ms: MINUTES as i64 * MINUTE,
         incident: Some(incident),

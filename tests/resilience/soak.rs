@@ -28,7 +28,7 @@ async fn a_bounded_soak_leaks_no_file_descriptors_or_threads() {
     // 20 rounds of 10 minutes of event time each, produced as a live stream.
     // Warm-up: until a window has closed and an export version exists (every
     // component has started its pools); then each round is sampled.
-    let spec = feedloop_cli::traffic::TrafficSpec::default();
+    let spec = feedloop_traffic::TrafficSpec::default();
     let mut valid = 0usize;
     let mut warm: Option<(usize, usize)> = None;
     let mut samples = Vec::new();
@@ -41,7 +41,7 @@ async fn a_bounded_soak_leaks_no_file_descriptors_or_threads() {
     let mut thread_samples = Vec::new();
     let p = harness::producer(&broker.brokers);
     for round in 0..20i64 {
-        let t = feedloop_cli::traffic::generate(&feedloop_cli::traffic::TrafficSpec {
+        let t = feedloop_traffic::generate(&feedloop_traffic::TrafficSpec {
             predictions_per_model: 2_000,
             span_ms: 600_000,
             start_ms: spec.start_ms + round * 600_000,

@@ -6,6 +6,7 @@
 //! producers; and a rejected setting never echoes a secret.
 
 use feedloop_alerts::KafkaSink;
+use feedloop_cli::config::ConfigFile;
 use feedloop_ingest::KafkaConfig;
 use feedloop_ingest::dead_letter::DeadLetterProducer;
 use feedloop_ingest::pipeline::consumer_config;
@@ -31,7 +32,7 @@ fn security_options(ca: &Path) -> Vec<(&'static str, String)> {
 }
 
 /// Loads a config file the way `feedloop run` does.
-fn load(dir: &Path, options: &[(&str, String)], extra: &str) -> feedloop_cli::config::Config {
+fn load(dir: &Path, options: &[(&str, String)], extra: &str) -> feedloop_server::config::Config {
     let mut toml =
         String::from("[kafka]\nbrokers = \"kafka-1:9093,kafka-2:9093\"\n\n[kafka.options]\n");
     for (k, v) in options {
@@ -40,7 +41,7 @@ fn load(dir: &Path, options: &[(&str, String)], extra: &str) -> feedloop_cli::co
     toml.push_str(extra);
     let p = dir.join("feedloop.toml");
     std::fs::write(&p, toml).unwrap();
-    feedloop_cli::config::Config::load(Some(&p)).unwrap()
+    feedloop_server::config::Config::load(Some(&p)).unwrap()
 }
 
 fn setup() -> (tempfile::TempDir, std::path::PathBuf) {
@@ -64,7 +65,7 @@ fn client_configs(kafka: &KafkaConfig) -> Vec<(&'static str, ClientConfig)> {
         ),
         (
             "corrections producer",
-            feedloop_cli::commands::produce::producer_config(&kafka.brokers, &kafka.options),
+            feedloop_server::kafka_producer::producer_config(&kafka.brokers, &kafka.options),
         ),
     ]
 }
@@ -122,10 +123,10 @@ async fn librdkafka_accepts_tls_and_sasl_settings() {
             .unwrap_or_else(|e| panic!("dead-letter producer with {mechanism}: {e}"));
         KafkaSink::new(&kafka.brokers, &kafka.topics.alerts, &kafka.options)
             .unwrap_or_else(|e| panic!("alerts producer with {mechanism}: {e}"));
-        let _producer = feedloop_cli::commands::produce::producer(&kafka.brokers, &kafka.options)
+        let _producer = feedloop_server::kafka_producer::producer(&kafka.brokers, &kafka.options)
             .unwrap_or_else(|e| panic!("corrections producer with {mechanism}: {e:#}"));
         let _: FutureProducer =
-            feedloop_cli::commands::produce::producer_config(&kafka.brokers, &kafka.options)
+            feedloop_server::kafka_producer::producer_config(&kafka.brokers, &kafka.options)
                 .create()
                 .unwrap();
     }
@@ -184,7 +185,7 @@ fn rejected_secret_settings_are_reported_without_their_value() {
         ),
         (
             "corrections producer",
-            feedloop_cli::commands::produce::producer(&kafka.brokers, &kafka.options)
+            feedloop_server::kafka_producer::producer(&kafka.brokers, &kafka.options)
                 .err()
                 .map(|e| (format!("{e:#}"), format!("{e:?}"))),
         ),

@@ -6,6 +6,7 @@
 //! query against an S3 endpoint that refuses it, misspelt secret options that
 //! librdkafka rejects, environment overrides, and every `--help`.
 
+use feedloop_cli::config::ConfigFile;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -625,7 +626,7 @@ fn help_never_shows_secrets() {
 fn debug_printing_of_config_sections_redacts_secrets() {
     let s = Setup::new();
     let cfg = s.write("full.toml", &s.full_config(""));
-    let config = feedloop_cli::config::Config::load(Some(Path::new(&cfg))).unwrap();
+    let config = feedloop_server::config::Config::load(Some(Path::new(&cfg))).unwrap();
     assert_eq!(config.kafka.options["sasl.password"], SASL_PASSWORD);
     assert_eq!(config.http.token.as_deref(), Some(HTTP_TOKEN));
     for shown in [
@@ -655,7 +656,7 @@ fn numeric_secrets_load_as_their_text() {
              [http]\ntoken = {NUMERIC_TOKEN}\n[export.privacy]\nhash_key = {NUMERIC_HASH_KEY}\n"
         ),
     );
-    let config = feedloop_cli::config::Config::load(Some(Path::new(&cfg))).unwrap();
+    let config = feedloop_server::config::Config::load(Some(Path::new(&cfg))).unwrap();
     assert_eq!(config.kafka.options["sasl.password"], NUMERIC_PASSWORD);
     assert_eq!(config.kafka.options["session.timeout.ms"], "45000");
     assert_eq!(config.http.token.as_deref(), Some(NUMERIC_TOKEN));

@@ -1,7 +1,7 @@
 //! Command-line arguments. Doc comments are the `--help` text.
 
-use crate::config::LogFormat;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use feedloop_analytics::export::PolicyKind;
 use std::path::PathBuf;
 
 /// feedloop — a streaming production-feedback pipeline for ML models.
@@ -14,7 +14,7 @@ use std::path::PathBuf;
 pub struct Cli {
     /// Log format on stderr (overrides `[log] format`).
     #[arg(long, global = true, value_enum, env = "FEEDLOOP_LOG_FORMAT")]
-    pub log_format: Option<LogFormat>,
+    pub log_format: Option<LogFormatArg>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -99,7 +99,7 @@ pub enum Command {
     /// Export a retraining dataset (Parquet, versioned, with a manifest) selected
     /// by a policy from the predictions and their corrections. The last stdout
     /// line is the dataset URL.
-    Export(crate::commands::export::ExportArgs),
+    Export(ExportArgs),
     /// Validate a config file, or events in a file against the event contracts.
     Validate {
         /// Config file to validate (the default config when neither this nor --events is given).
@@ -166,4 +166,83 @@ impl From<StreamArg> for feedloop_events::StreamKind {
             StreamArg::Latency => feedloop_events::StreamKind::Latency,
         }
     }
+}
+
+/// `--log-format`: the values of `[log] format`
+/// ([`feedloop_server::config::LogFormat`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormatArg {
+    Human,
+    Json,
+}
+
+impl From<LogFormatArg> for feedloop_server::config::LogFormat {
+    fn from(f: LogFormatArg) -> Self {
+        match f {
+            LogFormatArg::Human => feedloop_server::config::LogFormat::Human,
+            LogFormatArg::Json => feedloop_server::config::LogFormat::Json,
+        }
+    }
+}
+
+/// Arguments of `feedloop export`.
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    #[arg(long, short, env = "FEEDLOOP_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Model whose predictions to export.
+    #[arg(long)]
+    pub model: String,
+    /// Only this model version.
+    #[arg(long)]
+    pub version: Option<String>,
+    /// Which predictions: wrong (corrected and wrong), corrected, sample (--rate),
+    /// stratified (--cap, --by), uncertain (--boundary, --band), drifted (windows
+    /// and segments with a raised alert in <storage>/alerts/), sql (--where).
+    #[arg(long, value_parser = |s: &str| s.parse::<PolicyKind>())]
+    pub policy: PolicyKind,
+    /// Predictions with ts at or after this instant (RFC 3339).
+    #[arg(long, value_parser = parse_rfc3339)]
+    pub since: Option<i64>,
+    /// Predictions with ts before this instant (RFC 3339).
+    #[arg(long, value_parser = parse_rfc3339)]
+    pub until: Option<i64>,
+    /// Dataset name (default: the policy's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// sample: share of predictions kept, in [0, 1] (deterministic per prediction id and seed).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// sample, stratified: hash seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// stratified: most rows per stratum.
+    #[arg(long)]
+    pub cap: Option<u64>,
+    /// stratified: stratum keys, comma-separated: label, model_version, tag:<name>.
+    #[arg(long, value_delimiter = ',')]
+    pub by: Vec<String>,
+    /// uncertain: decision boundary of output_score [default: 0.5].
+    #[arg(long)]
+    pub boundary: Option<f64>,
+    /// uncertain: half-width of the band around the boundary [default: 0.1].
+    #[arg(long)]
+    pub band: Option<f64>,
+    /// drifted: alert states that count (repeatable; default: any but ok/resolved/inactive/normal).
+    #[arg(long = "alert-state")]
+    pub alert_states: Vec<String>,
+    /// sql: predicate over the feedback view (prediction columns, corrected_label,
+    /// corrected_value, correction_source, correction_ts, correction_count,
+    /// is_corrected, is_wrong).
+    #[arg(long = "where")]
+    pub where_clause: Option<String>,
+    /// Print how many rows each policy would select; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+fn parse_rfc3339(s: &str) -> Result<i64, String> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.timestamp_millis())
+        .map_err(|e| format!("`{s}` is not an RFC 3339 instant ({e}), e.g. 2026-11-23T10:00:00Z"))
 }

@@ -1,125 +1,28 @@
-//! The TOML config of `feedloop run` and friends, with `FEEDLOOP_…` overrides.
+//! Loading the TOML config of `feedloop run` and friends, with `FEEDLOOP_…`
+//! overrides (the types are [`feedloop_server::config`]).
 //!
 //! Every key can be overridden by an environment variable: `FEEDLOOP_` + the key
 //! path in upper case with `__` between levels, e.g. `FEEDLOOP_KAFKA__BROKERS`,
 //! `FEEDLOOP_INGEST__LIMITS__MAX_EVENT_BYTES`. Loading fails at start with the
 //! offending key and what was expected.
 
-use anyhow::{Context, bail};
-use feedloop_ingest::{IngestConfig, KafkaConfig};
+use anyhow::bail;
+use feedloop_server::config::Config;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// The whole config file.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Config {
-    /// `[kafka]`: brokers, consumer group, topics, librdkafka options.
-    pub kafka: KafkaConfig,
-    /// `[storage]`: where the landing zone (and later datasets) live.
-    pub storage: StorageConfig,
-    /// `[ingest]`: batching and validation limits.
-    pub ingest: IngestConfig,
-    /// `[windows]`: event-time windows, segments and references of the window jobs.
-    pub windows: feedloop_analytics::windows::WindowsConfig,
-    /// `[alerts]`: the ±kσ rule and where alerts go.
-    pub alerts: feedloop_alerts::AlertsConfig,
-    /// `[log]`: log format and level.
-    pub log: LogConfig,
-    /// `[export]`: retraining datasets (defaults, privacy rules, scheduled exports).
-    pub export: feedloop_analytics::ExportConfig,
-    /// `[http]`: the HTTP server of `feedloop run` (metrics, probes, API, page).
-    pub http: crate::http::HttpConfig,
-    /// `[cluster]`: how several `feedloop run` instances share the work.
-    pub cluster: ClusterConfig,
-}
+/// The config as a file: read from TOML and the environment, written back as
+/// TOML with its secrets hidden. `use feedloop_cli::config::ConfigFile` brings
+/// `Config::load` into scope.
+pub trait ConfigFile: Sized {
+    /// Loads `path` (when given) over the defaults, then `FEEDLOOP_…` variables,
+    /// then validates.
+    fn load(path: Option<&Path>) -> anyhow::Result<Self>;
 
-/// `[cluster]`. Every instance of a deployment consumes its share of the Kafka
-/// partitions (one consumer group); exactly one at a time — the holder of the
-/// `jobs` lease in storage — runs the window jobs and scheduled exports.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ClusterConfig {
-    /// This instance's name in the lease. Must be unique among the running
-    /// instances; a stable one (e.g. a StatefulSet pod name) lets a restarted
-    /// instance take its lease back at once. Default: `<host>-<pid>-<random>`.
-    pub instance_id: Option<String>,
-    /// How long the jobs lease survives its holder without renewal before
-    /// another instance takes over (the failover time). Renewed every `ttl / 5`.
-    #[serde(with = "humantime_serde")]
-    pub lease_ttl: std::time::Duration,
-}
-
-impl Default for ClusterConfig {
-    fn default() -> Self {
-        ClusterConfig {
-            instance_id: None,
-            lease_ttl: std::time::Duration::from_secs(15),
-        }
-    }
-}
-
-impl ClusterConfig {
-    fn validate(&self) -> anyhow::Result<()> {
-        if self.lease_ttl < std::time::Duration::from_secs(1) {
-            bail!("invalid config: `cluster.lease_ttl`: expected at least 1s");
-        }
-        if self
-            .instance_id
-            .as_deref()
-            .is_some_and(|i| i.trim().is_empty())
-        {
-            bail!("invalid config: `cluster.instance_id`: expected a non-empty name");
-        }
-        Ok(())
-    }
-
-    /// The configured instance id, or `<host>-<pid>-<random>`.
-    pub fn instance_id(&self) -> String {
-        if let Some(id) = &self.instance_id {
-            return id.clone();
-        }
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .ok()
-            .or_else(|| std::env::var("HOSTNAME").ok())
-            .map(|h| h.trim().to_string())
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| "feedloop".into());
-        format!(
-            "{host}-{}-{:08x}",
-            std::process::id(),
-            rand::random::<u32>()
-        )
-    }
-}
-
-/// `[storage]`. `Debug` redacts secret-looking options.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct StorageConfig {
-    /// Storage root: a local path or `file://` URL, or `s3://bucket/prefix`,
-    /// `gs://bucket/prefix`, `az://container/prefix`. Cloud credentials come from
-    /// the usual environment variables (`AWS_ACCESS_KEY_ID`, …).
-    pub url: String,
-    /// Passed to the object store builder as is (e.g. `aws_endpoint`,
-    /// `aws_allow_http`, `aws_region`). Values are text (an all-digit key too).
-    #[serde(deserialize_with = "feedloop_ingest::config::lenient::string_map")]
-    pub options: BTreeMap<String, String>,
-}
-
-impl std::fmt::Debug for StorageConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StorageConfig")
-            .field("url", &self.url)
-            .field(
-                "options",
-                &feedloop_ingest::config::redacted_options(&self.options),
-            )
-            .finish()
-    }
+    /// The config as TOML with secret-looking values replaced by `<redacted>`.
+    fn to_redacted_toml(&self) -> String;
 }
 
 /// Environment variables of option maps, taken verbatim: `FEEDLOOP_KAFKA__OPTIONS__SASL_PASSWORD`
@@ -148,46 +51,8 @@ const ENV_SECRETS: [(&str, &str); 2] = [
     ),
 ];
 
-impl Default for StorageConfig {
-    fn default() -> Self {
-        StorageConfig {
-            url: "./feedloop-data".into(),
-            options: BTreeMap::new(),
-        }
-    }
-}
-
-/// `[log]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct LogConfig {
-    /// `human` or `json`.
-    pub format: LogFormat,
-    /// A `tracing` filter, e.g. `info` or `feedloop_ingest=debug,info`.
-    /// `RUST_LOG` wins when set.
-    pub level: String,
-}
-
-impl Default for LogConfig {
-    fn default() -> Self {
-        LogConfig {
-            format: LogFormat::Human,
-            level: "info".into(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    Human,
-    Json,
-}
-
-impl Config {
-    /// Loads `path` (when given) over the defaults, then `FEEDLOOP_…` variables,
-    /// then validates.
-    pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+impl ConfigFile for Config {
+    fn load(path: Option<&Path>) -> anyhow::Result<Config> {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
         if let Some(p) = path {
             if !p.is_file() {
@@ -246,29 +111,7 @@ impl Config {
         Ok(config)
     }
 
-    /// Checks values beyond their types.
-    pub fn validate(&self) -> anyhow::Result<()> {
-        self.kafka.validate().context("invalid config")?;
-        self.ingest.validate().context("invalid config")?;
-        self.windows.validate().context("invalid config")?;
-        self.alerts.validate().context("invalid config")?;
-        self.export
-            .validate()
-            .map_err(|e| anyhow::anyhow!("invalid config: {e}"))?;
-        self.http
-            .validate()
-            .map_err(|e| anyhow::anyhow!("invalid config: {e}"))?;
-        self.cluster.validate()?;
-        if self.storage.url.trim().is_empty() {
-            bail!(
-                "invalid config: `storage.url`: expected a local path or a file://, s3://, gs:// or az:// URL"
-            );
-        }
-        Ok(())
-    }
-
-    /// The config as TOML with secret-looking values replaced by `<redacted>`.
-    pub fn to_redacted_toml(&self) -> String {
+    fn to_redacted_toml(&self) -> String {
         let mut c = self.clone();
         for opts in [&mut c.kafka.options, &mut c.storage.options] {
             for (k, v) in opts.iter_mut() {

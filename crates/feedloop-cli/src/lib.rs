@@ -1,18 +1,16 @@
 //! # feedloop-cli: the `feedloop` binary
 //!
-//! The binary's edge: argument parsing (clap), config loading ([`config`]), logging
-//! set-up, and one module per subcommand in [`commands`]. Everything below the
-//! edge is library crates with typed errors; here they become `anyhow` reports and
-//! exit codes (0 ok, 1 failure, 2 bad usage or config).
+//! The binary's edge: argument parsing (clap, [`cli`]), config loading
+//! ([`config`]), logging set-up, the async runtime, and one thin module per
+//! subcommand in [`commands`]. The long-running service of `feedloop run` is
+//! `feedloop_server`; `feedloop demo`'s traffic comes from `feedloop_traffic`.
+//! Everything below the edge is library crates with typed errors; here they
+//! become `anyhow` reports and exit codes (0 ok, 1 failure, 2 bad usage or config).
 
-pub mod alerting;
 pub mod cli;
 pub mod commands;
 pub mod config;
-pub mod http;
-pub mod jobs;
 pub mod output;
-pub mod traffic;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -6,13 +6,14 @@
 //! shows what landed, where, and what SQL over it says.
 
 use crate::cli::OutputFormat;
-use crate::config::Config;
-use crate::traffic::{Msg, TrafficSpec, generate};
+use crate::config::ConfigFile;
 use anyhow::{Context, bail};
 use feedloop_analytics::LandingSession;
 use feedloop_events::StreamKind;
 use feedloop_ingest::{Ingest, IngestConfig, KafkaConfig};
+use feedloop_server::config::Config;
 use feedloop_storage::{LandingZone, Storage};
+use feedloop_traffic::{Msg, TrafficSpec, generate};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::mocking::MockCluster;
@@ -52,7 +53,7 @@ fn prepare_dir(dir: &Path) -> anyhow::Result<std::path::PathBuf> {
 }
 
 async fn produce_all(brokers: &str, topic: &str, msgs: &[Msg]) -> anyhow::Result<()> {
-    let producer = super::produce::producer(brokers, &Default::default())?;
+    let producer = feedloop_server::kafka_producer::producer(brokers, &Default::default())?;
     let mut inflight = futures::stream::FuturesUnordered::new();
     for (key, payload) in msgs {
         let mut rec: rdkafka::producer::FutureRecord<'_, str, [u8]> =
@@ -248,7 +249,7 @@ pub async fn demo(data_dir: &Path, predictions: usize, seed: u64) -> anyhow::Res
 
     let config_path = dir.join("feedloop.toml");
     let config = Config {
-        storage: crate::config::StorageConfig {
+        storage: feedloop_server::config::StorageConfig {
             url: dir.display().to_string(),
             ..Default::default()
         },
@@ -315,9 +316,9 @@ async fn analyse(
     start_ms: i64,
     incident: (i64, i64),
 ) -> anyhow::Result<usize> {
-    use crate::alerting::AlertObserver;
     use feedloop_alerts::{AlertDispatcher, AlertsConfig, KafkaSink};
     use feedloop_analytics::windows::{WindowJob, WindowsConfig};
+    use feedloop_server::alerting::AlertObserver;
 
     let windows = WindowsConfig {
         segments: vec!["country".into()],

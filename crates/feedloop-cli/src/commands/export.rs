@@ -4,77 +4,14 @@
 //! of stdout is the dataset URL (the folder holding `_manifest.json`), so
 //! `url=$(feedloop export … | tail -1)` works.
 
-use crate::config::Config;
+use crate::cli::ExportArgs;
 use anyhow::Context;
-use clap::Args;
 use feedloop_analytics::export::{
-    ExportRequest, Policy, PolicyKind, PolicyParams, count_policies, export_dataset,
+    ExportRequest, Policy, PolicyParams, count_policies, export_dataset,
 };
+use feedloop_server::config::Config;
 use feedloop_storage::datasets::FailPoint;
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
-
-/// Arguments of `feedloop export`.
-#[derive(Debug, Clone, Args)]
-pub struct ExportArgs {
-    #[arg(long, short, env = "FEEDLOOP_CONFIG")]
-    pub config: Option<PathBuf>,
-    /// Model whose predictions to export.
-    #[arg(long)]
-    pub model: String,
-    /// Only this model version.
-    #[arg(long)]
-    pub version: Option<String>,
-    /// Which predictions: wrong (corrected and wrong), corrected, sample (--rate),
-    /// stratified (--cap, --by), uncertain (--boundary, --band), drifted (windows
-    /// and segments with a raised alert in <storage>/alerts/), sql (--where).
-    #[arg(long, value_parser = |s: &str| s.parse::<PolicyKind>())]
-    pub policy: PolicyKind,
-    /// Predictions with ts at or after this instant (RFC 3339).
-    #[arg(long, value_parser = parse_rfc3339)]
-    pub since: Option<i64>,
-    /// Predictions with ts before this instant (RFC 3339).
-    #[arg(long, value_parser = parse_rfc3339)]
-    pub until: Option<i64>,
-    /// Dataset name (default: the policy's name).
-    #[arg(long)]
-    pub name: Option<String>,
-    /// sample: share of predictions kept, in [0, 1] (deterministic per prediction id and seed).
-    #[arg(long)]
-    pub rate: Option<f64>,
-    /// sample, stratified: hash seed.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// stratified: most rows per stratum.
-    #[arg(long)]
-    pub cap: Option<u64>,
-    /// stratified: stratum keys, comma-separated: label, model_version, tag:<name>.
-    #[arg(long, value_delimiter = ',')]
-    pub by: Vec<String>,
-    /// uncertain: decision boundary of output_score [default: 0.5].
-    #[arg(long)]
-    pub boundary: Option<f64>,
-    /// uncertain: half-width of the band around the boundary [default: 0.1].
-    #[arg(long)]
-    pub band: Option<f64>,
-    /// drifted: alert states that count (repeatable; default: any but ok/resolved/inactive/normal).
-    #[arg(long = "alert-state")]
-    pub alert_states: Vec<String>,
-    /// sql: predicate over the feedback view (prediction columns, corrected_label,
-    /// corrected_value, correction_source, correction_ts, correction_count,
-    /// is_corrected, is_wrong).
-    #[arg(long = "where")]
-    pub where_clause: Option<String>,
-    /// Print how many rows each policy would select; write nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-}
-
-fn parse_rfc3339(s: &str) -> Result<i64, String> {
-    chrono::DateTime::parse_from_rfc3339(s)
-        .map(|t| t.timestamp_millis())
-        .map_err(|e| format!("`{s}` is not an RFC 3339 instant ({e}), e.g. 2026-11-23T10:00:00Z"))
-}
 
 fn human_bytes(n: u64) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -191,8 +128,9 @@ pub async fn export_with(config: &Config, args: ExportArgs) -> anyhow::Result<()
 
 #[cfg(test)]
 mod tests {
-    use crate::config::Config;
+    use crate::config::ConfigFile;
     use feedloop_analytics::export::{PolicyKind, PrivacyRule};
+    use feedloop_server::config::Config;
 
     fn load(toml: &str) -> anyhow::Result<Config> {
         let dir = tempfile::tempdir()?;

@@ -9,7 +9,8 @@ pub mod run;
 pub mod validate;
 
 use crate::cli::{Cli, Command};
-use crate::config::{Config, LogConfig, LogFormat};
+use crate::config::ConfigFile;
+use feedloop_server::config::{Config, LogConfig, LogFormat};
 use std::process::ExitCode;
 
 /// A mistake in how feedloop was invoked or configured (exit code 2).
@@ -50,7 +51,7 @@ pub fn init_logging(log: &LogConfig, format: Option<LogFormat>) {
 }
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
-    let log_format = cli.log_format;
+    let log_format = cli.log_format.map(LogFormat::from);
     match cli.command {
         Command::Run { config } => {
             let config = load_config(config.as_deref())?;

@@ -1,41 +1,14 @@
 //! `feedloop produce`: publish JSON lines to a topic.
 
-use crate::config::Config;
 use anyhow::Context;
+use feedloop_server::config::Config;
+use feedloop_server::kafka_producer::producer;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use std::io::BufRead;
 use std::path::Path;
 use std::time::Duration;
-
-/// The librdkafka config of `feedloop produce` and of the HTTP API's
-/// corrections producer: feedloop's defaults, then `[kafka.options]` without the
-/// consumer-only keys (TLS and SASL settings included).
-pub fn producer_config(
-    brokers: &str,
-    options: &std::collections::BTreeMap<String, String>,
-) -> rdkafka::ClientConfig {
-    let mut cfg = rdkafka::ClientConfig::new();
-    cfg.set("acks", "all")
-        .set("linger.ms", "10")
-        .set("message.timeout.ms", "60000")
-        .set("queue.buffering.max.messages", "1000000");
-    feedloop_ingest::pipeline::apply_producer_options(&mut cfg, brokers, options);
-    cfg
-}
-
-/// Creates a producer for `config.kafka` (acks=all, idempotent ordering per key).
-/// A config error names the key, never its value.
-pub fn producer(
-    brokers: &str,
-    options: &std::collections::BTreeMap<String, String>,
-) -> anyhow::Result<FutureProducer> {
-    producer_config(brokers, options)
-        .create()
-        .map_err(feedloop_ingest::pipeline::redact_config_error)
-        .context("cannot create the Kafka producer")
-}
 
 /// Extracts `prediction_id` cheaply for use as the message key.
 pub fn key_of(line: &str) -> Option<String> {

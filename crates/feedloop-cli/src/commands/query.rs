@@ -1,8 +1,8 @@
 //! `feedloop query`: SQL over the landing zone.
 
 use crate::cli::OutputFormat;
-use crate::config::Config;
 use feedloop_analytics::LandingSession;
+use feedloop_server::config::Config;
 
 pub async fn query(config: &Config, format: OutputFormat, sql: &str) -> anyhow::Result<()> {
     let storage = super::run::open_storage(config)?;

@@ -1,6 +1,7 @@
 //! `feedloop validate`: a config, or events against the contracts.
 
 use crate::cli::StreamArg;
+use crate::config::ConfigFile;
 use feedloop_events::{Limits, StreamKind, decode};
 use std::io::BufRead;
 use std::path::Path;

@@ -14,7 +14,8 @@ mod page;
 pub mod prom;
 mod svg;
 
-use crate::config::Config;
+use crate::config::{Config, HttpConfig};
+use crate::error::ServerError;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -27,80 +28,10 @@ use feedloop_events::Limits;
 use feedloop_ingest::IngestMetrics;
 use feedloop_storage::Storage;
 use rdkafka::producer::FutureProducer;
-use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Weak};
-
-/// `[http]`. `Debug` shows the token as `<redacted>`.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct HttpConfig {
-    /// Serve HTTP from `feedloop run`.
-    pub enabled: bool,
-    /// `ip:port` to listen on. A non-loopback address needs `token`.
-    pub listen: String,
-    /// Bearer token of the API and page (`FEEDLOOP_HTTP__TOKEN`). Redacted when printed.
-    /// An all-digit token is text too (the environment provider reads it as a number).
-    #[serde(deserialize_with = "feedloop_ingest::config::lenient::opt_string")]
-    pub token: Option<String>,
-    /// Largest request body accepted (413 above).
-    pub max_body_bytes: usize,
-}
-
-impl std::fmt::Debug for HttpConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpConfig")
-            .field("enabled", &self.enabled)
-            .field("listen", &self.listen)
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
-            .field("max_body_bytes", &self.max_body_bytes)
-            .finish()
-    }
-}
-
-impl Default for HttpConfig {
-    fn default() -> Self {
-        HttpConfig {
-            enabled: false,
-            listen: "127.0.0.1:9464".into(),
-            token: None,
-            max_body_bytes: 1 << 20,
-        }
-    }
-}
-
-impl HttpConfig {
-    /// The listen address, checked: a non-loopback address needs a token.
-    pub fn listen_addr(&self) -> anyhow::Result<SocketAddr> {
-        let addr: SocketAddr = self.listen.parse().map_err(|e| {
-            anyhow::anyhow!(
-                "`http.listen`: expected ip:port such as 127.0.0.1:9464, got {:?} ({e})",
-                self.listen
-            )
-        })?;
-        if self.token.as_deref().is_some_and(|t| t.trim().is_empty()) {
-            anyhow::bail!(
-                "`http.token`: must not be empty (leave it unset for a loopback-only API)"
-            );
-        }
-        if self.token.is_none() && !addr.ip().is_loopback() {
-            anyhow::bail!(
-                "`http.listen`: {addr} is not a loopback address; set `http.token` (or FEEDLOOP_HTTP__TOKEN) to serve the API beyond this host"
-            );
-        }
-        Ok(addr)
-    }
-
-    pub fn validate(&self) -> anyhow::Result<()> {
-        self.listen_addr()?;
-        if self.max_body_bytes == 0 {
-            anyhow::bail!("`http.max_body_bytes`: must be at least 1");
-        }
-        Ok(())
-    }
-}
 
 /// What the handlers share. Cheap to clone.
 #[derive(Clone)]
@@ -132,10 +63,10 @@ impl HttpState {
         storage: Storage,
         ingest: Arc<IngestMetrics>,
         dispatcher: Option<&Arc<AlertDispatcher>>,
-    ) -> anyhow::Result<HttpState> {
+    ) -> Result<HttpState, ServerError> {
         let session = LandingSession::new(&storage).await?;
         let producer =
-            crate::commands::produce::producer(&config.kafka.brokers, &config.kafka.options)?;
+            crate::kafka_producer::producer(&config.kafka.brokers, &config.kafka.options)?;
         Ok(HttpState {
             inner: Arc::new(Inner {
                 config: config.http.clone(),
@@ -189,22 +120,25 @@ pub async fn serve(
     state: HttpState,
     listen: SocketAddr,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
+) -> Result<(), ServerError> {
     let listener = bind(listen).await?;
     serve_on(state, listener, shutdown).await
 }
 
-async fn bind(listen: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+async fn bind(listen: SocketAddr) -> Result<tokio::net::TcpListener, ServerError> {
     tokio::net::TcpListener::bind(listen)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {listen} (`http.listen`): {e}"))
+        .map_err(|error| ServerError::Listen {
+            addr: listen,
+            error,
+        })
 }
 
 async fn serve_on(
     state: HttpState,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
+) -> Result<(), ServerError> {
     let addr = listener.local_addr()?;
     if state.inner.config.token.is_none() {
         tracing::info!(%addr, "HTTP API listening, open without a token: loopback only");
@@ -226,14 +160,11 @@ pub async fn start(
     dispatcher: Option<&Arc<AlertDispatcher>>,
     jobs: Arc<crate::jobs::JobMetrics>,
     mut stop: tokio::sync::watch::Receiver<bool>,
-) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+) -> Result<Option<tokio::task::JoinHandle<()>>, ServerError> {
     if !config.http.enabled {
         return Ok(None);
     }
-    let listen = config
-        .http
-        .listen_addr()
-        .map_err(|e| anyhow::anyhow!("invalid config: {e}"))?;
+    let listen = config.http.listen_addr()?;
     let state = HttpState::new(config, storage, ingest, dispatcher)
         .await?
         .with_jobs(jobs);
@@ -369,27 +300,6 @@ async fn require_token(State(st): State<HttpState>, req: Request, next: Next) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn listen_rules() {
-        let mut c = HttpConfig::default();
-        assert!(c.validate().is_ok());
-        c.listen = "0.0.0.0:9464".into();
-        let e = c.validate().unwrap_err().to_string();
-        assert!(e.contains("http.listen"), "{e}");
-        c.token = Some("s3cret".into());
-        assert!(c.validate().is_ok());
-        c.listen = "[::1]:80".into();
-        c.token = None;
-        assert!(c.validate().is_ok());
-        c.listen = "nonsense".into();
-        assert!(
-            c.validate()
-                .unwrap_err()
-                .to_string()
-                .contains("http.listen")
-        );
-    }
 
     #[test]
     fn tokens() {

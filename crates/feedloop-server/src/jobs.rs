@@ -5,6 +5,7 @@
 
 use crate::alerting::AlertObserver;
 use crate::config::Config;
+use crate::error::ServerError;
 use feedloop_analytics::LandingSession;
 use feedloop_analytics::windows::WindowJob;
 use feedloop_ingest::metrics::Histogram;
@@ -115,7 +116,7 @@ pub async fn run_windows(
     observer: impl Fn() -> AlertObserver,
     metrics: Arc<JobMetrics>,
     mut stop: watch::Receiver<bool>,
-) -> anyhow::Result<()> {
+) -> Result<(), ServerError> {
     let session = LandingSession::new(&storage).await?;
     let poll = config.windows.poll_interval;
     'lease: loop {
@@ -132,7 +133,7 @@ pub async fn run_windows(
             )
             .await?;
             let fence_metrics = Arc::clone(&metrics);
-            anyhow::Ok(
+            Ok::<_, ServerError>(
                 WindowJob::open(
                     config.windows.clone(),
                     storage.clone(),

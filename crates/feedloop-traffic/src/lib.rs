@@ -1,3 +1,5 @@
+//! # feedloop-traffic: synthetic feedback traffic with known answers
+//!
 //! Synthetic, realistic traffic for two models, deterministic from a seed.
 //!
 //! * `spam-filter` (classification): link counts, sender reputation, subject
@@ -9,6 +11,16 @@
 //! Every prediction has a latency event. A small share of each stream is
 //! deliberately malformed, to exercise the dead-letter path. Used by
 //! `feedloop demo`, the integration tests and the benchmarks.
+//!
+//! # Design
+//!
+//! The generator knows its own answers, so its users can assert exact numbers:
+//! [`generate`] returns the messages of each stream *and* how many of them are
+//! malformed (so a test can check the landed and dead-lettered counts exactly),
+//! the same [`TrafficSpec`] always gives the same bytes, and an optional
+//! incident window ([`TrafficSpec::incident`]) injects drift, wrong answers,
+//! failures and slow requests at a known event time, which the demo's alerts
+//! look for. No I/O: producing the messages to Kafka is the caller's business.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
