@@ -9,6 +9,29 @@ const MAXLOG: f64 = 7.097_827_128_933_84e2;
 const BIG: f64 = 4.503_599_627_370_496e15;
 const BIGINV: f64 = 2.220_446_049_250_313e-16;
 
+/// `B_2k / (2k (2k−1))` for `k = 8 … 1`: the Stirling series of `ln Γ`
+/// (and of scipy's `_log_nfactorial_div_n_pow_n`), highest order first.
+const STIRLING: [f64; 8] = [
+    -2.955_065_359_477_124_183e-2,
+    6.410_256_410_256_410_256_4e-3,
+    -1.917_526_917_526_917_526_9e-3,
+    8.417_508_417_508_417_508_4e-4,
+    -5.952_380_952_380_952_381e-4,
+    7.936_507_936_507_936_507_9e-4,
+    -2.777_777_777_777_777_777_8e-3,
+    8.333_333_333_333_333_333_3e-2,
+];
+
+/// `Σ_k STIRLING[k] · t^(7−k)` by Horner, with `t = 1/z²`: the Stirling
+/// correction before its final factor `1/z`.
+fn stirling_series(t: f64) -> f64 {
+    let mut series = 0.0;
+    for c in STIRLING {
+        series = series * t + c;
+    }
+    series
+}
+
 /// `ln Γ(x)` for `x > 0`.
 ///
 /// Recurrence up to `x ≥ 15` then the Stirling series with Bernoulli terms
@@ -32,21 +55,7 @@ pub fn ln_gamma(x: f64) -> f64 {
     shift += prod.ln();
     let zr = 1.0 / z;
     let zr2 = zr * zr;
-    // B_2k / (2k (2k-1)) for k = 8..1 (Horner in 1/z^2).
-    const C: [f64; 8] = [
-        -2.955_065_359_477_124_183e-2,
-        6.410_256_410_256_410_256_4e-3,
-        -1.917_526_917_526_917_526_9e-3,
-        8.417_508_417_508_417_508_4e-4,
-        -5.952_380_952_380_952_381e-4,
-        7.936_507_936_507_936_507_9e-4,
-        -2.777_777_777_777_777_777_8e-3,
-        8.333_333_333_333_333_333_3e-2,
-    ];
-    let mut series = 0.0;
-    for c in C {
-        series = series * zr2 + c;
-    }
+    let series = stirling_series(zr2);
     let ln_sqrt_2pi = 0.918_938_533_204_672_741_78;
     (z - 0.5) * z.ln() - z + ln_sqrt_2pi + series * zr - shift
 }
@@ -155,21 +164,8 @@ pub fn chi2_sf(x: f64, dof: f64) -> f64 {
 
 /// `log(n! / n^n)` via Stirling (scipy `_log_nfactorial_div_n_pow_n`).
 pub(super) fn log_nfactorial_div_n_pow_n(n: f64) -> f64 {
-    const C: [f64; 8] = [
-        -2.955_065_359_477_124_183e-2,
-        6.410_256_410_256_410_256_4e-3,
-        -1.917_526_917_526_917_526_9e-3,
-        8.417_508_417_508_417_508_4e-4,
-        -5.952_380_952_380_952_381e-4,
-        7.936_507_936_507_936_507_9e-4,
-        -2.777_777_777_777_777_777_8e-3,
-        8.333_333_333_333_333_333_3e-2,
-    ];
     let rn = 1.0 / n;
     let t = rn / n;
-    let mut poly = 0.0;
-    for c in C {
-        poly = poly * t + c;
-    }
+    let poly = stirling_series(t);
     n.ln() / 2.0 - n + (2.0 * std::f64::consts::PI).ln() / 2.0 + rn * poly
 }
