@@ -7,27 +7,7 @@ use std::collections::BTreeMap;
 use crate::error::{DriftError, Side};
 use crate::ks::{check_finite, sorted};
 use crate::special::{chi2_sf, ndtr};
-
-/// Compensated (Neumaier) sum; numpy's pairwise sum is within a few ulps of it.
-///
-/// Once the running sum is not finite (a term is ±inf or NaN, or the sum
-/// overflows) the compensation is meaningless (`inf − inf`): the plain sum is
-/// returned, so an overflow gives ±inf as in numpy, and NaN only where numpy
-/// has NaN too (a NaN term, or +inf meeting −inf).
-pub(crate) fn fsum(it: impl IntoIterator<Item = f64>) -> f64 {
-    let mut sum = 0.0_f64;
-    let mut comp = 0.0_f64;
-    for t in it {
-        let s = sum + t;
-        if sum.abs() >= t.abs() {
-            comp += (sum - s) + t;
-        } else {
-            comp += (t - s) + sum;
-        }
-        sum = s;
-    }
-    if sum.is_finite() { sum + comp } else { sum }
-}
+use crate::summation::fsum;
 
 /// First Wasserstein distance between the empirical distributions of `u` and `v`.
 ///
@@ -525,18 +505,6 @@ pub fn z_test<K: Ord>(reference: &[K], current: &[K]) -> Result<ZTestResult, Dri
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fsum_overflows_to_infinity_like_numpy() {
-        assert_eq!(fsum([1e308, 1e308]), f64::INFINITY);
-        assert_eq!(fsum([-1e308, -1e308, 1.0]), f64::NEG_INFINITY);
-        assert_eq!(fsum([1.0, f64::INFINITY, 2.0]), f64::INFINITY);
-        assert!(fsum([f64::INFINITY, f64::NEG_INFINITY]).is_nan());
-        assert!(fsum([1.0, f64::NAN]).is_nan());
-        // Finite sums keep their compensation.
-        assert_eq!(fsum([1e16, 1.0, -1e16]), 1.0);
-        assert_eq!(fsum([0.1; 10]), 1.0);
-    }
 
     #[test]
     fn sturges_edges_stay_finite_and_ordered_when_the_range_overflows() {

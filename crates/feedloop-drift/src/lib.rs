@@ -38,6 +38,7 @@ mod error;
 mod ks;
 pub mod profile;
 pub mod special;
+mod summation;
 
 pub use column::{
     ColumnData, ColumnDriftResult, ColumnKind, ColumnOptions, ColumnStats, DEFAULT_DRIFT_SHARE,

@@ -4,9 +4,10 @@
 
 use super::format::{NumericProfile, ProfileConfig, ReferenceSample};
 use super::value::ValueType;
-use crate::distance::{fsum, n_distinct_f64, std_ddof0, wasserstein_distance};
+use crate::distance::{n_distinct_f64, std_ddof0, wasserstein_distance};
 use crate::error::{DriftError, Side};
 use crate::ks::{ks_statistic_sorted, sorted};
+use crate::summation::fsum;
 
 /// `numpy.quantile(sorted, q, method='linear')` on an ascending, non-empty slice.
 fn quantile_linear(sorted: &[f64], q: f64) -> f64 {

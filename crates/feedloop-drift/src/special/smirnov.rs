@@ -2,6 +2,8 @@
 //! (`scipy.special.smirnov`, xsf's Birnbaum–Tingey lower sum evaluated in
 //! log space), and the `[0, 1]` clip every KS probability goes through.
 
+use crate::summation::fsum;
+
 const MINLOG: f64 = -7.083_964_185_322_641e2;
 
 /// A probability clipped to `[0, 1]` (NaN stays NaN), as scipy's `np.clip`.
@@ -66,26 +68,19 @@ pub fn smirnov_sf(n: u64, x: f64) -> f64 {
     // (When n·x is an integer the term v = n − n·x has a zero factor and is skipped by `a > 0`.)
     let last = n as i64 - nxfl as i64 - if alpha == 0.0 { 0 } else { 1 };
     let mut log_c = 0.0_f64; // ln C(n, v)
-    let mut sum = 0.0_f64;
-    let mut comp = 0.0_f64;
-    for v in 0..=last.max(0) {
+    let terms = (0..=last.max(0)).filter_map(|v| {
         let vf = v as f64;
         // 1 - x - v/n = ((n - v) - n x) / n, x + v/n = (v + n x) / n
         let a = ((nf - vf) - p) - perr;
         let b = (vf + p) + perr;
-        if a > 0.0 {
+        let term = (a > 0.0).then(|| {
             let lt = log_c + (nf - vf) * (a / nf).ln() + (vf - 1.0) * (b / nf).ln();
-            let t = lt.exp();
-            // Neumaier summation.
-            let s = sum + t;
-            if sum.abs() >= t.abs() {
-                comp += (sum - s) + t;
-            } else {
-                comp += (t - s) + sum;
-            }
-            sum = s;
-        }
+            lt.exp()
+        });
         log_c += ((nf - vf) / (vf + 1.0)).ln();
-    }
-    clip01(x * (sum + comp))
+        term
+    });
+    // The terms are positive and sum to `P(D_n^+ ≥ x)/x < n`: the sum stays
+    // finite, so `fsum` returns its compensated `sum + comp`.
+    clip01(x * fsum(terms))
 }
