@@ -8,7 +8,7 @@ use crate::distance::{
     fill_zeroes, hellinger, hellinger_numeric, jensenshannon, kl_divergence, n_distinct_f64, psi,
     wasserstein_distance, wasserstein_normed, z_test,
 };
-use crate::error::{DriftError, Side};
+use crate::error::{DriftError, Side, non_empty};
 use crate::ks::{KsResult, ks_2samp};
 
 /// One column's raw values. Nulls are `None`; for floats NaN and ±inf are nulls.
@@ -232,11 +232,8 @@ enum Clean<'a> {
 }
 
 fn nonempty<T>(v: Vec<T>, side: Side) -> Result<Vec<T>, DriftError> {
-    if v.is_empty() {
-        Err(DriftError::EmptyInput { side })
-    } else {
-        Ok(v)
-    }
+    non_empty(&v, side)?;
+    Ok(v)
 }
 
 fn distinct<K: Ord + Clone>(a: &[K], b: &[K]) -> usize {

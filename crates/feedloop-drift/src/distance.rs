@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::error::{DriftError, Side};
+use crate::error::{DriftError, Side, non_empty};
 use crate::ks::{check_finite, sorted};
 use crate::special::{chi2_sf, ndtr};
 use crate::summation::fsum;
@@ -168,16 +168,8 @@ pub fn bin_by_value<K: Ord + Clone>(
     reference: &[K],
     current: &[K],
 ) -> Result<BinnedCounts, DriftError> {
-    if reference.is_empty() {
-        return Err(DriftError::EmptyInput {
-            side: Side::Reference,
-        });
-    }
-    if current.is_empty() {
-        return Err(DriftError::EmptyInput {
-            side: Side::Current,
-        });
-    }
+    non_empty(reference, Side::Reference)?;
+    non_empty(current, Side::Current)?;
     let mut map: BTreeMap<&K, (u64, u64)> = BTreeMap::new();
     for k in reference {
         map.entry(k).or_default().0 += 1;
@@ -459,16 +451,8 @@ pub struct ZTestResult {
 /// means, `P = (p1·n1 + p2·n2)/(n1+n2)`, `z` as above and
 /// `p = 2·(1 − ndtr(|z|))` (computed exactly so, as Evidently does).
 pub fn z_test<K: Ord>(reference: &[K], current: &[K]) -> Result<ZTestResult, DriftError> {
-    if reference.is_empty() {
-        return Err(DriftError::EmptyInput {
-            side: Side::Reference,
-        });
-    }
-    if current.is_empty() {
-        return Err(DriftError::EmptyInput {
-            side: Side::Current,
-        });
-    }
+    non_empty(reference, Side::Reference)?;
+    non_empty(current, Side::Current)?;
     let rmin = reference.iter().min();
     let rmax = reference.iter().max();
     let cmin = current.iter().min();

@@ -1,7 +1,7 @@
 //! Two-sample Kolmogorov–Smirnov test, identical to
 //! `scipy.stats.ks_2samp(a, b)` with `alternative='two-sided', method='auto'`.
 
-use crate::error::{DriftError, Side};
+use crate::error::{DriftError, Side, non_empty};
 use crate::special::kstwo_sf;
 
 /// scipy's `MAX_AUTO_N`: `method='auto'` is exact when `max(n1, n2) ≤ 10000`.
@@ -20,9 +20,7 @@ pub struct KsResult {
 }
 
 pub(crate) fn check_finite(x: &[f64], side: Side) -> Result<(), DriftError> {
-    if x.is_empty() {
-        return Err(DriftError::EmptyInput { side });
-    }
+    non_empty(x, side)?;
     if x.iter().any(|v| !v.is_finite()) {
         return Err(DriftError::NonFinite { side });
     }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::format::{CategoricalProfile, ProfileConfig};
 use super::value::{Key, ValueType};
-use crate::error::{DriftError, Side};
+use crate::error::{DriftError, Side, non_empty};
 
 pub(super) fn build_categorical(
     keys: Vec<Key<'_>>,
@@ -13,11 +13,7 @@ pub(super) fn build_categorical(
     value_type: ValueType,
     config: &ProfileConfig,
 ) -> Result<CategoricalProfile, DriftError> {
-    if keys.is_empty() {
-        return Err(DriftError::EmptyInput {
-            side: Side::Reference,
-        });
-    }
+    non_empty(&keys, Side::Reference)?;
     let n = keys.len() as u64;
     let mut map: BTreeMap<Key<'_>, u64> = BTreeMap::new();
     for k in keys {

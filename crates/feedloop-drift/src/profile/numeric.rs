@@ -5,7 +5,7 @@
 use super::format::{NumericProfile, ProfileConfig, ReferenceSample};
 use super::value::ValueType;
 use crate::distance::{n_distinct_f64, std_ddof0, wasserstein_distance};
-use crate::error::{DriftError, Side};
+use crate::error::{DriftError, Side, non_empty};
 use crate::ks::{ks_statistic_sorted, sorted};
 use crate::summation::fsum;
 
@@ -40,11 +40,7 @@ pub(super) fn build_numeric(
     value_type: ValueType,
     config: &ProfileConfig,
 ) -> Result<NumericProfile, DriftError> {
-    if values.is_empty() {
-        return Err(DriftError::EmptyInput {
-            side: Side::Reference,
-        });
-    }
+    non_empty(&values, Side::Reference)?;
     let sorted = sorted(&values);
     drop(values);
     let n = sorted.len();

@@ -3,7 +3,7 @@
 
 use super::format::{NumericProfile, ReferenceSample};
 use crate::distance::wasserstein_distance;
-use crate::error::{DriftError, Side};
+use crate::error::{DriftError, Side, non_empty};
 use crate::ks::{KsResult, ks_2samp, ks_from_statistic, ks_statistic_sorted, sorted};
 
 /// Error bounds of KS/Wasserstein computed against a sketch.
@@ -27,11 +27,7 @@ pub(super) struct SampleStats {
 
 pub(super) fn sample_stats(p: &NumericProfile, raw: &[f64]) -> Result<SampleStats, DriftError> {
     let w: Vec<f64> = raw.iter().copied().filter(|x| x.is_finite()).collect();
-    if w.is_empty() {
-        return Err(DriftError::EmptyInput {
-            side: Side::Current,
-        });
-    }
+    non_empty(&w, Side::Current)?;
     let norm = p.std.max(0.001);
     match &p.reference {
         ReferenceSample::Exact { sorted } => {
