@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::category::float_keys;
 use crate::error::{DriftError, Side, non_empty};
 use crate::ks::{check_finite, sorted};
 use crate::special::{chi2_sf, ndtr};
@@ -191,21 +192,6 @@ pub(crate) fn n_distinct_f64(x: &[f64]) -> usize {
     v.len()
 }
 
-/// Hashable/orderable key for a float used as a category (`-0.0` → `0.0`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct FKey(pub f64);
-impl Eq for FKey {}
-impl PartialOrd for FKey {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for FKey {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (self.0 + 0.0).total_cmp(&(o.0 + 0.0))
-    }
-}
-
 /// Evidently's `get_binned_data` for a numeric column (counts only; see
 /// [`fill_zeroes`] for the PSI/KL zero filling).
 ///
@@ -226,9 +212,7 @@ pub fn bin_numeric(reference: &[f64], current: &[f64]) -> Result<BinnedCounts, D
             current: histogram_counts(current, &edges),
         })
     } else {
-        let r: Vec<FKey> = reference.iter().map(|&x| FKey(x)).collect();
-        let c: Vec<FKey> = current.iter().map(|&x| FKey(x)).collect();
-        bin_by_value(&r, &c)
+        bin_by_value(&float_keys(reference), &float_keys(current))
     }
 }
 
@@ -475,15 +459,22 @@ pub fn z_test<K: Ord>(reference: &[K], current: &[K]) -> Result<ZTestResult, Dri
     let n2 = current.len() as f64;
     let s1 = reference.iter().filter(|x| *x != key).count() as f64;
     let s2 = current.iter().filter(|x| *x != key).count() as f64;
+    Ok(two_proportion_z(n1, s1, n2, s2))
+}
+
+/// Evidently's two-proportion Z-test for `s1` of `n1` reference and `s2` of
+/// `n2` current values outside the key category: `p_i = s_i/n_i`, `z` and
+/// `p = 2·(1 − ndtr(|z|))` as in [`ZTestResult`].
+pub(crate) fn two_proportion_z(n1: f64, s1: f64, n2: f64, s2: f64) -> ZTestResult {
     let p1 = s1 / n1;
     let p2 = s2 / n2;
     let pp = (p1 * n1 + p2 * n2) / (n1 + n2);
     let z = (p1 - p2) / (pp * (1.0 - pp) * (1.0 / n1 + 1.0 / n2)).sqrt();
     let p = 2.0 * (1.0 - ndtr(z.abs()));
-    Ok(ZTestResult {
+    ZTestResult {
         statistic: z,
         p_value: p,
-    })
+    }
 }
 
 #[cfg(test)]

@@ -71,7 +71,8 @@ pub(crate) fn ks_statistic_sorted(a: &[f64], b: &[f64]) -> f64 {
     if min_s > max_s { min_s } else { max_s }
 }
 
-fn gcd(mut a: u64, mut b: u64) -> u64 {
+/// Greatest common divisor (Euclid).
+pub(crate) fn gcd(mut a: u64, mut b: u64) -> u64 {
     while b != 0 {
         let t = a % b;
         a = b;

@@ -7,9 +7,9 @@ use super::categorical::build_categorical;
 use super::error::{ProfileError, feature_err};
 use super::format::{FeatureProfile, PROFILE_FORMAT_VERSION, ProfileConfig, ReferenceProfile};
 use super::numeric::build_numeric;
-use super::value::{Key, ValueType};
-use crate::column::{ColumnData, ColumnKind};
-use crate::distance::FKey;
+use super::value::ValueType;
+use crate::category::{CategoryKey, FKey};
+use crate::column::{ColumnData, ColumnKind, int_kind};
 use crate::error::DriftError;
 
 fn build_feature(
@@ -23,7 +23,7 @@ fn build_feature(
             let vals: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
             let nulls = (v.len() - vals.len()) as u64;
             if kind == Some(Categorical) {
-                let keys = vals.iter().map(|&x| Key::Float(FKey(x))).collect();
+                let keys = vals.iter().map(|&x| CategoryKey::Float(FKey(x))).collect();
                 FeatureProfile::Categorical(build_categorical(
                     keys,
                     nulls,
@@ -37,12 +37,7 @@ fn build_feature(
         ColumnData::Int(v) => {
             let vals: Vec<i64> = v.iter().flatten().copied().collect();
             let nulls = (v.len() - vals.len()) as u64;
-            let kind = kind.unwrap_or_else(|| {
-                let mut d = vals.clone();
-                d.sort_unstable();
-                d.dedup();
-                if d.len() <= 10 { Categorical } else { Numeric }
-            });
+            let kind = kind.unwrap_or_else(|| int_kind(&vals));
             match kind {
                 Numeric => FeatureProfile::Numeric(build_numeric(
                     vals.iter().map(|&x| x as f64).collect(),
@@ -51,7 +46,7 @@ fn build_feature(
                     config,
                 )?),
                 Categorical => FeatureProfile::Categorical(build_categorical(
-                    vals.into_iter().map(Key::Int).collect(),
+                    vals.into_iter().map(CategoryKey::Int).collect(),
                     nulls,
                     ValueType::Int,
                     config,
@@ -59,26 +54,31 @@ fn build_feature(
             }
         }
         ColumnData::Bool(v) => {
-            if kind == Some(Numeric) {
-                return Err(DriftError::NotNumeric {
-                    value_type: "boolean",
-                });
-            }
-            let keys: Vec<Key<'_>> = v.iter().flatten().map(|&b| Key::Bool(b)).collect();
-            let nulls = (v.len() - keys.len()) as u64;
-            FeatureProfile::Categorical(build_categorical(keys, nulls, ValueType::Bool, config)?)
+            categorical_only(v, kind, ValueType::Bool, CategoryKey::Bool, config)?
         }
-        ColumnData::Str(v) => {
-            if kind == Some(Numeric) {
-                return Err(DriftError::NotNumeric {
-                    value_type: "string",
-                });
-            }
-            let keys: Vec<Key<'_>> = v.iter().flatten().map(|&s| Key::Str(s)).collect();
-            let nulls = (v.len() - keys.len()) as u64;
-            FeatureProfile::Categorical(build_categorical(keys, nulls, ValueType::Str, config)?)
-        }
+        ColumnData::Str(v) => categorical_only(v, kind, ValueType::Str, CategoryKey::Str, config)?,
     })
+}
+
+/// A boolean or string column, categorical only: forcing it numeric is an
+/// error.
+fn categorical_only<'a, T: Copy>(
+    v: &[Option<T>],
+    kind: Option<ColumnKind>,
+    value_type: ValueType,
+    key: fn(T) -> CategoryKey<'a>,
+    config: &ProfileConfig,
+) -> Result<FeatureProfile, DriftError> {
+    if kind == Some(ColumnKind::Numeric) {
+        return Err(DriftError::NotNumeric {
+            value_type: value_type.name(),
+        });
+    }
+    let keys: Vec<CategoryKey<'a>> = v.iter().flatten().map(|&x| key(x)).collect();
+    let nulls = (v.len() - keys.len()) as u64;
+    Ok(FeatureProfile::Categorical(build_categorical(
+        keys, nulls, value_type, config,
+    )?))
 }
 
 impl ReferenceProfile {

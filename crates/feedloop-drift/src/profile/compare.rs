@@ -11,9 +11,8 @@ use crate::column::{
     ColumnDriftResult, ColumnKind, ColumnStats, DatasetDrift, StatTest, binned_stats,
     dataset_drift, default_test,
 };
-use crate::distance::{BinnedCounts, ZTestResult, hellinger};
+use crate::distance::{BinnedCounts, ZTestResult, hellinger, two_proportion_z};
 use crate::error::{DriftError, Side};
-use crate::special::ndtr;
 
 /// Overrides for one feature.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -101,15 +100,7 @@ fn z_from_counts(r: &[u64], c: &[u64]) -> ZTestResult {
     let n2 = c.iter().sum::<u64>() as f64;
     let s1 = n1 - r.first().copied().unwrap_or(0) as f64;
     let s2 = n2 - c.first().copied().unwrap_or(0) as f64;
-    let p1 = s1 / n1;
-    let p2 = s2 / n2;
-    let pp = (p1 * n1 + p2 * n2) / (n1 + n2);
-    let z = (p1 - p2) / (pp * (1.0 - pp) * (1.0 / n1 + 1.0 / n2)).sqrt();
-    let p = 2.0 * (1.0 - ndtr(z.abs()));
-    ZTestResult {
-        statistic: z,
-        p_value: p,
-    }
+    two_proportion_z(n1, s1, n2, s2)
 }
 
 fn feature_drift(

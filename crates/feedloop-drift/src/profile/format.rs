@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ProfileError;
 use super::lenient_f64;
-use super::value::{Category, Key, ValueType};
+use super::value::{Category, ValueType};
+use crate::category::CategoryKey;
 use crate::column::ColumnKind;
 
 /// Version of the serialised profile layout written by this crate.
@@ -143,7 +144,7 @@ impl CategoricalProfile {
         self.other_count == 0
     }
 
-    pub(super) fn index_of(&self, key: &Key<'_>) -> usize {
+    pub(super) fn index_of(&self, key: &CategoryKey<'_>) -> usize {
         self.categories
             .binary_search_by(|c| c.key().cmp(key))
             .unwrap_or(self.categories.len())

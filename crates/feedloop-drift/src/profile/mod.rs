@@ -149,7 +149,7 @@
 //!
 //! ## Layout
 //! `format` holds the stored types (with `lenient_f64`, their serde of
-//! non-finite floats) and `value` the value types and category keys;
+//! non-finite floats) and `value` the value types and stored categories;
 //! `build` makes a profile from columns through `numeric` (quantile bins,
 //! exact sample or sketch) and `categorical` (top-K); `validate` reads one
 //! back (JSON, consistency checks) and `fingerprint` names its bin layout;

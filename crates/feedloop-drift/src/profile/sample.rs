@@ -4,7 +4,7 @@
 use super::format::{NumericProfile, ReferenceSample};
 use crate::distance::wasserstein_distance;
 use crate::error::{DriftError, Side, non_empty};
-use crate::ks::{KsResult, ks_2samp, ks_from_statistic, ks_statistic_sorted, sorted};
+use crate::ks::{KsResult, gcd, ks_2samp, ks_from_statistic, ks_statistic_sorted, sorted};
 
 /// Error bounds of KS/Wasserstein computed against a sketch.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -68,11 +68,4 @@ pub(super) fn sample_stats(p: &NumericProfile, raw: &[f64]) -> Result<SampleStat
             })
         }
     }
-}
-
-fn gcd(mut a: u64, mut b: u64) -> u64 {
-    while b != 0 {
-        (a, b) = (b, a % b);
-    }
-    a
 }

@@ -1,11 +1,11 @@
-//! Value types of a feature, one observed value, the stored category and
-//! the borrowed key that orders categories as the offline path does.
+//! Value types of a feature, one observed value, and the stored category
+//! (ordered through [`CategoryKey`], the offline path's category order).
 
 use std::cmp::Ordering;
 
 use serde::{Deserialize, Serialize};
 
-use crate::distance::FKey;
+use crate::category::{CategoryKey, FKey};
 
 /// Value type of a feature's values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -76,33 +76,23 @@ pub enum Category {
     Str(String),
 }
 
-/// Borrowed, orderable category key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) enum Key<'a> {
-    Bool(bool),
-    Int(i64),
-    Float(FKey),
-    Str(&'a str),
-}
-
-impl Key<'_> {
-    pub(super) fn to_category(self) -> Category {
-        match self {
-            Key::Bool(b) => Category::Bool(b),
-            Key::Int(i) => Category::Int(i),
-            Key::Float(f) => Category::Float(f.0 + 0.0),
-            Key::Str(s) => Category::Str(s.to_owned()),
+impl Category {
+    /// The stored category of a key (`-0.0` stored as `0.0`).
+    pub(super) fn from_key(key: CategoryKey<'_>) -> Category {
+        match key {
+            CategoryKey::Bool(b) => Category::Bool(b),
+            CategoryKey::Int(i) => Category::Int(i),
+            CategoryKey::Float(f) => Category::Float(f.0 + 0.0),
+            CategoryKey::Str(s) => Category::Str(s.to_owned()),
         }
     }
-}
 
-impl Category {
-    pub(super) fn key(&self) -> Key<'_> {
+    pub(super) fn key(&self) -> CategoryKey<'_> {
         match self {
-            Category::Bool(b) => Key::Bool(*b),
-            Category::Int(i) => Key::Int(*i),
-            Category::Float(f) => Key::Float(FKey(*f)),
-            Category::Str(s) => Key::Str(s),
+            Category::Bool(b) => CategoryKey::Bool(*b),
+            Category::Int(i) => CategoryKey::Int(*i),
+            Category::Float(f) => CategoryKey::Float(FKey(*f)),
+            Category::Str(s) => CategoryKey::Str(s),
         }
     }
 

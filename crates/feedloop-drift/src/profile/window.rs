@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ProfileError;
 use super::format::{FeatureProfile, ReferenceProfile};
-use super::value::{Key, Value, ValueType};
+use super::value::{Value, ValueType};
+use crate::category::{CategoryKey, FKey};
 use crate::column::ColumnData;
-use crate::distance::FKey;
 
 /// A window's counts of one feature on the profile's frozen bins.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,10 +68,12 @@ fn observe_into(
         FeatureProfile::Categorical(p) => {
             let key = match (p.value_type, value) {
                 (_, Value::Null) => None,
-                (ValueType::Float, Value::Float(x)) => x.is_finite().then_some(Key::Float(FKey(x))),
-                (ValueType::Int, Value::Int(i)) => Some(Key::Int(i)),
-                (ValueType::Bool, Value::Bool(b)) => Some(Key::Bool(b)),
-                (ValueType::Str, Value::Str(s)) => Some(Key::Str(s)),
+                (ValueType::Float, Value::Float(x)) => {
+                    x.is_finite().then_some(CategoryKey::Float(FKey(x)))
+                }
+                (ValueType::Int, Value::Int(i)) => Some(CategoryKey::Int(i)),
+                (ValueType::Bool, Value::Bool(b)) => Some(CategoryKey::Bool(b)),
+                (ValueType::Str, Value::Str(s)) => Some(CategoryKey::Str(s)),
                 (_, v) => return Err(v.type_name()),
             };
             key.map(|k| p.index_of(&k))
