@@ -3,12 +3,13 @@
 
 use std::collections::BTreeMap;
 
+use crate::category::{CategoryKey, FKey, float_keys};
 use crate::distance::{
-    BinnedCounts, ChiSquareResult, FKey, ZTestResult, bin_by_value, bin_numeric, chisquare_counts,
+    BinnedCounts, ChiSquareResult, ZTestResult, bin_by_value, bin_numeric, chisquare_counts,
     fill_zeroes, hellinger, hellinger_numeric, jensenshannon, kl_divergence, n_distinct_f64, psi,
     wasserstein_distance, wasserstein_normed, z_test,
 };
-use crate::error::{DriftError, Side};
+use crate::error::{DriftError, Side, non_empty};
 use crate::ks::{KsResult, ks_2samp};
 
 /// One column's raw values. Nulls are `None`; for floats NaN and ±inf are nulls.
@@ -217,26 +218,14 @@ pub fn dataset_drift(
     }
 }
 
-/// Orderable category key.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum CatKey<'a> {
-    Bool(bool),
-    Int(i64),
-    Float(FKey),
-    Str(&'a str),
-}
-
 enum Clean<'a> {
     Num(Vec<f64>, Vec<f64>),
-    Cat(Vec<CatKey<'a>>, Vec<CatKey<'a>>),
+    Cat(Vec<CategoryKey<'a>>, Vec<CategoryKey<'a>>),
 }
 
 fn nonempty<T>(v: Vec<T>, side: Side) -> Result<Vec<T>, DriftError> {
-    if v.is_empty() {
-        Err(DriftError::EmptyInput { side })
-    } else {
-        Ok(v)
-    }
+    non_empty(&v, side)?;
+    Ok(v)
 }
 
 fn distinct<K: Ord + Clone>(a: &[K], b: &[K]) -> usize {
@@ -306,11 +295,7 @@ pub fn column_drift(
         StatTest::Z => match stats.z {
             Some(z) => Some(z.p_value),
             None => Some(match &clean {
-                Clean::Num(r, c) => {
-                    let r: Vec<FKey> = r.iter().map(|&x| FKey(x)).collect();
-                    let c: Vec<FKey> = c.iter().map(|&x| FKey(x)).collect();
-                    z_test(&r, &c)?.p_value
-                }
+                Clean::Num(r, c) => z_test(&float_keys(r), &float_keys(c))?.p_value,
                 Clean::Cat(r, c) => z_test(r, c)?.p_value,
             }),
         },
@@ -352,8 +337,8 @@ fn clean<'a>(
             )?;
             if forced == Some(ColumnKind::Categorical) {
                 Ok(Clean::Cat(
-                    r.into_iter().map(|x| CatKey::Float(FKey(x))).collect(),
-                    c.into_iter().map(|x| CatKey::Float(FKey(x))).collect(),
+                    r.into_iter().map(|x| CategoryKey::Float(FKey(x))).collect(),
+                    c.into_iter().map(|x| CategoryKey::Float(FKey(x))).collect(),
                 ))
             } else {
                 Ok(Clean::Num(r, c))
@@ -362,64 +347,59 @@ fn clean<'a>(
         (D::Int(r), D::Int(c)) => {
             let r: Vec<i64> = nonempty(r.iter().flatten().copied().collect(), Side::Reference)?;
             let c: Vec<i64> = nonempty(c.iter().flatten().copied().collect(), Side::Current)?;
-            let kind = forced.unwrap_or_else(|| {
-                let mut d = c.clone();
-                d.sort_unstable();
-                d.dedup();
-                if d.len() <= 10 {
-                    ColumnKind::Categorical
-                } else {
-                    ColumnKind::Numeric
-                }
-            });
+            let kind = forced.unwrap_or_else(|| int_kind(&c));
             Ok(match kind {
                 ColumnKind::Numeric => Clean::Num(
                     r.iter().map(|&x| x as f64).collect(),
                     c.iter().map(|&x| x as f64).collect(),
                 ),
                 ColumnKind::Categorical => Clean::Cat(
-                    r.into_iter().map(CatKey::Int).collect(),
-                    c.into_iter().map(CatKey::Int).collect(),
+                    r.into_iter().map(CategoryKey::Int).collect(),
+                    c.into_iter().map(CategoryKey::Int).collect(),
                 ),
             })
         }
-        (D::Bool(r), D::Bool(c)) => {
-            if forced == Some(ColumnKind::Numeric) {
-                return Err(DriftError::NotNumeric {
-                    value_type: "boolean",
-                });
-            }
-            let r = nonempty(
-                r.iter().flatten().map(|&b| CatKey::Bool(b)).collect(),
-                Side::Reference,
-            )?;
-            let c = nonempty(
-                c.iter().flatten().map(|&b| CatKey::Bool(b)).collect(),
-                Side::Current,
-            )?;
-            Ok(Clean::Cat(r, c))
-        }
-        (D::Str(r), D::Str(c)) => {
-            if forced == Some(ColumnKind::Numeric) {
-                return Err(DriftError::NotNumeric {
-                    value_type: "string",
-                });
-            }
-            let r = nonempty(
-                r.iter().flatten().map(|&s| CatKey::Str(s)).collect(),
-                Side::Reference,
-            )?;
-            let c = nonempty(
-                c.iter().flatten().map(|&s| CatKey::Str(s)).collect(),
-                Side::Current,
-            )?;
-            Ok(Clean::Cat(r, c))
-        }
+        (D::Bool(r), D::Bool(c)) => categorical_only(r, c, forced, "boolean", CategoryKey::Bool),
+        (D::Str(r), D::Str(c)) => categorical_only(r, c, forced, "string", CategoryKey::Str),
         (r, c) => Err(DriftError::TypeMismatch {
             reference: r.type_name(),
             current: c.type_name(),
         }),
     }
+}
+
+/// Evidently's kind of an integer column: categorical iff `values` hold at
+/// most 10 distinct values (the offline path asks the current sample, a
+/// profile its reference).
+pub(crate) fn int_kind(values: &[i64]) -> ColumnKind {
+    let mut d = values.to_vec();
+    d.sort_unstable();
+    d.dedup();
+    if d.len() <= 10 {
+        ColumnKind::Categorical
+    } else {
+        ColumnKind::Numeric
+    }
+}
+
+/// Cleans a column of a categorical-only type (booleans, strings): a forced
+/// numeric kind is an error, nulls are dropped, every value becomes a key.
+fn categorical_only<'a, T: Copy>(
+    r: &[Option<T>],
+    c: &[Option<T>],
+    forced: Option<ColumnKind>,
+    value_type: &'static str,
+    key: fn(T) -> CategoryKey<'a>,
+) -> Result<Clean<'a>, DriftError> {
+    if forced == Some(ColumnKind::Numeric) {
+        return Err(DriftError::NotNumeric { value_type });
+    }
+    let r = nonempty(
+        r.iter().flatten().map(|&x| key(x)).collect(),
+        Side::Reference,
+    )?;
+    let c = nonempty(c.iter().flatten().map(|&x| key(x)).collect(), Side::Current)?;
+    Ok(Clean::Cat(r, c))
 }
 
 pub(crate) fn binned_stats(
@@ -439,9 +419,7 @@ fn numeric_stats(r: &[f64], c: &[f64], n_distinct: usize) -> Result<ColumnStats,
     let bins = bin_numeric(r, c)?;
     let (psi, kl, js, chi) = binned_stats(&bins)?;
     let z = if n_distinct <= 2 {
-        let rk: Vec<FKey> = r.iter().map(|&x| FKey(x)).collect();
-        let ck: Vec<FKey> = c.iter().map(|&x| FKey(x)).collect();
-        Some(z_test(&rk, &ck)?)
+        Some(z_test(&float_keys(r), &float_keys(c))?)
     } else {
         None
     };
@@ -460,8 +438,8 @@ fn numeric_stats(r: &[f64], c: &[f64], n_distinct: usize) -> Result<ColumnStats,
 }
 
 fn categorical_stats(
-    r: &[CatKey<'_>],
-    c: &[CatKey<'_>],
+    r: &[CategoryKey<'_>],
+    c: &[CategoryKey<'_>],
     n_distinct: usize,
 ) -> Result<ColumnStats, DriftError> {
     let bins = bin_by_value(r, c)?;

@@ -4,30 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::error::{DriftError, Side};
+use crate::category::float_keys;
+use crate::error::{DriftError, Side, non_empty};
 use crate::ks::{check_finite, sorted};
 use crate::special::{chi2_sf, ndtr};
-
-/// Compensated (Neumaier) sum; numpy's pairwise sum is within a few ulps of it.
-///
-/// Once the running sum is not finite (a term is ±inf or NaN, or the sum
-/// overflows) the compensation is meaningless (`inf − inf`): the plain sum is
-/// returned, so an overflow gives ±inf as in numpy, and NaN only where numpy
-/// has NaN too (a NaN term, or +inf meeting −inf).
-pub(crate) fn fsum(it: impl IntoIterator<Item = f64>) -> f64 {
-    let mut sum = 0.0_f64;
-    let mut comp = 0.0_f64;
-    for t in it {
-        let s = sum + t;
-        if sum.abs() >= t.abs() {
-            comp += (sum - s) + t;
-        } else {
-            comp += (t - s) + sum;
-        }
-        sum = s;
-    }
-    if sum.is_finite() { sum + comp } else { sum }
-}
+use crate::summation::fsum;
 
 /// First Wasserstein distance between the empirical distributions of `u` and `v`.
 ///
@@ -188,16 +169,8 @@ pub fn bin_by_value<K: Ord + Clone>(
     reference: &[K],
     current: &[K],
 ) -> Result<BinnedCounts, DriftError> {
-    if reference.is_empty() {
-        return Err(DriftError::EmptyInput {
-            side: Side::Reference,
-        });
-    }
-    if current.is_empty() {
-        return Err(DriftError::EmptyInput {
-            side: Side::Current,
-        });
-    }
+    non_empty(reference, Side::Reference)?;
+    non_empty(current, Side::Current)?;
     let mut map: BTreeMap<&K, (u64, u64)> = BTreeMap::new();
     for k in reference {
         map.entry(k).or_default().0 += 1;
@@ -217,21 +190,6 @@ pub(crate) fn n_distinct_f64(x: &[f64]) -> usize {
     v.sort_unstable();
     v.dedup();
     v.len()
-}
-
-/// Hashable/orderable key for a float used as a category (`-0.0` → `0.0`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct FKey(pub f64);
-impl Eq for FKey {}
-impl PartialOrd for FKey {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for FKey {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (self.0 + 0.0).total_cmp(&(o.0 + 0.0))
-    }
 }
 
 /// Evidently's `get_binned_data` for a numeric column (counts only; see
@@ -254,9 +212,7 @@ pub fn bin_numeric(reference: &[f64], current: &[f64]) -> Result<BinnedCounts, D
             current: histogram_counts(current, &edges),
         })
     } else {
-        let r: Vec<FKey> = reference.iter().map(|&x| FKey(x)).collect();
-        let c: Vec<FKey> = current.iter().map(|&x| FKey(x)).collect();
-        bin_by_value(&r, &c)
+        bin_by_value(&float_keys(reference), &float_keys(current))
     }
 }
 
@@ -479,16 +435,8 @@ pub struct ZTestResult {
 /// means, `P = (p1·n1 + p2·n2)/(n1+n2)`, `z` as above and
 /// `p = 2·(1 − ndtr(|z|))` (computed exactly so, as Evidently does).
 pub fn z_test<K: Ord>(reference: &[K], current: &[K]) -> Result<ZTestResult, DriftError> {
-    if reference.is_empty() {
-        return Err(DriftError::EmptyInput {
-            side: Side::Reference,
-        });
-    }
-    if current.is_empty() {
-        return Err(DriftError::EmptyInput {
-            side: Side::Current,
-        });
-    }
+    non_empty(reference, Side::Reference)?;
+    non_empty(current, Side::Current)?;
     let rmin = reference.iter().min();
     let rmax = reference.iter().max();
     let cmin = current.iter().min();
@@ -511,32 +459,27 @@ pub fn z_test<K: Ord>(reference: &[K], current: &[K]) -> Result<ZTestResult, Dri
     let n2 = current.len() as f64;
     let s1 = reference.iter().filter(|x| *x != key).count() as f64;
     let s2 = current.iter().filter(|x| *x != key).count() as f64;
+    Ok(two_proportion_z(n1, s1, n2, s2))
+}
+
+/// Evidently's two-proportion Z-test for `s1` of `n1` reference and `s2` of
+/// `n2` current values outside the key category: `p_i = s_i/n_i`, `z` and
+/// `p = 2·(1 − ndtr(|z|))` as in [`ZTestResult`].
+pub(crate) fn two_proportion_z(n1: f64, s1: f64, n2: f64, s2: f64) -> ZTestResult {
     let p1 = s1 / n1;
     let p2 = s2 / n2;
     let pp = (p1 * n1 + p2 * n2) / (n1 + n2);
     let z = (p1 - p2) / (pp * (1.0 - pp) * (1.0 / n1 + 1.0 / n2)).sqrt();
     let p = 2.0 * (1.0 - ndtr(z.abs()));
-    Ok(ZTestResult {
+    ZTestResult {
         statistic: z,
         p_value: p,
-    })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fsum_overflows_to_infinity_like_numpy() {
-        assert_eq!(fsum([1e308, 1e308]), f64::INFINITY);
-        assert_eq!(fsum([-1e308, -1e308, 1.0]), f64::NEG_INFINITY);
-        assert_eq!(fsum([1.0, f64::INFINITY, 2.0]), f64::INFINITY);
-        assert!(fsum([f64::INFINITY, f64::NEG_INFINITY]).is_nan());
-        assert!(fsum([1.0, f64::NAN]).is_nan());
-        // Finite sums keep their compensation.
-        assert_eq!(fsum([1e16, 1.0, -1e16]), 1.0);
-        assert_eq!(fsum([0.1; 10]), 1.0);
-    }
 
     #[test]
     fn sturges_edges_stay_finite_and_ordered_when_the_range_overflows() {

@@ -1,4 +1,5 @@
-//! Error type of the crate.
+//! Error type of the crate, and the one rule every statistic applies to
+//! its input first: a sample with no value is a [`DriftError::EmptyInput`].
 
 use thiserror::Error;
 
@@ -17,6 +18,15 @@ impl std::fmt::Display for Side {
             Side::Reference => f.write_str("reference"),
             Side::Current => f.write_str("current"),
         }
+    }
+}
+
+/// `Err(EmptyInput { side })` when the `side` sample `x` holds no value.
+pub(crate) fn non_empty<T>(x: &[T], side: Side) -> Result<(), DriftError> {
+    if x.is_empty() {
+        Err(DriftError::EmptyInput { side })
+    } else {
+        Ok(())
     }
 }
 

@@ -1,7 +1,7 @@
 //! Two-sample Kolmogorov–Smirnov test, identical to
 //! `scipy.stats.ks_2samp(a, b)` with `alternative='two-sided', method='auto'`.
 
-use crate::error::{DriftError, Side};
+use crate::error::{DriftError, Side, non_empty};
 use crate::special::kstwo_sf;
 
 /// scipy's `MAX_AUTO_N`: `method='auto'` is exact when `max(n1, n2) ≤ 10000`.
@@ -20,9 +20,7 @@ pub struct KsResult {
 }
 
 pub(crate) fn check_finite(x: &[f64], side: Side) -> Result<(), DriftError> {
-    if x.is_empty() {
-        return Err(DriftError::EmptyInput { side });
-    }
+    non_empty(x, side)?;
     if x.iter().any(|v| !v.is_finite()) {
         return Err(DriftError::NonFinite { side });
     }
@@ -73,7 +71,8 @@ pub(crate) fn ks_statistic_sorted(a: &[f64], b: &[f64]) -> f64 {
     if min_s > max_s { min_s } else { max_s }
 }
 
-fn gcd(mut a: u64, mut b: u64) -> u64 {
+/// Greatest common divisor (Euclid).
+pub(crate) fn gcd(mut a: u64, mut b: u64) -> u64 {
     while b != 0 {
         let t = a % b;
         a = b;
