@@ -7,6 +7,7 @@
 
 use anyhow::{Context, bail};
 use feedloop_ingest::{IngestConfig, KafkaConfig};
+use feedloop_storage::StorageConfig;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
@@ -96,32 +97,6 @@ impl ClusterConfig {
     }
 }
 
-/// `[storage]`. `Debug` redacts secret-looking options.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct StorageConfig {
-    /// Storage root: a local path or `file://` URL, or `s3://bucket/prefix`,
-    /// `gs://bucket/prefix`, `az://container/prefix`. Cloud credentials come from
-    /// the usual environment variables (`AWS_ACCESS_KEY_ID`, …).
-    pub url: String,
-    /// Passed to the object store builder as is (e.g. `aws_endpoint`,
-    /// `aws_allow_http`, `aws_region`). Values are text (an all-digit key too).
-    #[serde(deserialize_with = "feedloop_ingest::config::lenient::string_map")]
-    pub options: BTreeMap<String, String>,
-}
-
-impl std::fmt::Debug for StorageConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StorageConfig")
-            .field("url", &self.url)
-            .field(
-                "options",
-                &feedloop_ingest::config::redacted_options(&self.options),
-            )
-            .finish()
-    }
-}
-
 /// Environment variables of option maps, taken verbatim: `FEEDLOOP_KAFKA__OPTIONS__SASL_PASSWORD`
 /// sets librdkafka's `sasl.password` (`_` → `.`: librdkafka keys have dots, which
 /// variable names cannot carry), `FEEDLOOP_STORAGE__OPTIONS__AWS_REGION` sets
@@ -147,15 +122,6 @@ const ENV_SECRETS: [(&str, &str); 2] = [
         "export.privacy.hash_key",
     ),
 ];
-
-impl Default for StorageConfig {
-    fn default() -> Self {
-        StorageConfig {
-            url: "./feedloop-data".into(),
-            options: BTreeMap::new(),
-        }
-    }
-}
 
 /// `[log]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -272,7 +238,7 @@ impl Config {
         let mut c = self.clone();
         for opts in [&mut c.kafka.options, &mut c.storage.options] {
             for (k, v) in opts.iter_mut() {
-                if feedloop_ingest::config::is_secret_option(k) {
+                if feedloop_kit::secrets::is_secret_option(k) {
                     *v = "<redacted>".into();
                 }
             }

@@ -43,7 +43,7 @@ pub struct HttpConfig {
     pub listen: String,
     /// Bearer token of the API and page (`FEEDLOOP_HTTP__TOKEN`). Redacted when printed.
     /// An all-digit token is text too (the environment provider reads it as a number).
-    #[serde(deserialize_with = "feedloop_ingest::config::lenient::opt_string")]
+    #[serde(deserialize_with = "feedloop_kit::setting::lenient::opt_string")]
     pub token: Option<String>,
     /// Largest request body accepted (413 above).
     pub max_body_bytes: usize,
