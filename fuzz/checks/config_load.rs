@@ -17,14 +17,14 @@
 // * `Config::load` never panics;
 // * `Ok(config)`: `config.validate()` agrees, `to_redacted_toml()` does not
 //   panic and its output does not depend on any secret value (options whose
-//   key `feedloop_ingest::config::is_secret_option` calls secret, the HTTP
+//   key `feedloop_kit::secrets::is_secret_option` calls secret, the HTTP
 //   token, the export hash key), and loading again gives the same config;
 // * `Err(e)`: the message is non-empty and names a key in backticks, unless the
 //   file is not UTF-8 or not TOML at all (then it names the file).
 
 use feedloop_cli::config::ConfigFile;
+use feedloop_kit::secrets::is_secret_option;
 use feedloop_server::config::Config;
-use feedloop_ingest::config::is_secret_option;
 use std::path::{Path, PathBuf};
 
 /// The environment overrides an input sets: `#env NAME=VALUE` lines.

@@ -9,7 +9,7 @@ use feedloop_alerts::KafkaSink;
 use feedloop_cli::config::ConfigFile;
 use feedloop_ingest::KafkaConfig;
 use feedloop_ingest::dead_letter::DeadLetterProducer;
-use feedloop_ingest::pipeline::consumer_config;
+use feedloop_kit::kafka::consumer_config;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::BaseConsumer;
 use rdkafka::producer::FutureProducer;
@@ -206,7 +206,7 @@ fn rejected_secret_settings_are_reported_without_their_value() {
         .create::<BaseConsumer>()
         .err()
         .unwrap();
-    let redacted = feedloop_ingest::pipeline::redact_config_error(err);
+    let redacted = feedloop_kit::kafka::redact_config_error(err);
     for shown in [redacted.to_string(), format!("{redacted:?}")] {
         assert!(
             !shown.contains(SASL_PASSWORD) && !shown.contains(SSL_KEY_PASSWORD),

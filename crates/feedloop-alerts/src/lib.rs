@@ -54,7 +54,7 @@ pub mod sinks;
 
 pub use alert::{Alert, AlertState, DriftVerdict, Observation, SeriesKey, alert_id};
 pub use lifecycle::{AlertEngine, EngineState, SeriesState, StateError};
-pub use rules::{AlertsConfig, Band, Direction, InvalidSetting, MetricRule, Rule, Severity, Side};
+pub use rules::{AlertsConfig, Band, Direction, MetricRule, Rule, Severity, Side};
 pub use sinks::{
     AlertDispatcher, AlertSink, KafkaSink, LogSink, SinkError, SinkStats, WebhookSink,
 };

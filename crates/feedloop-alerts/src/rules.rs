@@ -46,6 +46,7 @@
 //! perfectly flat series never breaches. No σ rule applies before the history
 //! holds `min_history` values.
 
+use feedloop_kit::InvalidSetting;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -188,21 +189,6 @@ pub fn builtin_direction(metric: &str) -> Option<Direction> {
     }
 }
 
-/// A config value that is out of range, naming the key.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{key}`: {expected}")]
-pub struct InvalidSetting {
-    pub key: String,
-    pub expected: String,
-}
-
-fn invalid(key: impl Into<String>, expected: impl Into<String>) -> InvalidSetting {
-    InvalidSetting {
-        key: key.into(),
-        expected: expected.into(),
-    }
-}
-
 impl AlertsConfig {
     /// The rule for `metric`: `[alerts.metrics.<metric>]`, then the built-in
     /// default of the metric (direction only), then `[alerts]`.
@@ -230,7 +216,7 @@ impl AlertsConfig {
             match reqwest::Url::parse(url) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
                 _ => {
-                    return Err(invalid(
+                    return Err(InvalidSetting::new(
                         "alerts.webhook",
                         "expected an http:// or https:// URL",
                     ));
@@ -240,26 +226,29 @@ impl AlertsConfig {
         if self.webhook_timeout < Duration::from_millis(1)
             || self.webhook_timeout > Duration::from_secs(600)
         {
-            return Err(invalid(
+            return Err(InvalidSetting::new(
                 "alerts.webhook_timeout",
                 "expected a duration between 1ms and 10m, e.g. \"5s\"",
             ));
         }
         if self.webhook_retries > 20 {
-            return Err(invalid(
+            return Err(InvalidSetting::new(
                 "alerts.webhook_retries",
                 "expected at most 20 retries",
             ));
         }
         if self.queue_capacity == 0 {
-            return Err(invalid(
+            return Err(InvalidSetting::new(
                 "alerts.queue_capacity",
                 "expected a positive number of alerts",
             ));
         }
         for (metric, m) in &self.metrics {
             if metric.is_empty() {
-                return Err(invalid("alerts.metrics", "expected non-empty metric names"));
+                return Err(InvalidSetting::new(
+                    "alerts.metrics",
+                    "expected non-empty metric names",
+                ));
             }
             // Check only the keys the user set, so the error names the right one.
             let prefix = format!("alerts.metrics.{metric}");
@@ -289,9 +278,9 @@ impl AlertsConfig {
                     && m.history.is_some()
                 {
                     // The per-metric history made the global value out of range.
-                    invalid(format!("{prefix}.history"), e.expected)
+                    InvalidSetting::new(format!("{prefix}.history"), e.expected)
                 } else {
-                    invalid(format!("alerts.{leaf}"), e.expected)
+                    InvalidSetting::new(format!("alerts.{leaf}"), e.expected)
                 }
             })?;
         }
@@ -313,37 +302,37 @@ impl AlertsConfig {
 
 fn check_rule(prefix: &str, r: &Rule) -> Result<(), InvalidSetting> {
     if !(r.k.is_finite() && r.k > 0.0 && r.k <= 100.0) {
-        return Err(invalid(
+        return Err(InvalidSetting::new(
             format!("{prefix}.k"),
             "expected a number of σ above 0 and at most 100, e.g. 2.0",
         ));
     }
     if !(2..=10_000).contains(&r.history) {
-        return Err(invalid(
+        return Err(InvalidSetting::new(
             format!("{prefix}.history"),
             "expected 2 to 10000 windows",
         ));
     }
     if r.min_history < 2 || r.min_history > r.history {
-        return Err(invalid(
+        return Err(InvalidSetting::new(
             format!("{prefix}.min_history"),
             format!("expected at least 2 and at most history ({})", r.history),
         ));
     }
     if r.consecutive == 0 || r.consecutive as usize >= r.history {
-        return Err(invalid(
+        return Err(InvalidSetting::new(
             format!("{prefix}.consecutive"),
             format!("expected at least 1 and below history ({})", r.history),
         ));
     }
     if !(r.sigma_floor_rel.is_finite() && (0.0..=10.0).contains(&r.sigma_floor_rel)) {
-        return Err(invalid(
+        return Err(InvalidSetting::new(
             format!("{prefix}.sigma_floor_rel"),
             "expected a fraction from 0 to 10, e.g. 0.01",
         ));
     }
     if !(r.sigma_floor_abs.is_finite() && r.sigma_floor_abs >= 0.0) {
-        return Err(invalid(
+        return Err(InvalidSetting::new(
             format!("{prefix}.sigma_floor_abs"),
             "expected a non-negative number",
         ));

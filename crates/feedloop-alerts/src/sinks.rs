@@ -18,6 +18,8 @@
 
 use crate::alert::{Alert, AlertState};
 use crate::rules::AlertsConfig;
+use feedloop_kit::Backoff;
+use feedloop_kit::kafka::{apply_producer_options, redact_config_error};
 use futures::future::BoxFuture;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -125,22 +127,6 @@ impl std::fmt::Debug for KafkaSink {
     }
 }
 
-/// librdkafka settings that only make sense for consumers; skipped when
-/// `[kafka.options]` is applied to the alert producer.
-const CONSUMER_ONLY: &[&str] = &[
-    "group.id",
-    "group.instance.id",
-    "enable.auto.commit",
-    "enable.auto.offset.store",
-    "auto.offset.reset",
-    "auto.commit.interval.ms",
-    "session.timeout.ms",
-    "heartbeat.interval.ms",
-    "max.poll.interval.ms",
-    "partition.assignment.strategy",
-    "isolation.level",
-];
-
 impl KafkaSink {
     /// A producer to `topic` on `brokers`; `options` are `[kafka.options]`
     /// (consumer-only keys skipped; `acks` is always `all`).
@@ -168,46 +154,11 @@ impl KafkaSink {
         options: &BTreeMap<String, String>,
     ) -> rdkafka::ClientConfig {
         let mut cfg = rdkafka::ClientConfig::new();
-        cfg.set("bootstrap.servers", brokers)
-            .set("message.timeout.ms", "30000")
+        cfg.set("message.timeout.ms", "30000")
             .set("client.id", "feedloop-alerts");
-        for (k, v) in options {
-            if !CONSUMER_ONLY.contains(&k.as_str())
-                && !k.starts_with("fetch.")
-                && !k.starts_with("queued.")
-            {
-                cfg.set(k, v);
-            }
-        }
+        apply_producer_options(&mut cfg, brokers, options);
         cfg.set("acks", "all");
         cfg
-    }
-}
-
-/// Option names whose values are secrets (same rule as the config's redaction).
-const SECRET_HINTS: [&str; 6] = [
-    "password",
-    "secret",
-    "token",
-    "key",
-    "credential",
-    "sasl.oauthbearer",
-];
-
-/// rdkafka prints a rejected setting as `<reason> <key> <value>`: keep the
-/// value out (and out of librdkafka's reason when the key looks secret).
-fn redact_config_error(e: KafkaError) -> KafkaError {
-    match e {
-        KafkaError::ClientConfig(res, desc, key, value) => {
-            let lower = key.to_ascii_lowercase();
-            let desc = if !value.is_empty() && SECRET_HINTS.iter().any(|h| lower.contains(h)) {
-                desc.replace(&value, "<redacted>")
-            } else {
-                desc
-            };
-            KafkaError::ClientConfig(res, desc, key, "<value redacted>".into())
-        }
-        other => other,
     }
 }
 
@@ -246,8 +197,7 @@ pub struct WebhookSink {
     client: reqwest::Client,
     url: reqwest::Url,
     retries: u32,
-    backoff_base: Duration,
-    backoff_max: Duration,
+    backoff: Backoff,
 }
 
 impl WebhookSink {
@@ -265,8 +215,7 @@ impl WebhookSink {
             client,
             url: parsed,
             retries,
-            backoff_base: Duration::from_millis(200),
-            backoff_max: Duration::from_secs(10),
+            backoff: Backoff::new(Duration::from_millis(200), Duration::from_secs(10)),
         })
     }
 
@@ -281,18 +230,8 @@ impl WebhookSink {
 
     /// Changes the retry backoff (first wait `base`, doubling up to `max`).
     pub fn with_backoff(mut self, base: Duration, max: Duration) -> Self {
-        self.backoff_base = base;
-        self.backoff_max = max;
+        self.backoff = Backoff::new(base, max);
         self
-    }
-
-    fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self
-            .backoff_base
-            .saturating_mul(1u32.checked_shl(attempt.min(20)).unwrap_or(u32::MAX));
-        let capped = exp.min(self.backoff_max);
-        let jitter: f64 = rand::Rng::random_range(&mut rand::rng(), 0.5..=1.0);
-        capped.mul_f64(jitter)
     }
 
     async fn attempt(&self, body: &[u8]) -> Result<(), SinkError> {
@@ -340,7 +279,7 @@ impl AlertSink for WebhookSink {
                     });
                 }
                 tracing::debug!(host = self.url.host_str().unwrap_or(""), attempt, error = %err, "webhook attempt failed; retrying");
-                tokio::time::sleep(self.backoff(attempt)).await;
+                tokio::time::sleep(self.backoff.delay(attempt)).await;
                 attempt += 1;
             }
         })

@@ -115,7 +115,7 @@ impl ConfigFile for Config {
         let mut c = self.clone();
         for opts in [&mut c.kafka.options, &mut c.storage.options] {
             for (k, v) in opts.iter_mut() {
-                if feedloop_ingest::config::is_secret_option(k) {
+                if feedloop_kit::secrets::is_secret_option(k) {
                     *v = "<redacted>".into();
                 }
             }

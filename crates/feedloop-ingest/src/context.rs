@@ -1,10 +1,11 @@
-//! The librdkafka client context: routes librdkafka logs to `tracing`, records
-//! lag from statistics, and forwards rebalances to the consume loop.
+//! The librdkafka client context and the consumer type built on it: routes
+//! librdkafka logs to `tracing`, records lag from statistics, and forwards
+//! rebalances to the consume loop.
 
 use crate::metrics::IngestMetrics;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
+use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::TopicPartitionList;
 use std::sync::Arc;
@@ -17,6 +18,9 @@ pub enum AssignmentChange {
     Assigned(Vec<(String, i32)>),
     Revoked(Vec<(String, i32)>),
 }
+
+/// The consumer type of the pipeline.
+pub type IngestConsumer = StreamConsumer<IngestContext>;
 
 pub struct IngestContext {
     pub(crate) changes: Sender<AssignmentChange>,

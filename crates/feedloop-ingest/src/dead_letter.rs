@@ -8,7 +8,8 @@
 //! acknowledged before the offset range holding it is committed, so a broken
 //! dead-letter topic pauses consumption instead of dropping input.
 
-use crate::config::KafkaConfig;
+use feedloop_kit::KafkaConfig;
+use feedloop_kit::kafka::{apply_producer_options, redact_config_error};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
@@ -98,12 +99,12 @@ pub struct DeadLetterProducer {
 
 impl DeadLetterProducer {
     /// A producer to `kafka.topics.dead_letter`. A config error carries no
-    /// option value ([`crate::pipeline::redact_config_error`]).
+    /// option value ([`redact_config_error`]).
     pub fn new(kafka: &KafkaConfig) -> Result<Self, KafkaError> {
         Ok(DeadLetterProducer {
             producer: Self::client_config(kafka)
                 .create()
-                .map_err(crate::pipeline::redact_config_error)?,
+                .map_err(redact_config_error)?,
             topic: kafka.topics.dead_letter.clone(),
         })
     }
@@ -118,7 +119,7 @@ impl DeadLetterProducer {
             .set("message.timeout.ms", "30000")
             .set("linger.ms", "20")
             .set("client.id", "feedloop-dead-letter");
-        crate::pipeline::apply_producer_options(&mut cfg, &kafka.brokers, &kafka.options);
+        apply_producer_options(&mut cfg, &kafka.brokers, &kafka.options);
         cfg
     }
 
@@ -156,7 +157,7 @@ impl DeadLetterProducer {
     }
 
     /// Enqueues `dl` without waiting. If the local queue is full, delivery is left
-    /// to [`DeadLetterProducer::deliver`].
+    /// to [`DeadLetterProducer::deliver_all`].
     pub fn start(&self, dl: &mut DeadLetter) {
         let mut rec: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&self.topic)
             .payload(dl.payload.as_slice())

@@ -6,8 +6,13 @@
 //! partition's writer task, which lands them as Parquet through
 //! [`feedloop_storage::LandingZone`] and only then commits the Kafka offset.
 //!
-//! * [`config`] — the `[kafka]` and `[ingest]` sections of the TOML config.
+//! * [`config`] — the `[ingest]` section of the TOML config and the landing retry
+//!   policy; `[kafka]` ([`KafkaConfig`]) and the librdkafka client settings built
+//!   from it are [`feedloop_kit::kafka`]'s.
+//! * [`context`] — the librdkafka client context and [`context::IngestConsumer`].
 //! * [`pipeline`] — [`Ingest`]: the consume loop, rebalances, flush policy, shutdown.
+//! * [`resume`] — where an assigned partition resumes (storage, checked against
+//!   the broker's log).
 //! * [`partition`] — per-partition buffers and the ordered writer task.
 //! * [`dead_letter`] — the dead-letter producer: original bytes plus reason headers.
 //! * [`metrics`] — counters (consumed, landed, dead-lettered, bytes) and lag.
@@ -24,8 +29,10 @@ pub mod error;
 pub mod metrics;
 pub mod partition;
 pub mod pipeline;
+pub mod resume;
 
-pub use config::{IngestConfig, KafkaConfig, Topics};
+pub use config::IngestConfig;
 pub use error::IngestError;
+pub use feedloop_kit::{KafkaConfig, Topics};
 pub use metrics::{IngestMetrics, StreamCounters};
 pub use pipeline::Ingest;

@@ -8,6 +8,8 @@
 //!    written by another writer already covers (`landed_through`),
 //! 3. commits `end + 1` to Kafka, only while the partition is still ours.
 
+use crate::config::LANDING_BACKOFF;
+use crate::context::IngestConsumer;
 use crate::dead_letter::{DeadLetter, DeadLetterProducer};
 use crate::error::IngestError;
 use crate::metrics::{IngestMetrics, PartitionOffsets, add};
@@ -18,7 +20,7 @@ use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 /// Events of one partition since the last flush.
@@ -73,7 +75,7 @@ pub struct WriterExit {
 
 pub struct WriterEnv {
     pub landing: LandingZone,
-    pub consumer: Arc<crate::pipeline::IngestConsumer>,
+    pub consumer: Arc<IngestConsumer>,
     pub dead_letters: DeadLetterProducer,
     pub metrics: Arc<IngestMetrics>,
     /// Cleared when the partition is revoked: a stale writer must not commit.
@@ -138,7 +140,7 @@ pub async fn run_writer(
                     }
                     Err(e) if e.is_retryable() && attempt < env.max_attempts => {
                         add(&env.metrics.landing_retries, 1);
-                        let backoff = backoff(attempt);
+                        let backoff = LANDING_BACKOFF.delay(attempt);
                         tracing::warn!(error = %e, attempt, backoff_ms = backoff.as_millis() as u64, "landing failed; retrying");
                         tokio::time::sleep(backoff).await;
                     }
@@ -187,14 +189,6 @@ fn exit(key: PartitionKey, landed_through: i64, result: Result<(), IngestError>)
         landed_through,
         result,
     }
-}
-
-/// Exponential backoff with full jitter: up to 100 ms · 2^attempt, capped at 10 s.
-pub fn backoff(attempt: u32) -> Duration {
-    let cap = Duration::from_millis(100u64.saturating_mul(1 << attempt.min(7)))
-        .min(Duration::from_secs(10));
-    let jitter = rand::random::<f64>();
-    Duration::from_millis(((cap.as_millis() as f64) * (0.5 + 0.5 * jitter)) as u64)
 }
 
 fn commit(env: &WriterEnv, key: &PartitionKey, next: i64) {

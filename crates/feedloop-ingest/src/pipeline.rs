@@ -2,18 +2,21 @@
 //! flush policy; reacts to rebalances; shuts down by landing and committing what
 //! it holds.
 
-use crate::config::{IngestConfig, KafkaConfig};
-use crate::context::{AssignmentChange, IngestContext};
+use crate::config::IngestConfig;
+use crate::context::{AssignmentChange, IngestConsumer, IngestContext};
 use crate::dead_letter::{DeadLetter, DeadLetterProducer};
 use crate::error::IngestError;
 use crate::metrics::{IngestMetrics, PartitionOffsets, add};
-use crate::partition::{FlushJob, PartitionBuffer, WriterEnv, WriterExit, backoff, run_writer};
+use crate::partition::{FlushJob, PartitionBuffer, WriterEnv, WriterExit, run_writer};
+use crate::resume;
 use feedloop_events::{Lineage, StreamKind, decode};
+use feedloop_kit::KafkaConfig;
+use feedloop_kit::kafka::{consumer_config, redact_config_error};
 use feedloop_storage::{LandingZone, PartitionKey};
 use futures::StreamExt;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
@@ -21,88 +24,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
-
-/// The consumer type of the pipeline.
-pub type IngestConsumer = StreamConsumer<IngestContext>;
-
-/// librdkafka properties that only consumers understand (producers warn on them).
-const CONSUMER_ONLY: [&str; 12] = [
-    "session.timeout.ms",
-    "heartbeat.interval.ms",
-    "max.poll.interval.ms",
-    "group.instance.id",
-    "group.protocol",
-    "partition.assignment.strategy",
-    "auto.offset.reset",
-    "isolation.level",
-    "fetch.min.bytes",
-    "fetch.max.bytes",
-    "fetch.wait.max.ms",
-    "enable.partition.eof",
-];
-
-/// Applies `[kafka.options]` (and the broker list) to a librdkafka consumer config.
-pub fn apply_options(cfg: &mut ClientConfig, kafka: &KafkaConfig) {
-    cfg.set("bootstrap.servers", &kafka.brokers);
-    for (k, v) in &kafka.options {
-        cfg.set(k, v);
-    }
-}
-
-/// The librdkafka config of the ingest consumer: feedloop's defaults, then
-/// `[kafka.options]` (TLS, SASL, timeouts, … as is), then the settings
-/// exactly-once depends on, which config validation keeps users from setting.
-pub fn consumer_config(kafka: &KafkaConfig) -> ClientConfig {
-    let mut cfg = ClientConfig::new();
-    cfg.set("group.id", &kafka.group_id)
-        .set("client.id", "feedloop")
-        .set("auto.offset.reset", "earliest")
-        .set("enable.partition.eof", "false")
-        .set("statistics.interval.ms", "5000");
-    apply_options(&mut cfg, kafka);
-    // Exactly-once depends on these; config validation rejects user overrides.
-    cfg.set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false");
-    cfg
-}
-
-/// Takes the value out of a librdkafka config error. rdkafka's message for a
-/// rejected setting is `<reason> <key> <value>`, so a misspelt secret option
-/// (`"sasl.pasword" = …`) would otherwise print the secret; librdkafka's own
-/// reason names the key, and quotes the value only for enumerated or numeric
-/// settings, which is kept unless the key looks secret
-/// ([`crate::config::is_secret_option`]).
-pub fn redact_config_error(e: rdkafka::error::KafkaError) -> rdkafka::error::KafkaError {
-    use rdkafka::error::KafkaError;
-    match e {
-        KafkaError::ClientConfig(res, desc, key, value) => {
-            let desc = if !value.is_empty() && crate::config::is_secret_option(&key) {
-                desc.replace(&value, "<redacted>")
-            } else {
-                desc
-            };
-            KafkaError::ClientConfig(res, desc, key, "<value redacted>".into())
-        }
-        other => other,
-    }
-}
-
-/// Applies `[kafka.options]` to a producer config, leaving out consumer-only ones.
-pub fn apply_producer_options(
-    cfg: &mut ClientConfig,
-    brokers: &str,
-    options: &std::collections::BTreeMap<String, String>,
-) {
-    cfg.set("bootstrap.servers", brokers);
-    for (k, v) in options {
-        if !CONSUMER_ONLY.contains(&k.as_str())
-            && !k.starts_with("fetch.")
-            && !k.starts_with("queued.")
-        {
-            cfg.set(k, v);
-        }
-    }
-}
 
 /// The ingest pipeline of one process (one consumer-group member).
 pub struct Ingest {
@@ -315,47 +236,6 @@ impl Loop {
         Ok(())
     }
 
-    /// The partition's log end (high watermark); `None`, with a warning, when
-    /// the broker cannot be asked (consumption reports that soon enough).
-    async fn log_end(&self, key: &PartitionKey, tp: &Tp) -> Result<Option<i64>, IngestError> {
-        let consumer = Arc::clone(&self.consumer);
-        let (topic, partition) = tp.clone();
-        let watermarks = tokio::task::spawn_blocking(move || {
-            consumer.fetch_watermarks(&topic, partition, Duration::from_secs(10))
-        })
-        .await
-        .map_err(|e| IngestError::Internal(e.to_string()))?;
-        match watermarks {
-            Ok((_, high)) => Ok(Some(high)),
-            Err(e) => {
-                tracing::warn!(partition = %key, error = %e, "cannot read the partition's log end; not checking it against storage");
-                Ok(None)
-            }
-        }
-    }
-
-    /// Fails with [`IngestError::TopicReset`] when the broker's log ends before
-    /// `next`, the offset after what storage holds.
-    async fn check_log_reaches(
-        &self,
-        key: &PartitionKey,
-        tp: &Tp,
-        next: i64,
-    ) -> Result<(), IngestError> {
-        match self.log_end(key, tp).await? {
-            Some(high) if high < next => Err(IngestError::TopicReset {
-                partition: key.to_string(),
-                landed_through: next - 1,
-                log_end: high,
-                landing_dir: self
-                    .landing
-                    .storage()
-                    .url_of(LandingZone::partition_dir(key).as_ref(), true),
-            }),
-            _ => Ok(()),
-        }
-    }
-
     /// Takes ownership of newly assigned partitions: finds each one's resume point
     /// in storage and starts its writer.
     async fn register(&mut self, tps: Vec<Tp>) -> Result<(), IngestError> {
@@ -369,7 +249,7 @@ impl Loop {
                 let _ = h.await;
             }
         }
-        let committed = self.committed(&tps).await;
+        let committed = resume::committed(&self.consumer, &tps).await;
         for tp in tps {
             let Some(stream) = self.stream_of(&tp.0) else {
                 continue;
@@ -380,36 +260,14 @@ impl Loop {
                 partition: tp.1,
             };
             let hint = committed.get(&tp).copied();
-            let mut attempt = 0;
-            let resume = loop {
-                attempt += 1;
-                match self.landing.resume_point(&key, hint).await {
-                    Ok(r) => break r,
-                    Err(e) if e.is_retryable() && attempt < self.config.landing_max_attempts => {
-                        tracing::warn!(error = %e, partition = %key, "reading the resume point failed; retrying");
-                        tokio::time::sleep(backoff(attempt)).await;
-                    }
-                    Err(e) => {
-                        return Err(IngestError::Landing {
-                            partition: key.to_string(),
-                            source: e,
-                        });
-                    }
-                }
-            };
-            let mut next = resume.next_offset;
-            if let Some(n) = next {
-                if resume.last_file.is_some() {
-                    self.check_log_reaches(&key, &tp, n).await?;
-                } else if self.log_end(&key, &tp).await?.is_some_and(|high| high < n) {
-                    // Only a committed offset, past the log's end (the topic was
-                    // recreated): storage holds nothing to protect, so read the
-                    // log from its start rather than skip up to the stale commit.
-                    tracing::warn!(partition = %key, committed = n, "committed offset beyond the log end and nothing landed: consuming the partition from its start");
-                    next = None;
-                }
-            }
-            tracing::info!(partition = %key, committed = ?hint, resume = ?next, last_file = ?resume.last_file.as_ref().map(|p| p.to_string()), "partition assigned");
+            let next = resume::next_offset(
+                &self.consumer,
+                &self.landing,
+                &key,
+                hint,
+                self.config.landing_max_attempts,
+            )
+            .await?;
             let owned = Arc::new(AtomicBool::new(true));
             let offsets = Arc::new(PartitionOffsets::new(next));
             if let Ok(mut o) = self.metrics.offsets.lock() {
@@ -478,34 +336,6 @@ impl Loop {
             );
         }
         Ok(())
-    }
-
-    /// Kafka's committed offsets of `tps` (blocking call, run off the async workers).
-    async fn committed(&self, tps: &[Tp]) -> HashMap<Tp, i64> {
-        let mut tpl = TopicPartitionList::new();
-        for (t, p) in tps {
-            tpl.add_partition(t, *p);
-        }
-        let consumer = Arc::clone(&self.consumer);
-        let res = tokio::task::spawn_blocking(move || {
-            consumer.committed_offsets(tpl, Duration::from_secs(10))
-        })
-        .await;
-        let mut out = HashMap::new();
-        match res {
-            Ok(Ok(tpl)) => {
-                for e in tpl.elements() {
-                    if let Offset::Offset(o) = e.offset() {
-                        out.insert((e.topic().to_string(), e.partition()), o);
-                    }
-                }
-            }
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "could not read committed offsets; listing the landing zone instead")
-            }
-            Err(e) => tracing::warn!(error = %e, "committed-offsets task failed"),
-        }
-        out
     }
 
     async fn handle(&mut self, m: &BorrowedMessage<'_>) -> Result<(), IngestError> {

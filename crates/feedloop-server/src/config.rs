@@ -3,8 +3,9 @@
 //! file and `FEEDLOOP_…` variables is the CLI's business (`feedloop_cli::config`).
 
 use feedloop_ingest::{IngestConfig, KafkaConfig};
+use feedloop_kit::InvalidSetting;
+pub use feedloop_storage::StorageConfig;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 /// The whole config file.
@@ -90,41 +91,6 @@ impl ClusterConfig {
     }
 }
 
-/// `[storage]`. `Debug` redacts secret-looking options.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct StorageConfig {
-    /// Storage root: a local path or `file://` URL, or `s3://bucket/prefix`,
-    /// `gs://bucket/prefix`, `az://container/prefix`. Cloud credentials come from
-    /// the usual environment variables (`AWS_ACCESS_KEY_ID`, …).
-    pub url: String,
-    /// Passed to the object store builder as is (e.g. `aws_endpoint`,
-    /// `aws_allow_http`, `aws_region`). Values are text (an all-digit key too).
-    #[serde(deserialize_with = "feedloop_ingest::config::lenient::string_map")]
-    pub options: BTreeMap<String, String>,
-}
-
-impl std::fmt::Debug for StorageConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StorageConfig")
-            .field("url", &self.url)
-            .field(
-                "options",
-                &feedloop_ingest::config::redacted_options(&self.options),
-            )
-            .finish()
-    }
-}
-
-impl Default for StorageConfig {
-    fn default() -> Self {
-        StorageConfig {
-            url: "./feedloop-data".into(),
-            options: BTreeMap::new(),
-        }
-    }
-}
-
 /// `[log]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -163,7 +129,7 @@ pub struct HttpConfig {
     pub listen: String,
     /// Bearer token of the API and page (`FEEDLOOP_HTTP__TOKEN`). Redacted when printed.
     /// An all-digit token is text too (the environment provider reads it as a number).
-    #[serde(deserialize_with = "feedloop_ingest::config::lenient::opt_string")]
+    #[serde(deserialize_with = "feedloop_kit::setting::lenient::opt_string")]
     pub token: Option<String>,
     /// Largest request body accepted (413 above).
     pub max_body_bytes: usize,
@@ -233,37 +199,26 @@ impl HttpConfig {
 /// what was expected.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// `[kafka]` or `[ingest]`.
+    /// A section's own check (`[kafka]`, `[ingest]`, `[windows]`, `[alerts]`,
+    /// `[http]`, `[cluster]`, `[storage]`): the key and what was expected.
     #[error("invalid config: {0}")]
-    Ingest(feedloop_ingest::config::InvalidSetting),
-    /// `[windows]`.
-    #[error("invalid config: {0}")]
-    Windows(feedloop_analytics::windows::config::InvalidWindowsSetting),
-    /// `[alerts]`.
-    #[error("invalid config: {0}")]
-    Alerts(feedloop_alerts::InvalidSetting),
+    Setting(#[from] InvalidSetting),
     /// `[export]`.
     #[error("invalid config: {0}")]
     Export(String),
-    /// `[http]`, `[cluster]` or `[storage]`: the key and what was expected.
-    #[error("invalid config: `{key}`: {expected}")]
-    Setting { key: &'static str, expected: String },
 }
 
 fn invalid(key: &'static str, expected: impl Into<String>) -> ConfigError {
-    ConfigError::Setting {
-        key,
-        expected: expected.into(),
-    }
+    ConfigError::Setting(InvalidSetting::new(key, expected))
 }
 
 impl Config {
     /// Checks values beyond their types.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        self.kafka.validate().map_err(ConfigError::Ingest)?;
-        self.ingest.validate().map_err(ConfigError::Ingest)?;
-        self.windows.validate().map_err(ConfigError::Windows)?;
-        self.alerts.validate().map_err(ConfigError::Alerts)?;
+        self.kafka.validate()?;
+        self.ingest.validate()?;
+        self.windows.validate()?;
+        self.alerts.validate()?;
         self.export.validate().map_err(ConfigError::Export)?;
         self.http.validate()?;
         self.cluster.validate()?;

@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::error::ServerError;
 use feedloop_analytics::LandingSession;
 use feedloop_analytics::windows::WindowJob;
-use feedloop_ingest::metrics::Histogram;
+use feedloop_kit::Histogram;
 use feedloop_storage::{Lease, LeaseStatus, Storage};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

@@ -17,7 +17,7 @@ pub fn producer_config(
         .set("linger.ms", "10")
         .set("message.timeout.ms", "60000")
         .set("queue.buffering.max.messages", "1000000");
-    feedloop_ingest::pipeline::apply_producer_options(&mut cfg, brokers, options);
+    feedloop_kit::kafka::apply_producer_options(&mut cfg, brokers, options);
     cfg
 }
 
@@ -29,6 +29,6 @@ pub fn producer(
 ) -> Result<FutureProducer, ServerError> {
     producer_config(brokers, options)
         .create()
-        .map_err(feedloop_ingest::pipeline::redact_config_error)
+        .map_err(feedloop_kit::kafka::redact_config_error)
         .map_err(ServerError::Producer)
 }

@@ -3,6 +3,8 @@
 //! Object storage is feedloop's shared truth: every ingest instance writes to it,
 //! every analysis reads from it, and it — not Kafka — decides where ingest resumes.
 //!
+//! * [`config`] — [`StorageConfig`]: the `[storage]` section (URL and builder
+//!   options) a [`Storage`] is opened from.
 //! * [`store`] — [`Storage`]: an `object_store` opened from a URL (`file://`, a bare
 //!   path, `s3://`, `gs://`, `az://`, `memory://`) plus the one write primitive the
 //!   landing protocol needs, an atomic *create-if-absent* that is durable on return.
@@ -14,11 +16,13 @@
 //! * [`datasets`] — [`DatasetStore`]: the layout, manifest and commit protocol of
 //!   exported retraining datasets (immutable, content-hash versions, manifest last).
 
+pub mod config;
 pub mod datasets;
 pub mod landing;
 pub mod lease;
 pub mod store;
 
+pub use config::StorageConfig;
 pub use datasets::{DatasetId, DatasetStore, Manifest};
 pub use landing::{FileMeta, LandedFile, LandingZone, PartitionKey, ResumePoint};
 pub use lease::{Lease, LeaseStatus};

@@ -1,5 +1,6 @@
 //! The `[windows]` config section. Doc comments here are the user docs.
 
+use feedloop_kit::InvalidSetting;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -73,14 +74,6 @@ pub enum ReferenceSource {
     FirstWindows { first_windows: usize },
 }
 
-/// An out-of-range setting, naming its key.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{key}`: {expected}")]
-pub struct InvalidWindowsSetting {
-    pub key: String,
-    pub expected: String,
-}
-
 impl WindowsConfig {
     pub fn size_ms(&self) -> i64 {
         self.size.as_millis() as i64
@@ -90,11 +83,8 @@ impl WindowsConfig {
         self.allowed_lateness.as_millis() as i64
     }
 
-    pub fn validate(&self) -> Result<(), InvalidWindowsSetting> {
-        let bad = |key: &str, expected: &str| InvalidWindowsSetting {
-            key: key.into(),
-            expected: expected.into(),
-        };
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        let bad = |key: &str, expected: &str| InvalidSetting::new(key, expected);
         if self.size < Duration::from_secs(1) || self.size > Duration::from_secs(7 * 86_400) {
             return Err(bad(
                 "windows.size",

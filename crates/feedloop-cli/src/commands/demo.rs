@@ -249,7 +249,7 @@ pub async fn demo(data_dir: &Path, predictions: usize, seed: u64) -> anyhow::Res
 
     let config_path = dir.join("feedloop.toml");
     let config = Config {
-        storage: feedloop_server::config::StorageConfig {
+        storage: feedloop_storage::StorageConfig {
             url: dir.display().to_string(),
             ..Default::default()
         },

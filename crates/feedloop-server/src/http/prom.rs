@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use feedloop_events::StreamKind;
-use feedloop_ingest::metrics::HistogramSnapshot;
+use feedloop_kit::HistogramSnapshot;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
@@ -373,7 +373,7 @@ mod tests {
 
     #[test]
     fn histogram_is_cumulative_with_inf_sum_and_count() {
-        let h = feedloop_ingest::metrics::Histogram::new(&[0.1, 1.0]);
+        let h = feedloop_kit::Histogram::new(&[0.1, 1.0]);
         h.observe(std::time::Duration::from_millis(50));
         h.observe(std::time::Duration::from_millis(500));
         h.observe(std::time::Duration::from_secs(3));
