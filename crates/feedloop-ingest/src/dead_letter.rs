@@ -8,12 +8,17 @@
 //! acknowledged before the offset range holding it is committed, so a broken
 //! dead-letter topic pauses consumption instead of dropping input.
 
+use feedloop_kit::Backoff;
 use feedloop_kit::KafkaConfig;
 use feedloop_kit::kafka::{apply_producer_options, redact_config_error};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use std::time::Duration;
+
+/// Between rounds of re-sending failed dead letters: 100 ms doubling to 5 s.
+const DEAD_LETTER_BACKOFF: Backoff =
+    Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
 
 /// Largest payload a dead letter carries. Bigger rejected messages (an
 /// oversized event is one) are cut to this size, with their original length in
@@ -189,7 +194,7 @@ impl DeadLetterProducer {
     /// dead-letter topic is down must not become a flood of log lines.
     pub async fn deliver_all(&self, dls: Vec<DeadLetter>) {
         let mut pending = dls;
-        let mut backoff = Duration::from_millis(100);
+        let mut attempt = 0;
         loop {
             for dl in &mut pending {
                 if dl.pending.is_none() {
@@ -227,11 +232,11 @@ impl DeadLetterProducer {
                 topic = %self.topic,
                 source_topic = %first.source_topic,
                 first_source_offset = first.source_offset,
-                retry_in_ms = backoff.as_millis() as u64,
+                retry_in_ms = DEAD_LETTER_BACKOFF.ceiling(attempt).as_millis() as u64,
                 "dead-letter delivery failed; retrying (consumption pauses until it succeeds)"
             );
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(5));
+            tokio::time::sleep(DEAD_LETTER_BACKOFF.delay(attempt)).await;
+            attempt = attempt.saturating_add(1);
             pending = failed;
         }
     }
