@@ -7,7 +7,8 @@
 use crate::config::Config;
 use anyhow::Context;
 use clap::Args;
-use feedloop_analytics::export::{
+use feedloop_analytics::AnalyticsError;
+use feedloop_datasets::{
     ExportRequest, Policy, PolicyKind, PolicyParams, count_policies, export_dataset,
 };
 use feedloop_storage::datasets::FailPoint;
@@ -39,32 +40,10 @@ pub struct ExportArgs {
     /// Dataset name (default: the policy's name).
     #[arg(long)]
     pub name: Option<String>,
-    /// sample: share of predictions kept, in [0, 1] (deterministic per prediction id and seed).
-    #[arg(long)]
-    pub rate: Option<f64>,
-    /// sample, stratified: hash seed.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// stratified: most rows per stratum.
-    #[arg(long)]
-    pub cap: Option<u64>,
-    /// stratified: stratum keys, comma-separated: label, model_version, tag:<name>.
-    #[arg(long, value_delimiter = ',')]
-    pub by: Vec<String>,
-    /// uncertain: decision boundary of output_score [default: 0.5].
-    #[arg(long)]
-    pub boundary: Option<f64>,
-    /// uncertain: half-width of the band around the boundary [default: 0.1].
-    #[arg(long)]
-    pub band: Option<f64>,
-    /// drifted: alert states that count (repeatable; default: any but ok/resolved/inactive/normal).
-    #[arg(long = "alert-state")]
-    pub alert_states: Vec<String>,
-    /// sql: predicate over the feedback view (prediction columns, corrected_label,
-    /// corrected_value, correction_source, correction_ts, correction_count,
-    /// is_corrected, is_wrong).
-    #[arg(long = "where")]
-    pub where_clause: Option<String>,
+    /// The policy's parameters (--rate, --seed, --cap, --by, --boundary, --band,
+    /// --alert-state, --where), as `[[export.datasets]]` entries take them.
+    #[command(flatten)]
+    pub params: PolicyParams,
     /// Print how many rows each policy would select; write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -99,17 +78,8 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
 pub async fn export_with(config: &Config, args: ExportArgs) -> anyhow::Result<()> {
     let usage = |m: String| anyhow::Error::new(super::UsageError(m));
     let storage = super::run::open_storage(config)?;
-    let params = PolicyParams {
-        rate: args.rate,
-        seed: args.seed,
-        cap: args.cap,
-        by: args.by.clone(),
-        boundary: args.boundary,
-        band: args.band,
-        alert_states: args.alert_states.clone(),
-        where_clause: args.where_clause.clone(),
-    };
-    let policy = Policy::from_params(args.policy, &params).map_err(usage)?;
+    let params = &args.params;
+    let policy = Policy::from_params(args.policy, params).map_err(usage)?;
     let now_ms = chrono::Utc::now().timestamp_millis(); // the CLI's clock, read once at the edge
     let mut req = ExportRequest::new(args.model.clone(), policy, now_ms);
     req.name = args.name.clone();
@@ -120,14 +90,14 @@ pub async fn export_with(config: &Config, args: ExportArgs) -> anyhow::Result<()
     if std::env::var("FEEDLOOP_TEST_FAILPOINT").as_deref() == Ok("before_manifest") {
         req.fail_point = FailPoint::BeforeManifest;
     }
-    let input_err = |e: feedloop_analytics::AnalyticsError| match e {
-        feedloop_analytics::AnalyticsError::Input(m)
-        | feedloop_analytics::AnalyticsError::Query(m) => usage(m),
+    let input_err = |e: AnalyticsError| match e {
+        AnalyticsError::Input(m) | AnalyticsError::Query(m) => usage(m),
+        e if e.is_input() => usage(e.to_string()),
         other => anyhow::Error::new(other),
     };
 
     if args.dry_run {
-        let counts = count_policies(&storage, &config.export, &req, &params)
+        let counts = count_policies(&storage, &config.export, &req, params)
             .await
             .map_err(input_err)?;
         let mut out = std::io::stdout().lock();
@@ -192,7 +162,7 @@ pub async fn export_with(config: &Config, args: ExportArgs) -> anyhow::Result<()
 #[cfg(test)]
 mod tests {
     use crate::config::Config;
-    use feedloop_analytics::export::{PolicyKind, PrivacyRule};
+    use feedloop_datasets::{PolicyKind, PrivacyRule};
 
     fn load(toml: &str) -> anyhow::Result<Config> {
         let dir = tempfile::tempdir()?;
