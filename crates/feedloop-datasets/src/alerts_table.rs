@@ -1,5 +1,5 @@
 //! The alerts table as the `drifted` policy reads it: where it lives
-//! ([`ALERTS_DIR`]), the rows it needs ([`AlertRow`]) and reading them from
+//! ([`ALERTS_DIR`]), the rows it needs (`AlertRow`) and reading them from
 //! whatever schema the files have.
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray};

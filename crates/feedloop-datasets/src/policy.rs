@@ -69,7 +69,7 @@ pub struct PolicyParams {
     #[cfg_attr(feature = "clap", arg(long))]
     pub cap: Option<u64>,
     /// stratified: stratum keys, comma-separated: label (the corrected label, else
-    /// the predicted one), model_version, tag:<name> [default: label].
+    /// the predicted one), model_version, tag:NAME [default: label].
     #[cfg_attr(feature = "clap", arg(long, value_delimiter = ','))]
     pub by: Vec<String>,
     /// uncertain: decision boundary of output_score [default: 0.5].
