@@ -7,7 +7,7 @@
 //!
 //! Not a test: prints numbers, asserts nothing about speed.
 
-use feedloop_analytics::export::{ExportConfig, ExportRequest, Policy, export_dataset};
+use feedloop_datasets::{ExportConfig, ExportRequest, Policy, export_dataset};
 use feedloop_events::{
     BatchBuilder, Correction, Event, FeatureValue, Lineage, Output, Prediction, StreamKind,
 };

@@ -5,7 +5,7 @@
 
 mod harness;
 
-use feedloop_analytics::export::read_dataset;
+use feedloop_datasets::read_dataset;
 use feedloop_events::StreamKind;
 use feedloop_storage::{LandingZone, Storage};
 use serde_json::json;

@@ -349,7 +349,7 @@ async fn permanent_failure_stops_with_a_clear_error_and_resumes_once_fixed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn datasets_exported_under_faults_are_whole_or_invisible() {
-    use feedloop_analytics::export::{ExportRequest, Policy, export_dataset};
+    use feedloop_datasets::{ExportRequest, Policy, export_dataset};
     let faults = Arc::new(Faults::default());
     let (faulty, clean) = storages(&faults);
     // Land predictions through the library (no faults yet).
@@ -370,7 +370,7 @@ async fn datasets_exported_under_faults_are_whole_or_invisible() {
 
     *faults.fail_before.lock().unwrap() = 0.15;
     *faults.fail_after.lock().unwrap() = 0.15;
-    let config = feedloop_analytics::ExportConfig::default();
+    let config = feedloop_datasets::ExportConfig::default();
     // The exports' "now": a day after harness::prediction's fixed ts.
     const EXPORT_NOW: i64 = 1_795_392_000_000 + 86_400_000;
     // About one export in six gets through this fault rate: run them until

@@ -31,7 +31,9 @@
 //! floating-point noise is wrong; set a tolerance for regression models where
 //! "close enough" is right).
 
-use crate::session::{AnalyticsError, LandingSession};
+use crate::error::AnalyticsError;
+use crate::session::LandingSession;
+use crate::sql::{f64_literal, string_literal, ts_literal};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Float64Array, Int64Array, StringArray, TimestampMillisecondArray,
 };
@@ -86,20 +88,6 @@ impl FeedbackOptions {
     }
 }
 
-/// A DataFusion literal of type `Timestamp(Millisecond, "UTC")` (the type of every `ts`).
-pub fn ts_literal(ms: i64) -> String {
-    format!("arrow_cast({ms}, 'Timestamp(Millisecond, Some(\"UTC\"))')")
-}
-
-/// A SQL string literal.
-pub fn sql_str(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
-fn f64_literal(x: f64) -> String {
-    format!("CAST('{x:e}' AS DOUBLE)")
-}
-
 /// The prediction columns, in table order.
 pub const PREDICTION_COLUMNS: [&str; 13] = [
     "prediction_id",
@@ -115,6 +103,17 @@ pub const PREDICTION_COLUMNS: [&str; 13] = [
     "_partition",
     "_offset",
     "_kafka_ts",
+];
+
+/// The columns the `feedback` view adds after the prediction columns, in view order.
+pub const CORRECTION_COLUMNS: [&str; 7] = [
+    "corrected_label",
+    "corrected_value",
+    "correction_source",
+    "correction_ts",
+    "correction_count",
+    "is_corrected",
+    "is_wrong",
 ];
 
 const LATEST_CORRECTIONS: &str = "SELECT prediction_id, label AS corrected_label, value AS corrected_value, \
@@ -289,7 +288,7 @@ pub async fn error_metrics(
     for dim in dims {
         let seg_expr = match dim {
             None => "CAST(NULL AS VARCHAR)".to_string(),
-            Some(tag) => format!("tags[{}]", sql_str(tag)),
+            Some(tag) => format!("tags[{}]", string_literal(tag)),
         };
         let sql = format!(
             "SELECT model, model_version, {seg_expr} AS seg, count(*) AS n, \

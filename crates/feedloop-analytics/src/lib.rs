@@ -17,20 +17,23 @@
 //!   (`docs/sql.md`).
 //! * [`feedback`] — the corrections join: `feedback`, `latest_corrections`,
 //!   `unmatched_corrections` views and [`error_metrics`] for the window jobs.
-//! * [`export`] — retraining datasets: [`export_dataset`], [`run_scheduled_exports`].
+//! * [`sql`] — the literals (strings, timestamps, doubles) of the SQL text the
+//!   crates build.
+//! * [`error`] — [`AnalyticsError`], with its cause as the source and
+//!   [`AnalyticsError::is_retryable`].
+//!
+//! Retraining datasets, built on these views, are the `feedloop-datasets` crate.
 
 pub mod drift_report;
-pub mod export;
+pub mod error;
 pub mod feedback;
 pub mod session;
+pub mod sql;
 pub mod sql_functions;
 pub mod windows;
 
 pub use drift_report::{DriftReport, DriftRequest, run_drift_report};
-pub use export::{
-    ExportConfig, ExportOutcome, ExportRequest, Policy, PolicyKind, export_dataset,
-    run_scheduled_exports,
-};
+pub use error::AnalyticsError;
 pub use feedback::{FeedbackOptions, error_metrics, register_feedback};
-pub use session::{AnalyticsError, LandingSession};
+pub use session::LandingSession;
 pub use sql_functions::register_drift_functions;

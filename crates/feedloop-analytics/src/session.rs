@@ -12,38 +12,7 @@ use feedloop_events::StreamKind;
 use feedloop_storage::{LandingZone, Storage};
 use std::sync::Arc;
 
-/// Errors of analytics jobs and queries.
-#[derive(Debug, thiserror::Error)]
-pub enum AnalyticsError {
-    /// The SQL text is wrong (syntax, unknown table or column). Not retryable.
-    #[error("query error: {0}")]
-    Query(String),
-    /// Reading storage failed while planning or running a query.
-    #[error("execution error: {0}")]
-    Execution(String),
-    /// The inputs of a job are unusable: a missing file or column, an empty
-    /// dataset, data a requested test cannot use. Not retryable.
-    #[error("{0}")]
-    Input(String),
-}
-
-impl From<datafusion::arrow::error::ArrowError> for AnalyticsError {
-    fn from(e: datafusion::arrow::error::ArrowError) -> Self {
-        AnalyticsError::Execution(e.to_string())
-    }
-}
-
-impl From<datafusion::error::DataFusionError> for AnalyticsError {
-    fn from(e: datafusion::error::DataFusionError) -> Self {
-        use datafusion::error::DataFusionError as E;
-        match e {
-            E::SQL(..) | E::Plan(_) | E::SchemaError(..) | E::NotImplemented(_) => {
-                AnalyticsError::Query(e.to_string())
-            }
-            other => AnalyticsError::Execution(other.to_string()),
-        }
-    }
-}
+pub use crate::error::AnalyticsError;
 
 /// A DataFusion session whose tables are the landing zone of one storage root.
 pub struct LandingSession {

@@ -1,7 +1,7 @@
 //! Command-line arguments. Doc comments are the `--help` text.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use feedloop_analytics::export::PolicyKind;
+use feedloop_datasets::{PolicyKind, PolicyParams};
 use std::path::PathBuf;
 
 /// feedloop — a streaming production-feedback pipeline for ML models.
@@ -210,32 +210,10 @@ pub struct ExportArgs {
     /// Dataset name (default: the policy's name).
     #[arg(long)]
     pub name: Option<String>,
-    /// sample: share of predictions kept, in [0, 1] (deterministic per prediction id and seed).
-    #[arg(long)]
-    pub rate: Option<f64>,
-    /// sample, stratified: hash seed.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// stratified: most rows per stratum.
-    #[arg(long)]
-    pub cap: Option<u64>,
-    /// stratified: stratum keys, comma-separated: label, model_version, tag:<name>.
-    #[arg(long, value_delimiter = ',')]
-    pub by: Vec<String>,
-    /// uncertain: decision boundary of output_score [default: 0.5].
-    #[arg(long)]
-    pub boundary: Option<f64>,
-    /// uncertain: half-width of the band around the boundary [default: 0.1].
-    #[arg(long)]
-    pub band: Option<f64>,
-    /// drifted: alert states that count (repeatable; default: any but ok/resolved/inactive/normal).
-    #[arg(long = "alert-state")]
-    pub alert_states: Vec<String>,
-    /// sql: predicate over the feedback view (prediction columns, corrected_label,
-    /// corrected_value, correction_source, correction_ts, correction_count,
-    /// is_corrected, is_wrong).
-    #[arg(long = "where")]
-    pub where_clause: Option<String>,
+    /// The policy's parameters (--rate, --seed, --cap, --by, --boundary, --band,
+    /// --alert-state, --where), as `[[export.datasets]]` entries take them.
+    #[command(flatten)]
+    pub params: PolicyParams,
     /// Print how many rows each policy would select; write nothing.
     #[arg(long)]
     pub dry_run: bool,

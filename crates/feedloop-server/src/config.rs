@@ -25,7 +25,7 @@ pub struct Config {
     /// `[log]`: log format and level.
     pub log: LogConfig,
     /// `[export]`: retraining datasets (defaults, privacy rules, scheduled exports).
-    pub export: feedloop_analytics::ExportConfig,
+    pub export: feedloop_datasets::ExportConfig,
     /// `[http]`: the HTTP server of `feedloop run` (metrics, probes, API, page).
     pub http: HttpConfig,
     /// `[cluster]`: how several `feedloop run` instances share the work.

@@ -221,9 +221,7 @@ pub async fn run_exports(
     loop {
         if metrics.lease_held().is_some() {
             let now = chrono::Utc::now().timestamp_millis();
-            match feedloop_analytics::export::run_scheduled_exports(&storage, &config.export, now)
-                .await
-            {
+            match feedloop_datasets::run_scheduled_exports(&storage, &config.export, now).await {
                 Ok(runs) => {
                     for r in runs {
                         match &r.result {

@@ -238,7 +238,7 @@ pub async fn volume(
     for tag in segments {
         let q = format!(
             "SELECT model, model_version, tags[{}] AS seg, count(*) FROM {t} GROUP BY 1, 2, 3",
-            sql_string(tag)
+            crate::sql::string_literal(tag)
         );
         for b in sql(ctx, &q).await? {
             for i in 0..b.num_rows() {
@@ -254,11 +254,6 @@ pub async fn volume(
         }
     }
     Ok(out)
-}
-
-/// Quotes a string as an SQL literal.
-pub fn sql_string(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
 }
 
 /// Latency metrics per model version.

@@ -511,8 +511,8 @@ impl WindowJob {
         .await?;
         let q = format!(
             "SELECT * FROM ref_all WHERE model = {} AND model_version = {}",
-            compute::sql_string(&key.0),
-            compute::sql_string(&key.1)
+            crate::sql::string_literal(&key.0),
+            crate::sql::string_literal(&key.1)
         );
         let df = self.ctx.sql(&q).await?;
         let _ = self.ctx.deregister_table("ref_model");

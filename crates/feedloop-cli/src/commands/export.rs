@@ -6,9 +6,8 @@
 
 use crate::cli::ExportArgs;
 use anyhow::Context;
-use feedloop_analytics::export::{
-    ExportRequest, Policy, PolicyParams, count_policies, export_dataset,
-};
+use feedloop_analytics::AnalyticsError;
+use feedloop_datasets::{ExportRequest, Policy, count_policies, export_dataset};
 use feedloop_server::config::Config;
 use feedloop_storage::datasets::FailPoint;
 use std::io::{IsTerminal, Write};
@@ -36,17 +35,8 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
 pub async fn export_with(config: &Config, args: ExportArgs) -> anyhow::Result<()> {
     let usage = |m: String| anyhow::Error::new(super::UsageError(m));
     let storage = super::run::open_storage(config)?;
-    let params = PolicyParams {
-        rate: args.rate,
-        seed: args.seed,
-        cap: args.cap,
-        by: args.by.clone(),
-        boundary: args.boundary,
-        band: args.band,
-        alert_states: args.alert_states.clone(),
-        where_clause: args.where_clause.clone(),
-    };
-    let policy = Policy::from_params(args.policy, &params).map_err(usage)?;
+    let params = &args.params;
+    let policy = Policy::from_params(args.policy, params).map_err(usage)?;
     let now_ms = chrono::Utc::now().timestamp_millis(); // the CLI's clock, read once at the edge
     let mut req = ExportRequest::new(args.model.clone(), policy, now_ms);
     req.name = args.name.clone();
@@ -57,14 +47,14 @@ pub async fn export_with(config: &Config, args: ExportArgs) -> anyhow::Result<()
     if std::env::var("FEEDLOOP_TEST_FAILPOINT").as_deref() == Ok("before_manifest") {
         req.fail_point = FailPoint::BeforeManifest;
     }
-    let input_err = |e: feedloop_analytics::AnalyticsError| match e {
-        feedloop_analytics::AnalyticsError::Input(m)
-        | feedloop_analytics::AnalyticsError::Query(m) => usage(m),
+    let input_err = |e: AnalyticsError| match e {
+        AnalyticsError::Input(m) | AnalyticsError::Query(m) => usage(m),
+        e if e.is_input() => usage(e.to_string()),
         other => anyhow::Error::new(other),
     };
 
     if args.dry_run {
-        let counts = count_policies(&storage, &config.export, &req, &params)
+        let counts = count_policies(&storage, &config.export, &req, params)
             .await
             .map_err(input_err)?;
         let mut out = std::io::stdout().lock();
@@ -129,7 +119,7 @@ pub async fn export_with(config: &Config, args: ExportArgs) -> anyhow::Result<()
 #[cfg(test)]
 mod tests {
     use crate::config::ConfigFile;
-    use feedloop_analytics::export::{PolicyKind, PrivacyRule};
+    use feedloop_datasets::{PolicyKind, PrivacyRule};
     use feedloop_server::config::Config;
 
     fn load(toml: &str) -> anyhow::Result<Config> {

@@ -8,6 +8,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use feedloop_analytics::sql::string_literal;
 use feedloop_events::{DecodeError, StreamKind};
 use feedloop_storage::DatasetStore;
 use rdkafka::producer::FutureRecord;
@@ -26,11 +27,6 @@ pub fn error(status: StatusCode, msg: &str, field: Option<&str>, index: Option<u
         body["index"] = i.into();
     }
     (status, axum::Json(body)).into_response()
-}
-
-/// A SQL string literal: single-quoted, quotes doubled.
-pub fn sql_str(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
 }
 
 /// `since`: RFC 3339 (`2026-01-01T00:00:00Z`) or a duration back from now (`24h`).
@@ -68,16 +64,16 @@ const METRIC_COLUMNS: &str = "model, model_version, segment, metric, feature, \
 fn where_clause(q: &TableQuery, allow_state: bool) -> Result<String, String> {
     let mut w = vec!["1 = 1".to_string()];
     if allow_state && let Some(s) = &q.state {
-        w.push(format!("state = {}", sql_str(s)));
+        w.push(format!("state = {}", string_literal(s)));
     }
     if let Some(m) = &q.model {
-        w.push(format!("model = {}", sql_str(m)));
+        w.push(format!("model = {}", string_literal(m)));
     }
     if !allow_state && let Some(m) = &q.metric {
-        w.push(format!("metric = {}", sql_str(m)));
+        w.push(format!("metric = {}", string_literal(m)));
     }
     if let Some(f) = &q.feature {
-        w.push(format!("feature = {}", sql_str(f)));
+        w.push(format!("feature = {}", string_literal(f)));
     }
     if let Some(s) = &q.since {
         let ms = parse_since(s)?;
@@ -339,7 +335,6 @@ mod tests {
 
     #[test]
     fn literals_and_since() {
-        assert_eq!(sql_str("it's"), "'it''s'");
         assert_eq!(
             parse_since("2026-01-01T00:00:00Z").unwrap(),
             1_767_225_600_000

@@ -6,7 +6,7 @@
 #[path = "../../../tests/support/json_schema.rs"]
 mod json_schema;
 
-use feedloop_analytics::export::{
+use feedloop_datasets::{
     ExportConfig, ExportOutcome, ExportRequest, Policy, PrivacyRule, export_dataset,
 };
 use feedloop_events::{BatchBuilder, Limits, Lineage, StreamKind, decode};
