@@ -39,12 +39,51 @@ pub fn main() -> ExitCode {
     match runtime.block_on(commands::dispatch(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_chain(&e));
             if e.downcast_ref::<commands::UsageError>().is_some() {
                 ExitCode::from(2)
             } else {
                 ExitCode::FAILURE
             }
         }
+    }
+}
+
+/// The error and its causes, `outer: cause: …`, each cause once. Library
+/// errors show their cause in their own message *and* keep it as their
+/// `source()` (so logs and the HTTP API, which print one error, say why); a
+/// cause whose text the message already holds is not repeated.
+pub fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.is_empty() {
+            out = text;
+        } else if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_chain;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("query error: {0}")]
+    struct Query(#[source] std::io::Error);
+
+    #[test]
+    fn a_cause_already_in_the_message_is_not_repeated() {
+        let io = || std::io::Error::other("no such table: x");
+        let e = anyhow::Error::new(Query(io())).context("cannot run the query");
+        assert_eq!(
+            error_chain(&e),
+            "cannot run the query: query error: no such table: x"
+        );
+        let e = anyhow::Error::new(io()).context("reading the config");
+        assert_eq!(error_chain(&e), "reading the config: no such table: x");
     }
 }
