@@ -144,25 +144,31 @@ fn shape(reason: String) -> HistoryError {
     }
 }
 
-/// A column as text, `None` when the batch has no such column.
-fn text(b: &RecordBatch, name: &str) -> Result<Option<StringArray>, HistoryError> {
+/// Column `name` cast to `to` and seen through `view`; `None` when the batch
+/// has no such column.
+fn cast_column<T>(
+    b: &RecordBatch,
+    name: &str,
+    to: &DataType,
+    view: impl Fn(&ArrayRef) -> T,
+) -> Result<Option<T>, HistoryError> {
     b.column_by_name(name)
         .map(|a| {
-            cast(a, &DataType::Utf8)
-                .map(|a| a.as_string::<i32>().clone())
+            cast(a, to)
+                .map(|a| view(&a))
                 .map_err(|e| shape(format!("column `{name}`: {e}")))
         })
         .transpose()
 }
 
+fn text(b: &RecordBatch, name: &str) -> Result<Option<StringArray>, HistoryError> {
+    cast_column(b, name, &DataType::Utf8, |a| a.as_string::<i32>().clone())
+}
+
 fn floats(b: &RecordBatch, name: &str) -> Result<Option<Float64Array>, HistoryError> {
-    b.column_by_name(name)
-        .map(|a| {
-            cast(a, &DataType::Float64)
-                .map(|a| a.as_primitive::<Float64Type>().clone())
-                .map_err(|e| shape(format!("column `{name}`: {e}")))
-        })
-        .transpose()
+    cast_column(b, name, &DataType::Float64, |a| {
+        a.as_primitive::<Float64Type>().clone()
+    })
 }
 
 /// A timestamp (any unit), date or epoch-milliseconds integer column as epoch ms.
