@@ -6,9 +6,9 @@
 use crate::alerting::AlertObserver;
 use crate::config::Config;
 use feedloop_analytics::LandingSession;
-use feedloop_analytics::windows::WindowJob;
 use feedloop_ingest::metrics::Histogram;
 use feedloop_storage::{Lease, LeaseStatus, Storage};
+use feedloop_windows::WindowJob;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -126,11 +126,9 @@ pub async fn run_windows(
             continue;
         };
         let open = async {
-            let corrections = feedloop_analytics::feedback::CorrectionMetrics::new(
-                &storage,
-                config.export.feedback.clone(),
-            )
-            .await?;
+            let corrections =
+                feedloop_windows::CorrectionMetrics::new(&storage, config.export.feedback.clone())
+                    .await?;
             let fence_metrics = Arc::clone(&metrics);
             anyhow::Ok(
                 WindowJob::open(

@@ -10,7 +10,7 @@
 //! * **Late events** (landed after their window closed) are counted as
 //!   `late_events` rows of the window they belong to; they do not change the
 //!   window's other metrics.
-//! * **Per closed window**, in order: compute the rows ([`super::compute`] and the
+//! * **Per closed window**, in order: compute the rows ([`crate::compute`] and the
 //!   extra [`MetricSource`]s), write the `metrics` file (create-if-absent), let
 //!   the [`WindowObserver`] (the alert engine) turn rows into alerts, write the
 //!   `alerts` file, hand the alerts over for delivery, then persist the job
@@ -22,65 +22,24 @@
 //!   crash between the hand-over and the record re-delivers the same alert ids.
 //! * **Fence**: with [`WindowJob::with_fence`], each window is closed only while
 //!   this instance holds the jobs lease (scale-out, see `feedloop_storage::lease`).
+//!
+//! The reference profiles the drift rows need are found or built by the child
+//! module `reference`; the state is [`JobState`].
 
-use super::compute::{self, ModelKey};
-use super::config::{ReferenceSource, WindowsConfig};
-use super::history::{self, AlertRow, MetricRow};
-use super::index::LandingIndex;
-use super::profiles::{self, OUTPUT_LABEL, OUTPUT_SCORE, OUTPUT_VALUE, Samples};
-use crate::AnalyticsError;
+mod reference;
+
+use crate::compute::{self, ModelKey};
+use crate::config::WindowsConfig;
+use crate::drift::drift_rows;
+use crate::hooks::{Fence, MetricSource, WindowObserver};
+use crate::state::JobState;
 use datafusion::execution::context::SessionContext;
-use feedloop_drift::profile::{
-    ProfileConfig, ProfileDriftOptions, ReferenceProfile, Value, WindowCounts, profile_drift,
-};
+use feedloop_analytics::AnalyticsError;
+use feedloop_drift::profile::{ProfileConfig, ReferenceProfile};
 use feedloop_events::StreamKind;
-use feedloop_storage::{LandingZone, PutOutcome, Storage};
-use futures::future::BoxFuture;
-use object_store::path::Path;
-use serde::{Deserialize, Serialize};
+use feedloop_storage::history::{self, AlertRow, MetricRow};
+use feedloop_storage::{LandingZone, PutOutcome, Storage, layout};
 use std::collections::BTreeMap;
-
-/// Turns a closed window's metric rows into alert transitions; its state is
-/// persisted with the job's.
-pub trait WindowObserver: Send + Sync {
-    fn observe(&mut self, window_start: i64, window_end: i64, rows: &[MetricRow]) -> Vec<AlertRow>;
-    /// Delivers alerts once they are recorded in the `alerts` table.
-    fn deliver(&mut self, alerts: &[AlertRow]);
-    /// The alerts of the last `observe` were delivered before (by an earlier
-    /// run of this window): drop them without delivering.
-    fn skip_delivery(&mut self) {}
-    fn save_state(&self) -> serde_json::Value;
-    fn restore_state(&mut self, state: serde_json::Value) -> Result<(), String>;
-}
-
-/// More metrics for a closed window (e.g. correction coverage and error rate).
-pub trait MetricSource: Send + Sync {
-    fn compute<'a>(
-        &'a self,
-        ctx: &'a SessionContext,
-        storage: &'a Storage,
-        window_start: i64,
-        window_end: i64,
-        segments: &'a [String],
-    ) -> BoxFuture<'a, Result<Vec<MetricRow>, AnalyticsError>>;
-}
-
-/// What the job persists between runs.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct JobState {
-    pub format_version: u32,
-    /// Start of the next window to close (epoch ms).
-    pub cursor: Option<i64>,
-    pub index: LandingIndex,
-    /// Start of the first window each model version (`model/version`) was seen in.
-    pub first_seen: BTreeMap<String, i64>,
-    /// Late-event rows waiting for the next window's metrics file.
-    #[serde(default)]
-    pub pending_late: Vec<(String, String, i64, f64)>,
-    /// The observer's state.
-    #[serde(default)]
-    pub observer: serde_json::Value,
-}
 
 /// What closing one window produced.
 #[derive(Debug, Clone)]
@@ -91,7 +50,6 @@ pub struct WindowReport {
     pub alerts: Vec<AlertRow>,
 }
 
-pub const STATE_PATH: &str = "state/windows.json";
 /// Most windows closed from one in-memory load.
 const MAX_BATCH_WINDOWS: i64 = 48;
 /// Rows above which a batch of windows is split.
@@ -110,19 +68,6 @@ pub struct WindowJob {
     fence: Option<Fence>,
 }
 
-/// Asked before each window is closed: `false` stops the tick (this instance
-/// no longer holds the jobs lease; the next holder closes the rest).
-pub type Fence = Box<dyn Fn() -> bool + Send + Sync>;
-
-/// Where a window's alert delivery is recorded (`<storage>/state/alerts-delivered/<start>`),
-/// so a window recomputed after a crash or a failover is not delivered twice.
-fn delivered_marker(window_start: i64) -> Path {
-    Path::from(format!(
-        "state/alerts-delivered/{:020}",
-        window_start.max(0)
-    ))
-}
-
 fn model_id(k: &ModelKey) -> String {
     format!("{}/{}", k.0, k.1)
 }
@@ -139,16 +84,7 @@ impl WindowJob {
         storage: Storage,
         ctx: SessionContext,
     ) -> Result<WindowJob, AnalyticsError> {
-        let state = match storage.get(&Path::from(STATE_PATH)).await {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                AnalyticsError::Input(format!("{STATE_PATH} is not a window-job state: {e}"))
-            })?,
-            Err(feedloop_storage::StorageError::ObjectStore {
-                source: object_store::Error::NotFound { .. },
-                ..
-            }) => JobState::default(),
-            Err(e) => return Err(e.into()),
-        };
+        let state = JobState::load(&storage).await?;
         Ok(WindowJob {
             zone: LandingZone::new(storage.clone()),
             config,
@@ -308,7 +244,7 @@ impl WindowJob {
         let now = chrono::Utc::now().timestamp_millis();
         history::write_window(
             &self.storage,
-            history::METRICS_DIR,
+            layout::METRICS_DIR,
             start,
             &history::metrics_batch(&rows, now)?,
         )
@@ -320,14 +256,14 @@ impl WindowJob {
         if !alerts.is_empty() {
             let written = history::write_window(
                 &self.storage,
-                history::ALERTS_DIR,
+                layout::ALERTS_DIR,
                 start,
                 &history::alerts_batch(&alerts)?,
             )
             .await?;
             // A recomputed window (after a crash or a failover) is delivered
             // again only if its delivery was not recorded.
-            let marker = delivered_marker(start);
+            let marker = layout::alerts_delivered(start);
             let deliver = written == PutOutcome::Created
                 || self.storage.get_if_exists(&marker).await?.is_none();
             if let Some(o) = &mut self.observer {
@@ -352,7 +288,7 @@ impl WindowJob {
         if let Some(o) = &self.observer {
             self.state.observer = o.save_state();
         }
-        self.save_state().await?;
+        self.state.save(&self.storage).await?;
         tracing::debug!(rows = rows.len(), alerts = alerts.len(), "window closed");
         Ok(WindowReport {
             window_start: start,
@@ -360,15 +296,6 @@ impl WindowJob {
             rows,
             alerts,
         })
-    }
-
-    async fn save_state(&self) -> Result<(), AnalyticsError> {
-        let json = serde_json::to_vec(&self.state)
-            .map_err(|e| AnalyticsError::Execution(e.to_string()))?;
-        self.storage
-            .put_overwrite(&Path::from(STATE_PATH), json.into())
-            .await?;
-        Ok(())
     }
 
     async fn compute_rows(
@@ -423,242 +350,4 @@ impl WindowJob {
         }
         Ok(rows)
     }
-
-    /// The reference profile of a model version, building and storing it once its
-    /// reference data is complete; `None` until then.
-    pub async fn profile_for(
-        &mut self,
-        key: &ModelKey,
-        window_start: i64,
-    ) -> Result<Option<ReferenceProfile>, AnalyticsError> {
-        if let Some(p) = self.profiles.get(key) {
-            return Ok(Some(p.clone()));
-        }
-        if let Some(p) = profiles::load(&self.storage, &key.0, &key.1).await? {
-            self.profiles.insert(key.clone(), p.clone());
-            return Ok(Some(p));
-        }
-        let size = self.config.size_ms();
-        let source = self
-            .config
-            .models
-            .get(&key.0)
-            .and_then(|m| m.reference.clone())
-            .unwrap_or(ReferenceSource::FirstWindows {
-                first_windows: self.config.reference_windows,
-            });
-        let samples = match &source {
-            ReferenceSource::FirstWindows { first_windows } => {
-                let Some(first) = self.state.first_seen.get(&model_id(key)).copied() else {
-                    return Ok(None);
-                };
-                let until = first + *first_windows as i64 * size;
-                if window_start < until {
-                    return Ok(None);
-                }
-                self.landing_samples(key, first, until).await?
-            }
-            ReferenceSource::Range { since, until } => {
-                let parse = |s: &str| {
-                    chrono::DateTime::parse_from_rfc3339(s)
-                        .map(|t| t.timestamp_millis())
-                        .map_err(|e| AnalyticsError::Input(e.to_string()))
-                };
-                let (a, b) = (parse(since)?, parse(until)?);
-                if window_start < b {
-                    return Ok(None);
-                }
-                self.landing_samples(key, a, b).await?
-            }
-            ReferenceSource::File { file } => file_samples(&self.ctx, file).await?,
-        };
-        if samples.features.is_empty() {
-            tracing::warn!(model = %key.0, version = %key.1, "reference has no data; drift is not computed for this version");
-            return Ok(None);
-        }
-        let profile = samples.build_profile(&self.profile_config)?;
-        let profile = profiles::save(&self.storage, &key.0, &key.1, profile).await?;
-        tracing::info!(model = %key.0, version = %key.1, rows = samples.rows, features = profile.features.len(), "reference profile built and stored");
-        self.profiles.insert(key.clone(), profile.clone());
-        Ok(Some(profile))
-    }
-
-    async fn landing_samples(
-        &self,
-        key: &ModelKey,
-        from: i64,
-        until: i64,
-    ) -> Result<Samples, AnalyticsError> {
-        let files: Vec<super::index::IndexedFile> = {
-            // The index only keeps recent files: list the model's whole table range.
-            let mut idx = LandingIndex::default();
-            idx.refresh(&self.zone).await?;
-            idx.files
-        };
-        let overlapping: Vec<_> = files
-            .iter()
-            .filter(|f| f.stream == StreamKind::Predictions && f.ts_min < until && f.ts_max >= from)
-            .collect();
-        compute::register_window_table(
-            &self.ctx,
-            &self.storage,
-            "ref_all",
-            StreamKind::Predictions,
-            &overlapping,
-            from,
-            until,
-        )
-        .await?;
-        let q = format!(
-            "SELECT * FROM ref_all WHERE model = {} AND model_version = {}",
-            compute::sql_string(&key.0),
-            compute::sql_string(&key.1)
-        );
-        let df = self.ctx.sql(&q).await?;
-        let _ = self.ctx.deregister_table("ref_model");
-        self.ctx.register_table("ref_model", df.into_view())?;
-        let mut all = compute::collect_samples(&self.ctx, "ref_model").await?;
-        Ok(all.remove(key).unwrap_or_default())
-    }
-}
-
-/// Samples from a flat Parquet reference file: one column per feature.
-async fn file_samples(ctx: &SessionContext, file: &str) -> Result<Samples, AnalyticsError> {
-    use arrow::array::{Array, AsArray};
-    use arrow::datatypes::DataType;
-    let batches = ctx
-        .read_parquet(file, datafusion::prelude::ParquetReadOptions::default())
-        .await?
-        .collect()
-        .await?;
-    let mut s = Samples::default();
-    for b in &batches {
-        s.rows += b.num_rows() as u64;
-        for (field, a) in b.schema().fields().iter().zip(b.columns()) {
-            let name = match field.name().as_str() {
-                "output_score" => OUTPUT_SCORE,
-                "output_label" => OUTPUT_LABEL,
-                "output_value" => OUTPUT_VALUE,
-                n => n,
-            };
-            let f = s.feature(name);
-            match a.data_type() {
-                DataType::Utf8
-                | DataType::LargeUtf8
-                | DataType::Utf8View
-                | DataType::Dictionary(..) => {
-                    let a = arrow::compute::cast(a, &DataType::Utf8)?;
-                    for v in a.as_string::<i32>().iter() {
-                        match v {
-                            Some(v) => f.strings.push(v.to_string()),
-                            None => f.nulls += 1,
-                        }
-                    }
-                }
-                DataType::Boolean => {
-                    for v in a.as_boolean().iter() {
-                        match v {
-                            Some(v) => f.bools.push(v),
-                            None => f.nulls += 1,
-                        }
-                    }
-                }
-                t if t.is_numeric() => {
-                    let a = arrow::compute::cast(a, &DataType::Float64)?;
-                    for v in a.as_primitive::<arrow::datatypes::Float64Type>().iter() {
-                        match v {
-                            Some(v) => f.numbers.push(v),
-                            None => f.nulls += 1,
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    s.features
-        .retain(|_, f| !(f.numbers.is_empty() && f.strings.is_empty() && f.bools.is_empty()));
-    Ok(s)
-}
-
-/// Drift rows of one model version's window against its profile: one `drift`
-/// row per input feature, one `prediction_drift` row per output, and the share
-/// of drifted input features as `drift_share`.
-fn drift_rows(
-    start: i64,
-    end: i64,
-    key: &ModelKey,
-    profile: &ReferenceProfile,
-    s: &Samples,
-) -> Vec<MetricRow> {
-    use feedloop_drift::profile::{FeatureProfile, ValueType};
-    let mut counts = WindowCounts::new(profile);
-    let mut raw: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    for (name, sample) in &s.features {
-        let Some(fp) = profile.features.get(name) else {
-            continue;
-        };
-        let (numeric, int_categorical) = match fp {
-            FeatureProfile::Numeric(_) => (true, false),
-            FeatureProfile::Categorical(c) => (
-                false,
-                c.value_type == ValueType::Int || c.value_type == ValueType::Float,
-            ),
-        };
-        for x in &sample.numbers {
-            let v = if int_categorical && x.fract() == 0.0 {
-                Value::Int(*x as i64)
-            } else {
-                Value::Float(*x)
-            };
-            let _ = counts.observe(name, v);
-        }
-        for x in &sample.strings {
-            let _ = counts.observe(name, Value::Str(x));
-        }
-        for x in &sample.bools {
-            let _ = counts.observe(name, Value::Bool(*x));
-        }
-        for _ in 0..sample.nulls {
-            let _ = counts.observe(name, Value::Null);
-        }
-        if numeric && !sample.numbers.is_empty() {
-            raw.insert(name.clone(), sample.numbers.clone());
-        }
-    }
-    let opts = ProfileDriftOptions {
-        raw_values: raw.iter().map(|(k, v)| (k.clone(), v.as_slice())).collect(),
-        ..Default::default()
-    };
-    let Ok(drift) = profile_drift(profile, &counts, &opts) else {
-        return vec![];
-    };
-    let mut rows = Vec::new();
-    let (mut inputs, mut drifted) = (0usize, 0usize);
-    for (name, fd) in &drift.features {
-        let (metric, feature) = match name.strip_prefix('@') {
-            Some(output) => ("prediction_drift", output.to_string()),
-            None => {
-                inputs += 1;
-                drifted += usize::from(fd.result.drift);
-                ("drift", name.clone())
-            }
-        };
-        let mut r = compute::row(start, end, key, metric, Some(&feature), fd.result.score);
-        r.test = Some(fd.result.test.name().to_string());
-        r.threshold = Some(fd.result.threshold);
-        r.drift = Some(fd.result.drift);
-        rows.push(r);
-    }
-    if inputs > 0 {
-        rows.push(compute::row(
-            start,
-            end,
-            key,
-            "drift_share",
-            None,
-            drifted as f64 / inputs as f64,
-        ));
-    }
-    rows
 }
