@@ -26,7 +26,7 @@
 //! requested column missing on one side is an error naming the column and
 //! side; an unrequested column present on one side only is skipped and
 //! listed in [`DriftReport::skipped`] with the reason. Arrow types map to
-//! [`ColumnData`] as: Float16/32/64 → `Float`; Int8..64 and UInt8..64 →
+//! [`ColumnData`](feedloop_drift::ColumnData) as: Float16/32/64 → `Float`; Int8..64 and UInt8..64 →
 //! `Int` (an integer column compared with a float column is read as floats
 //! on both sides, and so is an integer column with a NULL in the current
 //! data: pandas reads such a column as float64, so Evidently, which infers
@@ -47,7 +47,7 @@
 //! (`std::thread::scope`, a shared atomic work index as the queue). Each
 //! thread loads **one column at a time**: it asks DataFusion for that single
 //! column of each side (a projection, so Parquet reads only that column's
-//! chunks), converts it, runs [`column_drift`] and drops everything before
+//! chunks), converts it, runs [`column_drift`](feedloop_drift::column_drift) and drops everything before
 //! taking the next column. Peak memory is therefore about
 //! `threads × (one column of reference + current, as Arrow and as Rust
 //! vectors)`, independent of the number of columns. The price for CSV is

@@ -2,9 +2,11 @@
 //! window written create-if-absent, and alert rows read back (leniently, so
 //! `alerts` files written by other tools serve the readers that need a few columns).
 
-use super::{ALERTS_SCHEMA, AlertRow, HistoryError, METRICS_SCHEMA, MetricRow, segment_json};
+use super::tables::{
+    ALERTS_SCHEMA, AlertRow, HistoryError, METRICS_SCHEMA, MetricRow, segment_json,
+};
 use crate::layout::window_file;
-use crate::{PutOutcome, Storage, StorageError};
+use crate::store::{PutOutcome, Storage, StorageError};
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Float64Array, RecordBatch, StringArray,
     TimestampMillisecondArray,
@@ -99,8 +101,8 @@ fn encode(batch: &RecordBatch) -> Result<bytes::Bytes, StorageError> {
     Ok(bytes::Bytes::from(buf))
 }
 
-/// Writes a window's rows to a history table (`table_dir`: [`super::METRICS_DIR`]
-/// or [`super::ALERTS_DIR`]); `AlreadyExists` when the window was written before
+/// Writes a window's rows to a history table (`table_dir`: [`crate::layout::METRICS_DIR`]
+/// or [`crate::layout::ALERTS_DIR`]); `AlreadyExists` when the window was written before
 /// (a recomputation after a restart).
 pub async fn write_window(
     storage: &Storage,
@@ -340,7 +342,7 @@ mod tests {
             alert("resolved", &[]),
         ];
         let batch = alerts_batch(&rows).unwrap();
-        let dir_ = super::super::ALERTS_DIR;
+        let dir_ = crate::layout::ALERTS_DIR;
         assert_eq!(
             write_window(&storage, dir_, 60_000, &batch).await.unwrap(),
             PutOutcome::Created
