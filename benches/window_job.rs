@@ -10,11 +10,11 @@
 use arrow::array::{Float64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use feedloop_analytics::LandingSession;
-use feedloop_analytics::windows::{ReferenceSource, WindowJob, WindowsConfig};
 use feedloop_events::{
     BatchBuilder, Event, FeatureValue, Limits, Lineage, Output, Prediction, StreamKind,
 };
 use feedloop_storage::{LandingZone, PartitionKey, Storage};
+use feedloop_windows::{ReferenceSource, WindowJob, WindowsConfig};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
@@ -185,7 +185,7 @@ async fn main() {
         allowed_lateness: Duration::from_secs(60),
         models: BTreeMap::from([(
             "bench".to_string(),
-            feedloop_analytics::windows::config::ModelConfig {
+            feedloop_windows::ModelConfig {
                 reference: Some(ReferenceSource::File {
                     file: ref_path.display().to_string(),
                 }),

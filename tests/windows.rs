@@ -4,10 +4,10 @@
 
 use feedloop_alerts::AlertsConfig;
 use feedloop_analytics::LandingSession;
-use feedloop_analytics::windows::{WindowJob, WindowsConfig};
 use feedloop_events::{BatchBuilder, Limits, Lineage, StreamKind, decode};
 use feedloop_server::alerting::AlertObserver;
 use feedloop_storage::{LandingZone, PartitionKey, Storage};
+use feedloop_windows::{WindowJob, WindowsConfig};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;

@@ -15,7 +15,7 @@ Pinned versions (the script refuses to run with others, see PINS): evidently
 imports `pandas.core.dtypes.common.infer_dtype_from_object`), numpy 2.4.6,
 scipy 1.17.1, pyarrow 26.0.1 (writes the Parquet files), on CPython 3.11.
 
-Writes crates/feedloop-analytics/tests/fixtures/evidently/:
+Writes crates/feedloop-report/tests/fixtures/evidently/:
 * `<dataset>_reference.{csv,parquet}`, `<dataset>_current.{csv,parquet}`:
   seeded data (`numpy.random.default_rng`), four sizes chosen so that
   Evidently's default test changes: n200 (200 / 150 rows), n1000 (1000 /
@@ -141,7 +141,7 @@ from evidently.presets import DataDriftPreset  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
-OUT = os.path.join(ROOT, "crates", "feedloop-analytics", "tests", "fixtures", "evidently")
+OUT = os.path.join(ROOT, "crates", "feedloop-report", "tests", "fixtures", "evidently")
 GENERATOR = "scripts/drift_fixtures/evidently_fixtures.py"
 
 # ------------------------------------------------------------------ capture

@@ -9,7 +9,7 @@ use datafusion::datasource::listing::ListingOptions;
 use datafusion::execution::context::SessionContext;
 use datafusion::prelude::SessionConfig;
 use feedloop_events::StreamKind;
-use feedloop_storage::{LandingZone, Storage};
+use feedloop_storage::{LandingZone, Storage, history};
 use std::sync::Arc;
 
 pub use crate::error::AnalyticsError;
@@ -55,13 +55,13 @@ impl LandingSession {
         for (name, dir, schema) in [
             (
                 "metrics",
-                crate::windows::history::METRICS_DIR,
-                crate::windows::history::METRICS_SCHEMA.clone(),
+                history::METRICS_DIR,
+                history::METRICS_SCHEMA.clone(),
             ),
             (
                 "alerts",
-                crate::windows::history::ALERTS_DIR,
-                crate::windows::history::ALERTS_SCHEMA.clone(),
+                history::ALERTS_DIR,
+                history::ALERTS_SCHEMA.clone(),
             ),
         ] {
             if let Some(root) = storage.local_root() {

@@ -42,7 +42,6 @@
 //! * [`privacy`] — [`PrivacyConfig`] rules and [`hmac_sha256`].
 //! * [`request`] — [`ExportRequest`] and [`ExportOutcome`].
 //! * [`snapshot`] — pinning the landing files an export reads.
-//! * [`alerts_table`] — the alerts rows the `drifted` policy selects by.
 //! * [`selection`] — the selection SQL of each policy, and [`unit_hash`].
 //! * [`pivot`] — features and tags to typed columns.
 //! * [`export`] — [`export_dataset`] and [`count_policies`].
@@ -52,7 +51,6 @@
 //! Errors are [`feedloop_analytics::AnalyticsError`]s: an export is a query
 //! job, and its storage errors keep their cause and retryability.
 
-pub mod alerts_table;
 pub mod config;
 pub mod export;
 pub mod pivot;
@@ -64,12 +62,11 @@ pub mod schedule;
 pub mod selection;
 pub mod snapshot;
 
-pub use alerts_table::ALERTS_DIR;
 pub use config::{ExportConfig, ScheduledDataset};
 pub use export::{count_policies, export_dataset};
 pub use policy::{Policy, PolicyKind, PolicyParams};
 pub use privacy::{PrivacyConfig, PrivacyRule, hmac_sha256};
 pub use read::read_dataset;
 pub use request::{ExportOutcome, ExportRequest};
-pub use schedule::{SCHEDULE_FILE, ScheduledRun, run_scheduled_exports};
+pub use schedule::{ScheduledRun, run_scheduled_exports};
 pub use selection::{register_unit_hash, unit_hash};

@@ -6,7 +6,6 @@ use crate::export::export_dataset;
 use crate::request::{ExportOutcome, ExportRequest};
 use feedloop_analytics::AnalyticsError;
 use feedloop_storage::Storage;
-use feedloop_storage::datasets::DatasetId;
 
 /// A scheduled export's result.
 #[derive(Debug)]
@@ -15,9 +14,6 @@ pub struct ScheduledRun {
     pub name: String,
     pub result: Result<ExportOutcome, AnalyticsError>,
 }
-
-/// File (per dataset, beside its versions) recording when the schedule last ran.
-pub const SCHEDULE_FILE: &str = "_schedule.json";
 
 /// Runs every `[[export.datasets]]` entry that is due at `now_ms`: never run,
 /// or last run at least `every` ago (recorded in
@@ -34,7 +30,7 @@ pub async fn run_scheduled_exports(
     config.validate().map_err(AnalyticsError::Input)?;
     let mut runs = Vec::new();
     for d in &config.datasets {
-        let marker = DatasetId::dataset_dir(&d.model, &d.name).join(SCHEDULE_FILE);
+        let marker = feedloop_storage::layout::dataset_schedule(&d.model, &d.name);
         // Not found: never ran. Unreadable (storage down, denied): skip this
         // turn rather than export again what may have run a minute ago.
         let last: Option<i64> = match storage.get_if_exists(&marker).await {

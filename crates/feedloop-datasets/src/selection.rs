@@ -2,7 +2,6 @@
 //! (filters, policy predicate, deterministic order) and the deterministic
 //! sample hash behind `sample` and `stratified`.
 
-use crate::alerts_table::{ALERTS_DIR, AlertRow};
 use crate::policy::Policy;
 use crate::request::ExportRequest;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Builder};
@@ -14,7 +13,10 @@ use feedloop_analytics::feedback::{
 };
 use feedloop_analytics::sql::{f64_literal, string_literal, ts_literal};
 use feedloop_analytics::{AnalyticsError, LandingSession};
+use feedloop_storage::history::AlertRow;
+use feedloop_storage::layout::ALERTS_DIR;
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -65,27 +67,18 @@ pub fn register_unit_hash(session: &LandingSession) {
     session.context().register_udf(f);
 }
 
-/// A SQL predicate over predictions for one alert's segment JSON (`{"tag": "value", …}`;
-/// empty, `{}` or NULL = every prediction; a null value = tag absent).
-fn segment_predicate(segment: Option<&str>) -> Result<String, String> {
-    let Some(s) = segment.map(str::trim).filter(|s| !s.is_empty()) else {
-        return Ok("true".into());
-    };
-    let v: serde_json::Value =
-        serde_json::from_str(s).map_err(|e| format!("segment `{s}` is not JSON: {e}"))?;
-    let obj = v
-        .as_object()
-        .ok_or_else(|| format!("segment `{s}` is not a JSON object"))?;
+/// The predicate of an alert's segment: every tag equal to its value
+/// (`true` for the whole model version).
+fn segment_predicate(segment: &BTreeMap<String, String>) -> String {
     let mut terms = vec!["true".to_string()];
-    for (k, val) in obj {
-        let acc = format!("tags[{}]", string_literal(k));
-        terms.push(match val {
-            serde_json::Value::Null => format!("{acc} IS NULL"),
-            serde_json::Value::String(x) => format!("{acc} = {}", string_literal(x)),
-            other => format!("{acc} = {}", string_literal(&other.to_string())),
-        });
+    for (k, v) in segment {
+        terms.push(format!(
+            "tags[{}] = {}",
+            string_literal(k),
+            string_literal(v)
+        ));
     }
-    Ok(terms.join(" AND "))
+    terms.join(" AND ")
 }
 
 const INACTIVE_STATES: [&str; 4] = ["ok", "resolved", "inactive", "normal"];
@@ -170,12 +163,12 @@ pub(crate) fn selection_sql(
                         if !raised || a.model != req.model {
                             continue;
                         }
-                        let seg = segment_predicate(a.segment.as_deref()).map_err(AnalyticsError::Input)?;
+                        let seg = segment_predicate(&a.segment);
                         preds.insert(format!(
                             "(model_version = {} AND ts >= {} AND ts < {} AND {seg})",
-                            string_literal(&a.version),
-                            ts_literal(a.start_ms),
-                            ts_literal(a.end_ms)
+                            string_literal(&a.model_version),
+                            ts_literal(a.window_start),
+                            ts_literal(a.window_end)
                         ));
                     }
                     if preds.is_empty() {
@@ -200,13 +193,15 @@ mod tests {
 
     #[test]
     fn segments_and_unit_hash() {
-        assert_eq!(segment_predicate(None).unwrap(), "true");
-        assert_eq!(segment_predicate(Some("{}")).unwrap(), "true");
+        assert_eq!(segment_predicate(&BTreeMap::new()), "true");
+        let seg = BTreeMap::from([
+            ("country".to_string(), "D'E".to_string()),
+            ("device".to_string(), "ios".to_string()),
+        ]);
         assert_eq!(
-            segment_predicate(Some(r#"{"country":"D'E","device":null}"#)).unwrap(),
-            "true AND tags['country'] = 'D''E' AND tags['device'] IS NULL"
+            segment_predicate(&seg),
+            "true AND tags['country'] = 'D''E' AND tags['device'] = 'ios'"
         );
-        assert!(segment_predicate(Some("[1]")).is_err());
         let u = unit_hash("p1", 7);
         assert!((0.0..1.0).contains(&u));
         assert_eq!(u, unit_hash("p1", 7));

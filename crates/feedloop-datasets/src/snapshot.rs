@@ -2,7 +2,6 @@
 //! once, the session's tables pinned to exactly those files, and the list of
 //! them recorded in the manifest (`source_files`).
 
-use crate::alerts_table::{ALERTS_DIR, AlertRow, alerts_schema, read_alerts};
 use crate::selection::register_unit_hash;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::MemTable;
@@ -14,6 +13,8 @@ use feedloop_analytics::feedback::{FeedbackOptions, register_feedback};
 use feedloop_analytics::{AnalyticsError, LandingSession};
 use feedloop_events::StreamKind;
 use feedloop_storage::datasets::SourceFile;
+use feedloop_storage::history::{AlertRow, HistoryError, read_alerts};
+use feedloop_storage::layout::ALERTS_DIR;
 use feedloop_storage::{LandingZone, Storage};
 use object_store::path::Path;
 use std::sync::Arc;
@@ -106,7 +107,15 @@ pub(crate) async fn snapshot(
                 path: m.location.to_string(),
                 bytes: m.size,
             }));
-            alerts = Some(read_alerts(&session).await?);
+            let mut rows = Vec::new();
+            for f in &files {
+                rows.extend(
+                    read_alerts(storage, &f.location)
+                        .await
+                        .map_err(alerts_error)?,
+                );
+            }
+            alerts = Some(rows);
         }
     }
     Ok(Snapshot {
@@ -114,4 +123,25 @@ pub(crate) async fn snapshot(
         source_files,
         alerts,
     })
+}
+
+/// The Arrow schema of an alerts file (the table has no fixed schema here).
+pub(crate) async fn alerts_schema(
+    storage: &Storage,
+    file: &object_store::ObjectMeta,
+) -> Result<SchemaRef, AnalyticsError> {
+    let bytes = storage.get(&file.location).await?;
+    let reader =
+        datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)
+            .map_err(|e| AnalyticsError::Input(format!("alerts file {}: {e}", file.location)))?;
+    Ok(reader.schema().clone())
+}
+
+/// A storage failure keeps its retryability; a file without the columns the
+/// `drifted` policy needs is an input error.
+fn alerts_error(e: HistoryError) -> AnalyticsError {
+    match e {
+        HistoryError::Storage(e) => AnalyticsError::from(e),
+        shape => AnalyticsError::Input(shape.to_string()),
+    }
 }

@@ -1,4 +1,4 @@
-//! Glue between the window job ([`feedloop_analytics::windows`]) and the alert
+//! Glue between the window job ([`feedloop_windows`]) and the alert
 //! engine and sinks ([`feedloop_alerts`]): metric rows become observations,
 //! alert transitions become `alerts` table rows and deliveries.
 
@@ -6,8 +6,7 @@ use feedloop_alerts::{
     Alert, AlertDispatcher, AlertEngine, AlertsConfig, DriftVerdict, EngineState, Observation,
     SeriesKey,
 };
-use feedloop_analytics::windows::history::{AlertRow, MetricRow};
-use feedloop_analytics::windows::job::WindowObserver;
+use feedloop_windows::{AlertRow, MetricRow, WindowObserver};
 use std::sync::{Arc, Mutex};
 
 /// Metrics that are bookkeeping, not signals: never alerted on.

@@ -19,7 +19,7 @@ pub struct Config {
     /// `[ingest]`: batching and validation limits.
     pub ingest: IngestConfig,
     /// `[windows]`: event-time windows, segments and references of the window jobs.
-    pub windows: feedloop_analytics::windows::WindowsConfig,
+    pub windows: feedloop_windows::WindowsConfig,
     /// `[alerts]`: the ±kσ rule and where alerts go.
     pub alerts: feedloop_alerts::AlertsConfig,
     /// `[log]`: log format and level.

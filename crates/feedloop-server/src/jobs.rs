@@ -7,9 +7,9 @@ use crate::alerting::AlertObserver;
 use crate::config::Config;
 use crate::error::ServerError;
 use feedloop_analytics::LandingSession;
-use feedloop_analytics::windows::WindowJob;
 use feedloop_kit::Histogram;
 use feedloop_storage::{Lease, LeaseStatus, Storage};
+use feedloop_windows::WindowJob;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -127,11 +127,9 @@ pub async fn run_windows(
             continue;
         };
         let open = async {
-            let corrections = feedloop_analytics::feedback::CorrectionMetrics::new(
-                &storage,
-                config.export.feedback.clone(),
-            )
-            .await?;
+            let corrections =
+                feedloop_windows::CorrectionMetrics::new(&storage, config.export.feedback.clone())
+                    .await?;
             let fence_metrics = Arc::clone(&metrics);
             Ok::<_, ServerError>(
                 WindowJob::open(

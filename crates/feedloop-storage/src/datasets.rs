@@ -21,6 +21,7 @@
 //! version, and a rerun after success finds the manifest and writes nothing.
 //! Committed versions are never modified or deleted by feedloop.
 
+use crate::layout::{DATASETS_DIR, MANIFEST_FILE};
 use crate::store::{PutOutcome, Storage, StorageError};
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
@@ -32,10 +33,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
-/// Top-level folder of datasets under the storage root.
-pub const DATASETS_DIR: &str = "datasets";
-/// Name of the manifest of a dataset version.
-pub const MANIFEST_FILE: &str = "_manifest.json";
 /// Version of the manifest format.
 pub const MANIFEST_FORMAT: u32 = 1;
 
@@ -70,7 +67,7 @@ pub struct DatasetId {
 impl DatasetId {
     /// `datasets/<model>/<name>` (every version of the dataset).
     pub fn dataset_dir(model: &str, name: &str) -> Path {
-        Path::from_iter([DATASETS_DIR, model, name])
+        crate::layout::dataset_dir(model, name)
     }
 
     /// `datasets/<model>/<name>/<version>`.

@@ -17,6 +17,7 @@
 //! The resume point is read back from storage ([`LandingZone::resume_point`]), so
 //! it is correct even when the Kafka offset commit was lost.
 
+use crate::layout::LANDING_DIR;
 use crate::store::{PutOutcome, Storage, StorageError};
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
@@ -27,8 +28,6 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
-/// Top-level folder of the landing zone under the storage root.
-pub const LANDING_DIR: &str = "landing";
 const META_START: &str = "feedloop.start_offset";
 const META_END: &str = "feedloop.end_offset";
 

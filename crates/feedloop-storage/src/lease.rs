@@ -37,9 +37,6 @@ use object_store::path::Path;
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
-/// Folder (under the storage root) of all leases.
-pub const LEASES_DIR: &str = "leases";
-
 #[derive(Debug, Serialize, Deserialize)]
 struct Claim {
     holder: String,
@@ -122,7 +119,7 @@ impl Lease {
             .collect();
         Lease {
             storage,
-            dir: format!("{LEASES_DIR}/{name}"),
+            dir: crate::layout::lease_dir(&name),
             holder: holder.into(),
             ttl: ttl.max(Duration::from_millis(100)),
             role: Role::Follower,

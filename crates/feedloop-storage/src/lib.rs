@@ -15,15 +15,24 @@
 //!   jobs, scheduled exports) of a scaled-out deployment, with expiry and takeover.
 //! * [`datasets`] — [`DatasetStore`]: the layout, manifest and commit protocol of
 //!   exported retraining datasets (immutable, content-hash versions, manifest last).
+//! * [`layout`] — every top-level folder and file of a storage root, named once
+//!   (`landing/`, `_tmp/`, `metrics/`, `alerts/`, `profiles/`, `state/`, `leases/`,
+//!   `datasets/`); every other module asks it for its paths.
+//! * [`history`] — the window jobs' history tables `metrics` and `alerts`:
+//!   [`MetricRow`], [`AlertRow`], their Arrow schemas and column lists, and their
+//!   one-file-per-window Parquet writes and reads.
 
 pub mod config;
 pub mod datasets;
+pub mod history;
 pub mod landing;
+pub mod layout;
 pub mod lease;
 pub mod store;
 
 pub use config::StorageConfig;
 pub use datasets::{DatasetId, DatasetStore, Manifest};
+pub use history::{AlertRow, MetricRow};
 pub use landing::{FileMeta, LandedFile, LandingZone, PartitionKey, ResumePoint};
 pub use lease::{Lease, LeaseStatus};
 pub use store::{PutOutcome, Storage, StorageError};

@@ -7,6 +7,7 @@
 //! (so "landed" would not survive a power loss) nor keeps its staging files out of
 //! the data folders (a crash leaves `name#N` files that pandas then tries to read).
 
+use crate::layout::TMP_DIR;
 use bytes::Bytes;
 use futures::TryStreamExt;
 use object_store::path::Path;
@@ -16,10 +17,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use url::Url;
-
-/// Folder (under the storage root) for in-progress local writes. Its leading `_`
-/// makes pandas/pyarrow, Spark and DuckDB globs skip it.
-pub const TMP_DIR: &str = "_tmp";
 
 /// What went wrong with storage, and whether trying again may help.
 #[derive(Debug, thiserror::Error)]

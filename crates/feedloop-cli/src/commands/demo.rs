@@ -317,8 +317,8 @@ async fn analyse(
     incident: (i64, i64),
 ) -> anyhow::Result<usize> {
     use feedloop_alerts::{AlertDispatcher, AlertsConfig, KafkaSink};
-    use feedloop_analytics::windows::{WindowJob, WindowsConfig};
     use feedloop_server::alerting::AlertObserver;
+    use feedloop_windows::{WindowJob, WindowsConfig};
 
     let windows = WindowsConfig {
         segments: vec!["country".into()],
@@ -337,8 +337,7 @@ async fn analyse(
     let delivered = Arc::clone(&observer.delivered);
     let session = LandingSession::new(storage).await?;
     let started = Instant::now();
-    let corrections =
-        feedloop_analytics::feedback::CorrectionMetrics::new(storage, Default::default()).await?;
+    let corrections = feedloop_windows::CorrectionMetrics::new(storage, Default::default()).await?;
     let mut job = WindowJob::open(windows.clone(), storage.clone(), session.context().clone())
         .await?
         .with_observer(Box::new(observer))?

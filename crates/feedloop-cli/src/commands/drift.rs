@@ -2,7 +2,7 @@
 
 use crate::cli::DriftFormat;
 use anyhow::Context;
-use feedloop_analytics::drift_report::{DriftRequest, run_drift_report};
+use feedloop_report::{DriftRequest, run_drift_report};
 use std::path::Path;
 
 pub async fn drift(

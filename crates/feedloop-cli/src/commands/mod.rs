@@ -101,7 +101,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             output,
         } => {
             init_quiet_logging(&LogConfig::default(), log_format);
-            let mut req = feedloop_analytics::drift_report::DriftRequest::new(reference, current);
+            let mut req = feedloop_report::DriftRequest::new(reference, current);
             req.columns = (!columns.is_empty()).then_some(columns);
             req.stattest = stattest.into_iter().collect();
             req.threshold = threshold.into_iter().collect();

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use feedloop_analytics::sql::string_literal;
 use feedloop_events::{DecodeError, StreamKind};
 use feedloop_storage::DatasetStore;
+use feedloop_storage::history::{ALERT_COLUMNS, METRIC_COLUMNS};
 use rdkafka::producer::FutureRecord;
 use serde::Deserialize;
 use std::collections::BTreeSet;
@@ -52,13 +53,6 @@ pub struct TableQuery {
     pub since: Option<String>,
     pub limit: Option<usize>,
 }
-
-const ALERT_COLUMNS: &str = "id, state, model, model_version, segment, metric, feature, \
-    CAST(window_start AS BIGINT) AS window_start_ms, CAST(window_end AS BIGINT) AS window_end_ms, \
-    value, mean, sigma, k, direction, severity, test, threshold, summary";
-const METRIC_COLUMNS: &str = "model, model_version, segment, metric, feature, \
-    CAST(window_start AS BIGINT) AS window_start_ms, CAST(window_end AS BIGINT) AS window_end_ms, \
-    value, test, threshold, drift";
 
 /// The WHERE clause of a table query; `Err` is the message about `since`.
 fn where_clause(q: &TableQuery, allow_state: bool) -> Result<String, String> {
@@ -138,7 +132,7 @@ pub async fn metrics(State(st): State<HttpState>, Query(q): Query<TableQuery>) -
 /// Every committed dataset version, newest first per dataset.
 pub async fn list_datasets(st: &HttpState) -> Result<Vec<serde_json::Value>, String> {
     let store = DatasetStore::new(st.inner.storage.clone());
-    let prefix = object_store::path::Path::from(feedloop_storage::datasets::DATASETS_DIR);
+    let prefix = object_store::path::Path::from(feedloop_storage::layout::DATASETS_DIR);
     let objects = st
         .inner
         .storage
@@ -149,7 +143,7 @@ pub async fn list_datasets(st: &HttpState) -> Result<Vec<serde_json::Value>, Str
         .iter()
         .filter_map(|m| {
             let p: Vec<_> = m.location.parts().map(|p| p.as_ref().to_string()).collect();
-            (p.len() == 5 && p[4] == feedloop_storage::datasets::MANIFEST_FILE)
+            (p.len() == 5 && p[4] == feedloop_storage::layout::MANIFEST_FILE)
                 .then(|| (p[1].clone(), p[2].clone()))
         })
         .collect();

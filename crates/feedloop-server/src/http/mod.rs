@@ -195,7 +195,7 @@ async fn readyz(State(st): State<HttpState>) -> Response {
             .into_response()
     };
     let probe = object_store::path::Path::from_iter([
-        feedloop_storage::store::TMP_DIR.to_string(),
+        feedloop_storage::layout::TMP_DIR.to_string(),
         format!("readyz-{}-{}", std::process::id(), rand::random::<u64>()),
     ]);
     if let Err(e) = st

@@ -2,17 +2,19 @@
 //! must give the drift crate's (scipy/Evidently) expectations; JSON shape and
 //! schema; table; column selection, skips and errors.
 
-mod common;
+mod fixture_columns;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use common::{Case, Col, close, fixture_cases, jf, write_csv, write_parquet, write_parquet_arrays};
 use datafusion::arrow::array::{
     ArrayRef, Float64Array, Int64Array, StringArray, TimestampMillisecondArray,
 };
-use feedloop_analytics::{AnalyticsError, DriftReport, DriftRequest, run_drift_report};
 use feedloop_drift::{ColumnData, ColumnKind, ColumnOptions, StatTest, column_drift};
+use feedloop_report::{AnalyticsError, DriftReport, DriftRequest, run_drift_report};
+use fixture_columns::{
+    Case, Col, close, fixture_cases, jf, write_csv, write_parquet, write_parquet_arrays,
+};
 use serde_json::Value;
 
 fn direct(case: &Case) -> feedloop_drift::ColumnDriftResult {

@@ -1,5 +1,5 @@
-//! Shared test helpers: the drift crate's fixture columns, and writing them
-//! as Parquet and CSV.
+//! The drift crate's fixture columns (`crates/feedloop-drift/tests/fixtures/columns.json`),
+//! and writing them as Parquet and CSV, for `drift_report.rs`.
 #![allow(dead_code)]
 
 use std::path::Path;

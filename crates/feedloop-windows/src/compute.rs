@@ -7,10 +7,8 @@
 //! which then give every drift statistic. Latency percentiles are exact
 //! (`percentile_cont`, linear interpolation as numpy's default).
 
-use super::history::MetricRow;
-use super::index::IndexedFile;
-use super::profiles::{OUTPUT_LABEL, OUTPUT_SCORE, OUTPUT_VALUE, Samples};
-use crate::AnalyticsError;
+use crate::index::IndexedFile;
+use crate::profiles::{OUTPUT_LABEL, OUTPUT_SCORE, OUTPUT_VALUE, Samples};
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, Int64Type};
 use datafusion::common::ScalarValue;
@@ -21,9 +19,11 @@ use datafusion::datasource::listing::{
 };
 use datafusion::execution::context::SessionContext;
 use datafusion::prelude::{col, lit};
+use feedloop_analytics::AnalyticsError;
 use feedloop_events::StreamKind;
 use feedloop_events::arrow_schema::schema;
 use feedloop_storage::Storage;
+use feedloop_storage::history::MetricRow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -238,7 +238,7 @@ pub async fn volume(
     for tag in segments {
         let q = format!(
             "SELECT model, model_version, tags[{}] AS seg, count(*) FROM {t} GROUP BY 1, 2, 3",
-            crate::sql::string_literal(tag)
+            feedloop_analytics::sql::string_literal(tag)
         );
         for b in sql(ctx, &q).await? {
             for i in 0..b.num_rows() {

@@ -1,50 +1,23 @@
 //! Reference profiles per model version: built once from reference rows, stored
 //! as JSON in object storage, reloaded on restart.
 //!
-//! Location: `<storage>/profiles/<model>/<model_version>/reference.json`, written
+//! Location: `<storage>/profiles/<model>/<model_version>/reference.json`
+//! ([`feedloop_storage::layout::profile_file`]), written
 //! create-if-absent (a profile never changes once built; a new reference means a
 //! new model version). Model outputs are profiled too, as the pseudo-features
 //! `@score`, `@label` and `@value`, which is what prediction drift compares.
 
-use crate::AnalyticsError;
+use feedloop_analytics::AnalyticsError;
 use feedloop_drift::ColumnData;
 use feedloop_drift::profile::{ProfileConfig, ReferenceProfile};
+use feedloop_storage::layout::profile_file;
 use feedloop_storage::{PutOutcome, Storage};
-use object_store::path::Path;
 use std::collections::BTreeMap;
 
-pub const PROFILES_DIR: &str = "profiles";
 /// Pseudo-feature names of the model output in profiles and drift rows.
 pub const OUTPUT_SCORE: &str = "@score";
 pub const OUTPUT_LABEL: &str = "@label";
 pub const OUTPUT_VALUE: &str = "@value";
-
-/// `profiles/<model>/<version>/reference.json`, one folder level per name.
-///
-/// Ingest only lands models and versions named `[A-Za-z0-9._-]{1,128}` (not `.`
-/// or `..`), which are safe path segments as they are. A name outside that
-/// alphabet can only come from a landing file written by something else; it
-/// becomes `@` + 16 hex digits of its SHA-256 (no valid name contains `@`), so
-/// it can neither collapse a level (an empty name), nor add one (`a/b`), nor
-/// exceed file-name limits, and still has a stable, distinct folder.
-pub fn profile_path(model: &str, version: &str) -> Path {
-    Path::from_iter([
-        PROFILES_DIR.to_string(),
-        path_segment(model),
-        path_segment(version),
-        "reference.json".to_string(),
-    ])
-}
-
-fn path_segment(name: &str) -> String {
-    if feedloop_events::validate::is_valid_model_name(name) {
-        name.to_string()
-    } else {
-        use sha2::Digest;
-        let digest = sha2::Sha256::digest(name.as_bytes());
-        format!("@{}", &hex::encode(digest)[..16])
-    }
-}
 
 /// Loads the stored profile of a model version, if any.
 pub async fn load(
@@ -52,7 +25,7 @@ pub async fn load(
     model: &str,
     version: &str,
 ) -> Result<Option<ReferenceProfile>, AnalyticsError> {
-    let path = profile_path(model, version);
+    let path = profile_file(model, version);
     match storage.get(&path).await {
         Ok(bytes) => {
             let text = std::str::from_utf8(&bytes)
@@ -77,7 +50,7 @@ pub async fn save(
     version: &str,
     profile: ReferenceProfile,
 ) -> Result<ReferenceProfile, AnalyticsError> {
-    let path = profile_path(model, version);
+    let path = profile_file(model, version);
     let json = profile
         .to_json()
         .map_err(|e| AnalyticsError::Input(e.to_string()))?;

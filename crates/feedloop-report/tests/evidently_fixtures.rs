@@ -26,8 +26,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use feedloop_analytics::{DriftRequest, run_drift_report};
 use feedloop_drift::StatTest;
+use feedloop_report::{DriftRequest, run_drift_report};
 use serde_json::Value;
 
 /// Relative tolerance on every score and statistic (see the module docs).

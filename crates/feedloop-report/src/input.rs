@@ -1,0 +1,226 @@
+//! The two inputs of a report: a local path, a `file://` URL or an
+//! object-store URL, resolved to a Parquet file, a folder of Parquet files or a
+//! CSV file, opened as a DataFrame, and read one column at a time.
+
+use std::path::Path as FsPath;
+use std::sync::Arc;
+
+use datafusion::arrow::array::ArrayRef;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::dataframe::DataFrame;
+use datafusion::execution::context::SessionContext;
+use datafusion::prelude::{CsvReadOptions, ParquetReadOptions};
+use feedloop_analytics::AnalyticsError;
+use futures::TryStreamExt;
+use object_store::ObjectStoreExt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Which {
+    Reference,
+    Current,
+}
+
+impl std::fmt::Display for Which {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Which::Reference => "reference",
+            Which::Current => "current",
+        })
+    }
+}
+
+pub(crate) fn input(msg: impl Into<String>) -> AnalyticsError {
+    AnalyticsError::Input(msg.into())
+}
+
+fn is_csv(name: &str) -> bool {
+    name.to_ascii_lowercase().ends_with(".csv")
+}
+
+/// A resolved input: where DataFusion reads it and in which format.
+pub(crate) struct Source {
+    location: String,
+    csv: bool,
+    single_file: bool,
+}
+
+fn has_parquet_file(dir: &FsPath) -> std::io::Result<bool> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let ft = entry.file_type()?;
+        if ft.is_dir() {
+            if has_parquet_file(&entry.path())? {
+                return Ok(true);
+            }
+        } else if entry.file_name().to_string_lossy().ends_with(".parquet") {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn resolve_local(given: &str, path: &FsPath, side: Which) -> Result<Source, AnalyticsError> {
+    let meta = std::fs::metadata(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            input(format!("{side} input not found: {given}"))
+        } else {
+            input(format!("cannot read {side} input {given}: {e}"))
+        }
+    })?;
+    let abs =
+        std::path::absolute(path).map_err(|e| input(format!("bad {side} path {given}: {e}")))?;
+    let abs = abs.to_string_lossy().to_string();
+    if meta.is_dir() {
+        let found = has_parquet_file(path)
+            .map_err(|e| input(format!("cannot list {side} folder {given}: {e}")))?;
+        if !found {
+            return Err(input(format!(
+                "{side} folder {given} contains no .parquet files"
+            )));
+        }
+        let location = if abs.ends_with('/') {
+            abs
+        } else {
+            format!("{abs}/")
+        };
+        Ok(Source {
+            location,
+            csv: false,
+            single_file: false,
+        })
+    } else {
+        if meta.len() == 0 {
+            return Err(input(format!("{side} input {given} is an empty file")));
+        }
+        Ok(Source {
+            csv: is_csv(given),
+            location: abs,
+            single_file: true,
+        })
+    }
+}
+
+pub(crate) async fn resolve(
+    ctx: &SessionContext,
+    given: &str,
+    side: Which,
+) -> Result<Source, AnalyticsError> {
+    let url = match url::Url::parse(given) {
+        Ok(u) if u.scheme().len() > 1 => u,
+        _ => return resolve_local(given, FsPath::new(given), side),
+    };
+    if url.scheme() == "file" {
+        let path = url
+            .to_file_path()
+            .map_err(|_| input(format!("bad {side} file URL {given}")))?;
+        return resolve_local(given, &path, side);
+    }
+    let storage = feedloop_storage::Storage::open(given, [])
+        .map_err(|e| input(format!("cannot open {side} location {given}: {e}")))?;
+    let base = url::Url::parse(&format!(
+        "{}://{}",
+        url.scheme(),
+        url.host_str().unwrap_or_default()
+    ))
+    .map_err(|e| input(format!("bad {side} URL {given}: {e}")))?;
+    let store = Arc::clone(storage.object_store());
+    ctx.register_object_store(&base, Arc::clone(&store));
+    let path = object_store::path::Path::from_url_path(url.path())
+        .map_err(|e| input(format!("bad {side} URL {given}: {e}")))?;
+    let name = url.path().trim_end_matches('/');
+    let is_file = is_csv(name) || name.ends_with(".parquet");
+    if is_file {
+        match store.head(&path).await {
+            Ok(m) if m.size == 0 => Err(input(format!("{side} input {given} is an empty file"))),
+            Ok(_) => Ok(Source {
+                location: given.to_string(),
+                csv: is_csv(name),
+                single_file: true,
+            }),
+            Err(object_store::Error::NotFound { .. }) => {
+                Err(input(format!("{side} input not found: {given}")))
+            }
+            Err(e) => Err(AnalyticsError::Execution(format!(
+                "cannot read {side} input {given}: {e}"
+            ))),
+        }
+    } else {
+        let objects: Vec<_> = match store.list(Some(&path)).try_collect().await {
+            Ok(v) => v,
+            Err(object_store::Error::NotFound { .. }) => Vec::new(),
+            Err(e) => {
+                return Err(AnalyticsError::Execution(format!(
+                    "cannot list {side} input {given}: {e}"
+                )));
+            }
+        };
+        if !objects
+            .iter()
+            .any(|m| m.location.as_ref().ends_with(".parquet"))
+        {
+            return Err(input(format!(
+                "{side} input not found: no .parquet files under {given}"
+            )));
+        }
+        let location = if given.ends_with('/') {
+            given.to_string()
+        } else {
+            format!("{given}/")
+        };
+        Ok(Source {
+            location,
+            csv: false,
+            single_file: false,
+        })
+    }
+}
+
+pub(crate) async fn open(
+    ctx: &SessionContext,
+    src: &Source,
+    given: &str,
+    side: Which,
+) -> Result<DataFrame, AnalyticsError> {
+    let ext = if src.single_file { "" } else { ".parquet" };
+    let df = if src.csv {
+        let opts = CsvReadOptions::new()
+            .has_header(true)
+            .file_extension(ext)
+            .schema_infer_max_records(usize::MAX);
+        ctx.read_csv(src.location.as_str(), opts).await
+    } else {
+        ctx.read_parquet(
+            src.location.as_str(),
+            ParquetReadOptions::default().file_extension(ext),
+        )
+        .await
+    };
+    df.map_err(|e| input(format!("cannot read {side} input {given}: {e}")))
+}
+
+/// The columns of an input and their Arrow types.
+pub(crate) fn fields(df: &DataFrame) -> Vec<(String, DataType)> {
+    df.schema()
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), f.data_type().clone()))
+        .collect()
+}
+
+/// Reads one column of one side (a projection) as its arrays.
+pub(crate) async fn read_column(
+    df: &DataFrame,
+    name: &str,
+    side: Which,
+) -> Result<Vec<ArrayRef>, AnalyticsError> {
+    let batches = df
+        .clone()
+        .select_columns(&[name])
+        .map_err(AnalyticsError::from)?
+        .collect()
+        .await
+        .map_err(|e| {
+            AnalyticsError::Execution(format!("reading column '{name}' of the {side} data: {e}"))
+        })?;
+    Ok(batches.iter().map(|b| Arc::clone(b.column(0))).collect())
+}

@@ -1,0 +1,166 @@
+//! # feedloop-report: the offline drift report (`feedloop drift`)
+//!
+//! Every column of a reference dataset against the same column of a current
+//! dataset, as Evidently's `DataDriftPreset` computes it. Offline: two files
+//! (or folders) in, a report out; it never touches the landing zone. The
+//! statistics are [`feedloop_drift`]'s (pure, no I/O); this crate does the I/O
+//! around them with DataFusion.
+//!
+//! * [`request`] — [`DriftRequest`], [`DriftReport`].
+//! * `input` — resolving and opening the two inputs, reading one column.
+//! * `plan` — which columns are compared and how, which are skipped and why.
+//! * `compute` — the parallel, one-column-at-a-time computation.
+//! * [`render`] — [`DriftReport::to_json`], [`DriftReport::to_table`].
+//!
+//! ## Inputs
+//! [`DriftRequest::reference`] and [`DriftRequest::current`] are each a
+//! Parquet file, a folder of `.parquet` files (read recursively), or a CSV
+//! file (recognised by its `.csv` extension, with a header row; an empty
+//! field is NULL). Each is a local path, a `file://` URL, or an object-store
+//! URL (`s3://`, `gs://`, `az://`, … opened with
+//! [`feedloop_storage::Storage::open`], credentials from the environment, and
+//! registered with DataFusion).
+//!
+//! ## Columns
+//! The requested columns, or else every column present on both sides. A
+//! requested column missing on one side is an error naming the column and
+//! side; an unrequested column present on one side only is skipped and
+//! listed in [`DriftReport::skipped`] with the reason. Arrow types map to
+//! [`ColumnData`](feedloop_drift::ColumnData) as: Float16/32/64 → `Float`; Int8..64 and UInt8..64 →
+//! `Int` (an integer column compared with a float column is read as floats
+//! on both sides, and so is an integer column with a NULL in the current
+//! data: pandas reads such a column as float64, so Evidently, which infers
+//! the kind from the current data, treats it as numerical even with ≤ 10
+//! distinct values); Boolean → `Bool`; Utf8, LargeUtf8, Utf8View and string
+//! dictionaries → `Str`. Timestamps, dates and every other type are skipped
+//! with the reason. A column whose values are all NULL/NaN on one side, or
+//! whose types differ incompatibly between the sides, is skipped when it was
+//! not requested and an error when it was.
+//!
+//! Forcing a numeric-only test (`ks`, `wasserstein`) on an integer column
+//! treats the column as numeric; forcing one on a string or boolean column
+//! is an error naming the column. A `stattest` or `threshold` entry for a
+//! column that is not compared is an error.
+//!
+//! ## Parallelism and memory
+//! Columns are computed in parallel on `available_parallelism()` threads
+//! (`std::thread::scope`, a shared atomic work index as the queue). Each
+//! thread loads **one column at a time**: it asks DataFusion for that single
+//! column of each side (a projection, so Parquet reads only that column's
+//! chunks), converts it, runs [`column_drift`](feedloop_drift::column_drift) and drops everything before
+//! taking the next column. Peak memory is therefore about
+//! `threads × (one column of reference + current, as Arrow and as Rust
+//! vectors)`, independent of the number of columns. The price for CSV is
+//! one parse of the file per column (fine for the sizes CSV is used for);
+//! Parquet pays nothing extra.
+//!
+//! ## Output
+//! [`DriftReport::to_json`] (stable shape, JSON Schema in
+//! `schemas/drift-report.v1.schema.json`) and [`DriftReport::to_table`].
+//! JSON has no infinities or NaN, so non-finite floats (a chi-squared
+//! statistic is `inf` when a bin is empty in the reference) are written as
+//! the strings `"inf"`, `"-inf"` and `"nan"`.
+
+mod compute;
+mod input;
+mod plan;
+pub mod render;
+pub mod request;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use datafusion::execution::context::SessionContext;
+use datafusion::prelude::SessionConfig;
+use feedloop_drift::dataset_drift;
+
+use crate::compute::{Outcome, compute_all};
+use crate::input::{Which, fields, input, open, resolve};
+use crate::plan::plan_columns;
+
+pub use feedloop_analytics::AnalyticsError;
+pub use render::json_f64;
+pub use request::{DriftReport, DriftRequest};
+
+/// Computes the drift report of `req` (see the crate docs for inputs,
+/// column selection, parallelism and memory).
+pub async fn run_drift_report(req: &DriftRequest) -> Result<DriftReport, AnalyticsError> {
+    if !(0.0..=1.0).contains(&req.drift_share) {
+        return Err(input(format!(
+            "drift_share must be within [0, 1], got {}",
+            req.drift_share
+        )));
+    }
+    for (name, t) in &req.threshold {
+        if !t.is_finite() {
+            return Err(input(format!(
+                "threshold of column '{name}' must be a finite number, got {t}"
+            )));
+        }
+    }
+    // One partition per query: the parallelism is across columns. Folders are
+    // read recursively (as the existence check lists them).
+    let mut config = SessionConfig::new().with_target_partitions(1);
+    config
+        .options_mut()
+        .execution
+        .listing_table_ignore_subdirectory = false;
+    let ctx = SessionContext::new_with_config(config);
+    let rsrc = resolve(&ctx, &req.reference, Which::Reference).await?;
+    let csrc = resolve(&ctx, &req.current, Which::Current).await?;
+    let reference = open(&ctx, &rsrc, &req.reference, Which::Reference).await?;
+    let current = open(&ctx, &csrc, &req.current, Which::Current).await?;
+    let n_reference = reference.clone().count().await?;
+    let n_current = current.clone().count().await?;
+    if n_reference == 0 {
+        return Err(input(format!(
+            "the reference data has no rows: {}",
+            req.reference
+        )));
+    }
+    if n_current == 0 {
+        return Err(input(format!(
+            "the current data has no rows: {}",
+            req.current
+        )));
+    }
+    let (plans, mut skipped) = plan_columns(req, &fields(&reference), &fields(&current))?;
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(plans.len())
+        .max(1);
+    let plans = Arc::new(plans);
+    let worker_plans = Arc::clone(&plans);
+    let outcomes = tokio::task::spawn_blocking(move || {
+        compute_all(&reference, &current, &worker_plans, threads)
+    })
+    .await
+    .map_err(|e| AnalyticsError::Execution(format!("drift computation failed: {e}")))??;
+    let mut columns = BTreeMap::new();
+    for (plan, out) in plans.iter().zip(outcomes) {
+        match out {
+            Outcome::Done(res) => {
+                columns.insert(plan.name.clone(), res);
+            }
+            Outcome::Skipped(why) => {
+                skipped.insert(plan.name.clone(), why);
+            }
+            Outcome::Failed(e) => return Err(e),
+        }
+    }
+    if columns.is_empty() {
+        return Err(input(format!(
+            "no column to compare between {} and {} ({} skipped)",
+            req.reference,
+            req.current,
+            skipped.len()
+        )));
+    }
+    Ok(DriftReport {
+        reference: req.reference.clone(),
+        current: req.current.clone(),
+        drift_share: req.drift_share,
+        drift: dataset_drift(columns, n_reference, n_current, req.drift_share),
+        skipped,
+    })
+}
