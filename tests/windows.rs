@@ -231,6 +231,91 @@ async fn injected_drift_and_latency_spike_fire_in_their_windows_and_resolve() {
     );
 }
 
+/// The page draws the band that fires alerts: every firing alert's value lies
+/// outside the band drawn at its window, and every value outside its drawn
+/// band lies in an alert of its series (firing, or open until it resolves).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_draws_the_band_the_alerts_were_judged_against() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open(dir.path().to_str().unwrap(), []).unwrap();
+    let zone = LandingZone::new(storage.clone());
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut next = BTreeMap::new();
+    land_windows(&zone, 0..40, &mut rng, &mut next).await;
+    let (mut job, delivered) = open_job(&storage).await;
+    job.tick().await.unwrap();
+    let alerts: Vec<_> = delivered
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|a| a.segment.is_empty())
+        .cloned()
+        .collect();
+    let ms = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .unwrap()
+            .timestamp_millis()
+    };
+
+    let session = LandingSession::new(&storage).await.unwrap();
+    let page = feedloop_server::http::page::charts(&session).await;
+    assert!(page.errors.is_empty(), "{:?}", page.errors);
+    let (mut banded, mut firing_checked, mut outside_checked) = (0, 0, 0);
+    for chart in page.models.values().flatten() {
+        for s in chart.series.iter().filter(|s| !s.band.is_empty()) {
+            banded += 1;
+            let of_series: Vec<_> = alerts
+                .iter()
+                .filter(|a| {
+                    a.metric == s.metric
+                        && a.feature == s.feature
+                        && a.model_version == s.model_version
+                })
+                .collect();
+            // [firing window start, resolving window end) per alert id.
+            let mut open: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+            for a in &of_series {
+                let e = open.entry(a.id.as_str()).or_insert((i64::MAX, i64::MAX));
+                match state(a).as_str() {
+                    "firing" => e.0 = ms(&a.window_start),
+                    _ => e.1 = ms(&a.window_end),
+                }
+            }
+            for &(ts, v) in &s.points {
+                let Some(&(_, low, high)) = s.band.iter().find(|b| b.0 == ts) else {
+                    continue;
+                };
+                let outside = low.is_some_and(|l| v < l) || high.is_some_and(|h| v > h);
+                let fires_here = of_series
+                    .iter()
+                    .any(|a| state(a) == "firing" && ms(&a.window_start) == ts);
+                if fires_here {
+                    firing_checked += 1;
+                    assert!(
+                        outside,
+                        "{} fired at {ts} inside its drawn band {low:?}..{high:?}: {v}",
+                        s.label
+                    );
+                }
+                if outside {
+                    outside_checked += 1;
+                    assert!(
+                        open.values().any(|&(a, z)| a <= ts && ts < z),
+                        "{} at {ts}: {v} is outside its drawn band {low:?}..{high:?} but no alert covers it",
+                        s.label
+                    );
+                }
+            }
+        }
+    }
+    // The latency spike (windows 20–22) fires on a banded series.
+    assert!(
+        banded > 0 && firing_checked > 0,
+        "banded {banded}, firing {firing_checked}"
+    );
+    assert!(outside_checked >= firing_checked);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_in_the_middle_neither_refires_nor_forgets() {
     // One uninterrupted run, for comparison.

@@ -304,6 +304,20 @@ fn observe_drift(s: &mut SeriesState, rule: &Rule, v: &DriftVerdict, w: &Win) ->
     }
 }
 
+/// The `resolved` alert closing `open` at window `w` (value `x`, under `band`);
+/// the caller writes its summary.
+fn resolution(key: &SeriesKey, open: &Alert, w: &Win, x: f64, band: &Band) -> Alert {
+    let base = base_alert(
+        key,
+        open.id.clone(),
+        AlertState::Resolved,
+        w,
+        x,
+        open.severity,
+    );
+    with_band(base, band, open.direction.unwrap_or(Side::Up))
+}
+
 fn with_band(mut a: Alert, b: &Band, side: Side) -> Alert {
     a.mean = Some(b.mean);
     a.sigma = Some(b.sigma_eff);
@@ -385,16 +399,7 @@ fn observe_sigma(s: &mut SeriesState, rule: &Rule, x: f64, w: &Win) -> Vec<Alert
         }
         (None, Some(_)) => {
             if let Some(open) = s.open.take() {
-                let side = open.direction.unwrap_or(Side::Up);
-                let base = base_alert(
-                    &s.key,
-                    open.id.clone(),
-                    AlertState::Resolved,
-                    w,
-                    x,
-                    open.severity,
-                );
-                let mut a = with_band(base, &band, side);
+                let mut a = resolution(&s.key, &open, w, x, &band);
                 let how = if out.is_none() {
                     "back inside"
                 } else {
@@ -422,15 +427,7 @@ fn observe_sigma(s: &mut SeriesState, rule: &Rule, x: f64, w: &Win) -> Vec<Alert
         tracing::info!(series = %subj, windows = n, "alert engine: sustained level change adopted as the new normal");
         if let (Some(open), Some(nb)) = (s.open.take(), new_band) {
             let side = open.direction.unwrap_or(Side::Up);
-            let base = base_alert(
-                &s.key,
-                open.id.clone(),
-                AlertState::Resolved,
-                w,
-                x,
-                open.severity,
-            );
-            let mut a = with_band(base, &nb, side);
+            let mut a = resolution(&s.key, &open, w, x, &nb);
             a.summary = format!(
                 "{subj} stayed {} the band for {n} windows since {}; now {} (window {wl}). Taken as the new normal: band reset to {}; firing since {}",
                 if side == Side::Up { "above" } else { "below" },

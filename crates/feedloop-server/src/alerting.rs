@@ -6,6 +6,7 @@ use feedloop_alerts::{
     Alert, AlertDispatcher, AlertEngine, AlertsConfig, DriftVerdict, EngineState, Observation,
     SeriesKey,
 };
+use feedloop_storage::MetricBand;
 use feedloop_windows::{AlertRow, MetricRow, WindowObserver};
 use std::sync::{Arc, Mutex};
 
@@ -63,7 +64,32 @@ fn to_row(a: &Alert, window_start: i64, window_end: i64) -> AlertRow {
     }
 }
 
+fn series_key(r: &MetricRow) -> SeriesKey {
+    SeriesKey {
+        model: r.model.clone(),
+        model_version: r.model_version.clone(),
+        segment: r.segment.clone(),
+        metric: r.metric.clone(),
+        feature: r.feature.clone(),
+    }
+}
+
 impl WindowObserver for AlertObserver {
+    /// The engine's band for the row's series: watched σ series past their
+    /// first `min_history` windows (drift-test rows follow their verdict).
+    fn band(&self, r: &MetricRow) -> Option<MetricBand> {
+        if NOT_WATCHED.contains(&r.metric.as_str()) || r.drift.is_some() {
+            return None;
+        }
+        let (band, direction) = self.engine.band(&series_key(r))?;
+        Some(MetricBand {
+            mean: band.mean,
+            sigma: band.sigma_eff,
+            k: band.k,
+            direction: enum_str(&direction),
+        })
+    }
+
     fn observe(&mut self, window_start: i64, window_end: i64, rows: &[MetricRow]) -> Vec<AlertRow> {
         let mut out = Vec::new();
         for r in rows {
@@ -71,13 +97,7 @@ impl WindowObserver for AlertObserver {
                 continue;
             }
             let obs = Observation {
-                key: SeriesKey {
-                    model: r.model.clone(),
-                    model_version: r.model_version.clone(),
-                    segment: r.segment.clone(),
-                    metric: r.metric.clone(),
-                    feature: r.feature.clone(),
-                },
+                key: series_key(r),
                 window_start_ms: window_start,
                 window_end_ms: window_end,
                 value: r.value,

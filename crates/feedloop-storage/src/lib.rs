@@ -32,7 +32,7 @@ pub mod store;
 
 pub use config::StorageConfig;
 pub use datasets::{DatasetId, DatasetStore, Manifest};
-pub use history::{AlertRow, MetricRow};
+pub use history::{AlertRow, MetricBand, MetricRow};
 pub use landing::{FileMeta, LandedFile, LandingZone, PartitionKey, ResumePoint};
 pub use lease::{Lease, LeaseStatus};
 pub use store::{PutOutcome, Storage, StorageError};

@@ -344,5 +344,6 @@ pub fn row(
         test: None,
         threshold: None,
         drift: None,
+        band: None,
     }
 }

@@ -9,8 +9,12 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WindowsConfig {
-    /// Run the window jobs (metrics, drift, alerts) in this process. With several
-    /// `feedloop run` instances, enable it on one of them.
+    /// Run the window jobs (metrics, drift, alerts) from this process. With
+    /// several `feedloop run` instances, leave it on everywhere: only the holder
+    /// of the `jobs` lease in storage runs them at a time (`[cluster]`), and
+    /// another takes over when it stops. Give every instance the same value:
+    /// the lease holder runs the jobs *its* config enables, so an instance with
+    /// `false` that holds the lease (for scheduled exports) runs no window jobs.
     pub enabled: bool,
     /// Tumbling window size (humantime, e.g. `"5m"`).
     #[serde(with = "humantime_serde")]

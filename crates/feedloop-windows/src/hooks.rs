@@ -5,13 +5,20 @@
 use datafusion::execution::context::SessionContext;
 use feedloop_analytics::AnalyticsError;
 use feedloop_storage::Storage;
-use feedloop_storage::history::{AlertRow, MetricRow};
+use feedloop_storage::history::{AlertRow, MetricBand, MetricRow};
 use futures::future::BoxFuture;
 
 /// Turns a closed window's metric rows into alert transitions; its state is
 /// persisted with the job's.
 pub trait WindowObserver: Send + Sync {
     fn observe(&mut self, window_start: i64, window_end: i64, rows: &[MetricRow]) -> Vec<AlertRow>;
+    /// The band the next [`WindowObserver::observe`] will judge `row` against,
+    /// read just before it; the job stores it with the row. `None` (the
+    /// default): the row is not judged against a band.
+    fn band(&self, row: &MetricRow) -> Option<MetricBand> {
+        let _ = row;
+        None
+    }
     /// Delivers alerts once they are recorded in the `alerts` table.
     fn deliver(&mut self, alerts: &[AlertRow]);
     /// The alerts of the last `observe` were delivered before (by an earlier

@@ -10,9 +10,9 @@
 //! binds loopback addresses.
 
 mod api;
-mod page;
+pub mod page;
 pub mod prom;
-mod svg;
+pub mod svg;
 
 use crate::config::{Config, HttpConfig};
 use crate::error::ServerError;

@@ -1,18 +1,19 @@
 //! `GET /`: one HTML page, no scripts, charts as inline SVG. Per model: drift
-//! per feature, each watched metric with its rolling ±kσ band (mean and
-//! population σ of the previous 24 windows) and alert windows in red, latency
-//! percentiles; then the latest datasets.
+//! per feature, each watched metric with the ±kσ band the alert rule judged it
+//! against (stored with each metric row: `band_*` columns) and alert windows in
+//! red, latency percentiles; then the latest datasets. [`charts`] is the page's
+//! content as data, [`render`] its HTML.
 
 use super::HttpState;
 use super::api::{col_f64s, col_i64s, col_strs, list_datasets};
-use super::svg::{Series, esc, line_chart, rolling_band};
+use super::svg::{Series, esc, line_chart};
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
+use feedloop_analytics::LandingSession;
+use feedloop_storage::MetricBand;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-/// Windows the band is computed over.
-pub const BAND_WINDOW: usize = 24;
 const NOT_CHARTED_ALONE: [&str; 7] = [
     "drift",
     "prediction_drift",
@@ -29,12 +30,28 @@ struct Point {
     feature: Option<String>,
     ts: i64,
     value: f64,
+    band: Option<MetricBand>,
 }
 
 /// (metric, feature) → alert spans, per model.
 type Spans = BTreeMap<(String, Option<String>), Vec<(i64, i64)>>;
-/// (model version, feature) → points.
-type Groups = BTreeMap<(String, Option<String>), Vec<(i64, f64)>>;
+
+/// One chart of the page: its series and the alert windows marked in red.
+#[derive(Debug, Clone)]
+pub struct Chart {
+    pub title: String,
+    pub series: Vec<Series>,
+    /// (start, end) epoch ms of alert windows: from the firing window's start
+    /// to the resolving window's end (`i64::MAX` while open).
+    pub marks: Vec<(i64, i64)>,
+}
+
+/// What the page shows, as data: per model its charts, and what could not be read.
+#[derive(Debug, Default)]
+pub struct PageCharts {
+    pub models: BTreeMap<String, Vec<Chart>>,
+    pub errors: Vec<String>,
+}
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:16px;color:#222;background:#fff}h1{font-size:20px}h2{font-size:17px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:28px}.grid{display:flex;flex-wrap:wrap;gap:10px}.chart{border:1px solid #eee;background:#fcfcfc}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left}.muted{color:#777;font-size:12px}";
 
@@ -42,12 +59,14 @@ pub async fn page(State(st): State<HttpState>) -> Response {
     Html(render(&st).await).into_response()
 }
 
-pub async fn render(st: &HttpState) -> String {
+/// The page's charts from the `metrics` and `alerts` tables (overall segment).
+pub async fn charts(session: &LandingSession) -> PageCharts {
     let mut points: BTreeMap<String, Vec<Point>> = BTreeMap::new();
     let mut errors = Vec::new();
-    let sql = "SELECT model, model_version, metric, feature, CAST(window_start AS BIGINT) AS ws, value FROM metrics \
+    let sql = "SELECT model, model_version, metric, feature, CAST(window_start AS BIGINT) AS ws, value, \
+               band_mean, band_sigma, band_k, band_direction FROM metrics \
                WHERE segment = '{}' ORDER BY ws";
-    match st.inner.session.sql(sql).await {
+    match session.sql(sql).await {
         Ok((_, batches)) => {
             for b in &batches {
                 let (m, v, me, f, ts, val) = (
@@ -57,6 +76,12 @@ pub async fn render(st: &HttpState) -> String {
                     col_strs(b, "feature"),
                     col_i64s(b, "ws"),
                     col_f64s(b, "value"),
+                );
+                let (bm, bs, bk, bd) = (
+                    col_f64s(b, "band_mean"),
+                    col_f64s(b, "band_sigma"),
+                    col_f64s(b, "band_k"),
+                    col_strs(b, "band_direction"),
                 );
                 for i in 0..b.num_rows() {
                     let (Some(model), Some(ts), Some(value)) = (m[i].clone(), ts[i], val[i]) else {
@@ -71,6 +96,17 @@ pub async fn render(st: &HttpState) -> String {
                         feature: f[i].clone(),
                         ts,
                         value,
+                        band: match (bm[i], bs[i], bk[i], &bd[i]) {
+                            (Some(mean), Some(sigma), Some(k), Some(direction)) => {
+                                Some(MetricBand {
+                                    mean,
+                                    sigma,
+                                    k,
+                                    direction: direction.clone(),
+                                })
+                            }
+                            _ => None,
+                        },
                     });
                 }
             }
@@ -80,7 +116,7 @@ pub async fn render(st: &HttpState) -> String {
     let mut spans: BTreeMap<String, Spans> = BTreeMap::new();
     let sql = "SELECT id, model, metric, feature, state, CAST(window_start AS BIGINT) AS ws, CAST(window_end AS BIGINT) AS we \
                FROM alerts ORDER BY ws";
-    match st.inner.session.sql(sql).await {
+    match session.sql(sql).await {
         Ok((_, batches)) => {
             // id → (model, metric, feature, start, end)
             let mut by_id: BTreeMap<String, (String, String, Option<String>, i64, i64)> =
@@ -126,57 +162,38 @@ pub async fn render(st: &HttpState) -> String {
         }
         Err(e) => errors.push(format!("alerts: {e}")),
     }
-    let datasets = list_datasets(st).await.unwrap_or_else(|e| {
-        errors.push(format!("datasets: {e}"));
-        Vec::new()
-    });
-
-    let k = st.inner.k;
-    let total = st.inner.ingest.total();
-    let mut html = String::new();
-    let _ = write!(
-        html,
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>feedloop</title><style>{STYLE}</style></head><body><h1>feedloop</h1>\
-         <p class=\"muted\">this process: {} consumed, {} landed, {} dead-lettered, lag {} · bands: mean ± {k}σ of the previous {BAND_WINDOW} windows · red: alert windows</p>",
-        total.consumed,
-        total.landed,
-        total.dead_lettered,
-        st.inner.ingest.total_lag()
-    );
-    for e in &errors {
-        let _ = write!(html, "<p class=\"muted\">could not read {}</p>", esc(e));
-    }
-    if points.is_empty() {
-        html.push_str("<p>No window metrics yet: the window jobs write them as windows close.</p>");
-    }
     let no_spans = Spans::new();
+    let mut by_model = BTreeMap::new();
     for (model, pts) in &points {
         let model_spans = spans.get(model).unwrap_or(&no_spans);
-        let _ = write!(html, "<h2>{}</h2><div class=\"grid\">", esc(model));
+        let mut out = Vec::new();
         let versions: std::collections::BTreeSet<&str> =
             pts.iter().map(|p| p.version.as_str()).collect();
         let multi = versions.len() > 1;
-        let series_of = |metric: &str, by_feature: bool, band: bool| -> Vec<Series> {
-            let mut groups = Groups::new();
+        let series_of = |metric: &str, by_feature: bool| -> Vec<Series> {
+            let mut groups: BTreeMap<_, Vec<(i64, f64, Option<MetricBand>)>> = BTreeMap::new();
             for p in pts.iter().filter(|p| p.metric == metric) {
                 let f = if by_feature { p.feature.clone() } else { None };
-                groups
-                    .entry((p.version.clone(), f))
-                    .or_default()
-                    .push((p.ts, p.value));
+                groups.entry((p.version.clone(), f)).or_default().push((
+                    p.ts,
+                    p.value,
+                    p.band.clone(),
+                ));
             }
             groups
                 .into_iter()
                 .map(|((v, f), points)| {
-                    let base = f.unwrap_or_else(|| metric.to_string());
+                    let base = f.clone().unwrap_or_else(|| metric.to_string());
                     Series {
                         label: if multi { format!("{base} {v}") } else { base },
-                        band: if band {
-                            rolling_band(&points, BAND_WINDOW, k)
-                        } else {
-                            Vec::new()
-                        },
-                        points,
+                        metric: metric.to_string(),
+                        feature: f,
+                        model_version: v.clone(),
+                        band: points
+                            .iter()
+                            .filter_map(|(ts, _, b)| b.as_ref().map(|b| (*ts, b.low(), b.high())))
+                            .collect(),
+                        points: points.iter().map(|(ts, v, _)| (*ts, *v)).collect(),
                     }
                 })
                 .collect()
@@ -189,22 +206,31 @@ pub async fn render(st: &HttpState) -> String {
                 .collect()
         };
         // Drift per feature.
-        let drift = series_of("drift", true, false);
+        let drift = series_of("drift", true);
         if !drift.is_empty() {
-            html.push_str(&line_chart("drift per feature", &drift, &marks_of("drift")));
+            out.push(Chart {
+                title: "drift per feature".into(),
+                series: drift,
+                marks: marks_of("drift"),
+            });
         }
         // Latency percentiles together.
         let mut lat = Vec::new();
         for m in ["latency_p50", "latency_p95", "latency_p99"] {
-            lat.extend(series_of(m, false, false).into_iter().map(|mut s| {
+            lat.extend(series_of(m, false).into_iter().map(|mut s| {
                 s.label = s.label.replace("latency_", "");
                 s
             }));
         }
         if !lat.is_empty() {
-            let mut marks = marks_of("latency_p95");
+            let mut marks = marks_of("latency_p50");
+            marks.extend(marks_of("latency_p95"));
             marks.extend(marks_of("latency_p99"));
-            html.push_str(&line_chart("latency percentiles (ms)", &lat, &marks));
+            out.push(Chart {
+                title: "latency percentiles (ms)".into(),
+                series: lat,
+                marks,
+            });
         }
         // Every other metric with its band, error rate and coverage first.
         let mut metrics: Vec<&str> = pts
@@ -220,8 +246,59 @@ pub async fn render(st: &HttpState) -> String {
         });
         metrics.dedup();
         for m in metrics {
-            let s = series_of(m, false, true);
-            html.push_str(&line_chart(&format!("{m} ± {k}σ"), &s, &marks_of(m)));
+            let s = series_of(m, false);
+            // The k the rule used for this metric (it may be overridden per metric).
+            let k = pts
+                .iter()
+                .filter(|p| p.metric == m)
+                .find_map(|p| p.band.as_ref().map(|b| b.k));
+            out.push(Chart {
+                title: match k {
+                    Some(k) => format!("{m} ± {k}σ"),
+                    None => m.to_string(),
+                },
+                series: s,
+                marks: marks_of(m),
+            });
+        }
+        by_model.insert(model.clone(), out);
+    }
+    PageCharts {
+        models: by_model,
+        errors,
+    }
+}
+
+/// The page's HTML.
+pub async fn render(st: &HttpState) -> String {
+    let PageCharts { models, mut errors } = charts(&st.inner.session).await;
+    let datasets = list_datasets(st).await.unwrap_or_else(|e| {
+        errors.push(format!("datasets: {e}"));
+        Vec::new()
+    });
+
+    let k = st.inner.k;
+    let total = st.inner.ingest.total();
+    let mut html = String::new();
+    let _ = write!(
+        html,
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>feedloop</title><style>{STYLE}</style></head><body><h1>feedloop</h1>\
+         <p class=\"muted\">this process: {} consumed, {} landed, {} dead-lettered, lag {} · bands: the alert rule's mean ± {k}σ as each window was judged (alerting sides only; per-metric k may differ) · red: alert windows</p>",
+        total.consumed,
+        total.landed,
+        total.dead_lettered,
+        st.inner.ingest.total_lag()
+    );
+    for e in &errors {
+        let _ = write!(html, "<p class=\"muted\">could not read {}</p>", esc(e));
+    }
+    if models.is_empty() {
+        html.push_str("<p>No window metrics yet: the window jobs write them as windows close.</p>");
+    }
+    for (model, charts) in &models {
+        let _ = write!(html, "<h2>{}</h2><div class=\"grid\">", esc(model));
+        for c in charts {
+            html.push_str(&line_chart(&c.title, &c.series, &c.marks));
         }
         html.push_str("</div>");
     }

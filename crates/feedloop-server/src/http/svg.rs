@@ -2,12 +2,19 @@
 
 use std::fmt::Write;
 
+#[derive(Debug, Clone)]
 pub struct Series {
     pub label: String,
+    /// The series drawn: its metric, feature (per-feature metrics) and model version.
+    pub metric: String,
+    pub feature: Option<String>,
+    pub model_version: String,
     /// (epoch ms, value), in time order.
     pub points: Vec<(i64, f64)>,
-    /// (epoch ms, low, high): the ±kσ band, when known.
-    pub band: Vec<(i64, f64, f64)>,
+    /// (epoch ms, low, high): the ±kσ band at the windows that had one; an
+    /// edge is `None` on a side where leaving the band does not alert (drawn
+    /// open to the chart's edge).
+    pub band: Vec<(i64, Option<f64>, Option<f64>)>,
 }
 
 const COLORS: [&str; 8] = [
@@ -31,24 +38,6 @@ fn fmt_num(v: f64) -> String {
     }
 }
 
-/// Rolling band: at each point, mean ± k·σ (population) of up to `window`
-/// previous values (at least 3).
-pub fn rolling_band(points: &[(i64, f64)], window: usize, k: f64) -> Vec<(i64, f64, f64)> {
-    let mut out = Vec::new();
-    for i in 0..points.len() {
-        let prev = &points[i.saturating_sub(window)..i];
-        if prev.len() < 3 {
-            continue;
-        }
-        let n = prev.len() as f64;
-        let mean = prev.iter().map(|p| p.1).sum::<f64>() / n;
-        let var = prev.iter().map(|p| (p.1 - mean).powi(2)).sum::<f64>() / n;
-        let sd = var.sqrt();
-        out.push((points[i].0, mean - k * sd, mean + k * sd));
-    }
-    out
-}
-
 /// A line chart: one polyline per series, bands as filled paths, `marks`
 /// (start, end epoch ms) as red spans (alert windows).
 pub fn line_chart(title: &str, series: &[Series], marks: &[(i64, i64)]) -> String {
@@ -68,8 +57,10 @@ pub fn line_chart(title: &str, series: &[Series], marks: &[(i64, i64)]) -> Strin
             y1 = y1.max(p.1);
         }
         for bnd in &s.band {
-            y0 = y0.min(bnd.1);
-            y1 = y1.max(bnd.2);
+            for edge in [bnd.1, bnd.2].into_iter().flatten() {
+                y0 = y0.min(edge);
+                y1 = y1.max(edge);
+            }
         }
     }
     let mut svg = String::new();
@@ -130,11 +121,11 @@ pub fn line_chart(title: &str, series: &[Series], marks: &[(i64, i64)]) -> Strin
                     "{}{:.1},{:.1} ",
                     if j == 0 { "M" } else { "L" },
                     px(p.0),
-                    py(p.2)
+                    py(p.2.unwrap_or(y1))
                 );
             }
             for p in s.band.iter().rev() {
-                let _ = write!(d, "L{:.1},{:.1} ", px(p.0), py(p.1));
+                let _ = write!(d, "L{:.1},{:.1} ", px(p.0), py(p.1.unwrap_or(y0)));
             }
             d.push('Z');
             let _ = write!(
@@ -190,15 +181,15 @@ mod tests {
         let pts: Vec<(i64, f64)> = (0..30)
             .map(|i| (i * 60_000, if i % 2 == 0 { 1.0 } else { 3.0 }))
             .collect();
-        let band = rolling_band(&pts, 24, 2.0);
-        assert_eq!(band.len(), 27);
-        // previous 4 values 1,3,1,3: mean 2, σ 1
-        let at4 = band.iter().find(|b| b.0 == 4 * 60_000).unwrap();
-        assert!((at4.1 - 0.0).abs() < 1e-9 && (at4.2 - 4.0).abs() < 1e-9);
+        // Up-only from the 10th window: the lower edge is open.
+        let band: Vec<_> = (10..30).map(|i| (i * 60_000, None, Some(4.0))).collect();
         let svg = line_chart(
             "x <y>",
             &[Series {
                 label: "a".into(),
+                metric: "a".into(),
+                feature: None,
+                model_version: "v".into(),
                 points: pts,
                 band,
             }],

@@ -3,7 +3,7 @@
 //! `alerts` files written by other tools serve the readers that need a few columns).
 
 use super::tables::{
-    ALERTS_SCHEMA, AlertRow, HistoryError, METRICS_SCHEMA, MetricRow, segment_json,
+    ALERTS_SCHEMA, AlertRow, HistoryError, METRICS_SCHEMA, MetricBand, MetricRow, segment_json,
 };
 use crate::layout::window_file;
 use crate::store::{PutOutcome, Storage, StorageError};
@@ -54,8 +54,21 @@ pub fn metrics_batch(
             Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.threshold))),
             Arc::new(BooleanArray::from_iter(rows.iter().map(|r| r.drift))),
             ts(vec![computed_at; rows.len()]),
+            band_f64s(rows, |b| b.mean),
+            band_f64s(rows, |b| b.sigma),
+            band_f64s(rows, |b| b.k),
+            opt_strs(
+                rows.iter()
+                    .map(|r| r.band.as_ref().map(|b| b.direction.as_str())),
+            ),
         ],
     )
+}
+
+fn band_f64s(rows: &[MetricRow], field: impl Fn(&MetricBand) -> f64) -> ArrayRef {
+    Arc::new(Float64Array::from_iter(
+        rows.iter().map(|r| r.band.as_ref().map(&field)),
+    ))
 }
 
 /// Alert transitions as a batch of the `alerts` table.

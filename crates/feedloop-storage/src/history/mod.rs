@@ -15,8 +15,10 @@
 //! `metrics` columns: `window_start`, `window_end` (timestamp, UTC), `model`,
 //! `model_version`, `segment` (JSON object as text, `{}` overall), `metric`,
 //! `feature` (null unless per feature), `value`, `test`, `threshold`, `drift`
-//! (drift rows only), `computed_at`. `feedloop query` reads them as `metrics`
-//! and `alerts`.
+//! (drift rows only), `computed_at`, and the band the alert rule judged the
+//! value against — `band_mean`, `band_sigma` (effective σ), `band_k`,
+//! `band_direction` (null where no band applied; [`MetricBand`]). `feedloop
+//! query` reads them as `metrics` and `alerts`.
 
 pub mod files;
 pub mod tables;
@@ -25,5 +27,5 @@ pub use crate::layout::{ALERTS_DIR, METRICS_DIR};
 pub use files::{alert_rows, alerts_batch, metrics_batch, read_alerts, write_window};
 pub use tables::{
     ALERT_COLUMNS, ALERTS_SCHEMA, AlertRow, HistoryError, METRIC_COLUMNS, METRICS_SCHEMA,
-    MetricRow, segment_json,
+    MetricBand, MetricRow, segment_json,
 };

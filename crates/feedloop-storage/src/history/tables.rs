@@ -22,6 +22,44 @@ pub struct MetricRow {
     pub test: Option<String>,
     pub threshold: Option<f64>,
     pub drift: Option<bool>,
+    /// The ±kσ band the alert rule judged this value against, when it did
+    /// (watched σ series past their first `min_history` windows).
+    pub band: Option<MetricBand>,
+}
+
+/// The band a value was judged against, stored with its metric row so that
+/// what is drawn (the page, a notebook) is what fired the alerts: the value
+/// breaches when it is more than `k·sigma` from `mean` on a side `direction`
+/// names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricBand {
+    /// Mean of the series' in-band history.
+    pub mean: f64,
+    /// The effective σ (after the truncation correction and the floors).
+    pub sigma: f64,
+    pub k: f64,
+    /// The sides that alert: `both`, `up` or `down`.
+    pub direction: String,
+}
+
+impl MetricBand {
+    /// The band's lower edge, `None` when leaving it downwards does not alert.
+    pub fn low(&self) -> Option<f64> {
+        (self.direction != "up").then(|| self.mean - self.k * self.sigma)
+    }
+
+    /// The band's upper edge, `None` when leaving it upwards does not alert.
+    pub fn high(&self) -> Option<f64> {
+        (self.direction != "down").then(|| self.mean + self.k * self.sigma)
+    }
+
+    /// Whether `x` lies outside the band on an alerting side (the alert rule's
+    /// breach: strictly more than k·σ away).
+    pub fn breached_by(&self, x: f64) -> bool {
+        let d = x - self.mean;
+        let limit = self.k * self.sigma;
+        (d > limit && self.direction != "down") || (-d > limit && self.direction != "up")
+    }
 }
 
 /// One alert transition, as stored in the `alerts` table.
@@ -85,7 +123,7 @@ pub const ALERT_COLUMNS: &str = "id, state, model, model_version, segment, metri
 /// every column but `computed_at`, the window bounds as epoch ms.
 pub const METRIC_COLUMNS: &str = "model, model_version, segment, metric, feature, \
     CAST(window_start AS BIGINT) AS window_start_ms, CAST(window_end AS BIGINT) AS window_end_ms, \
-    value, test, threshold, drift";
+    value, test, threshold, drift, band_mean, band_sigma, band_k, band_direction";
 
 /// The Arrow schema of the `metrics` table.
 pub static METRICS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
@@ -102,6 +140,12 @@ pub static METRICS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("threshold", DataType::Float64, true),
         Field::new("drift", DataType::Boolean, true),
         Field::new("computed_at", ts_type(), false),
+        // The alert rule's band ([`MetricBand`]); null where no band applied.
+        // Older files lack these columns: they read as null.
+        Field::new("band_mean", DataType::Float64, true),
+        Field::new("band_sigma", DataType::Float64, true),
+        Field::new("band_k", DataType::Float64, true),
+        Field::new("band_direction", DataType::Utf8, true),
     ]))
 });
 

@@ -241,6 +241,13 @@ impl WindowJob {
                 n,
             ));
         }
+        // Each row carries the band the observer is about to judge it against,
+        // so what is drawn from `metrics` is what fires alerts.
+        if let Some(o) = &self.observer {
+            for r in rows.iter_mut().filter(|r| r.window_start == start) {
+                r.band = o.band(r);
+            }
+        }
         let now = chrono::Utc::now().timestamp_millis();
         history::write_window(
             &self.storage,
