@@ -45,20 +45,12 @@ pub struct MetricBand {
 impl MetricBand {
     /// The band's lower edge, `None` when leaving it downwards does not alert.
     pub fn low(&self) -> Option<f64> {
-        (self.direction != "up").then(|| self.mean - self.k * self.sigma)
+        (self.direction != "up").then_some(self.mean - self.k * self.sigma)
     }
 
     /// The band's upper edge, `None` when leaving it upwards does not alert.
     pub fn high(&self) -> Option<f64> {
-        (self.direction != "down").then(|| self.mean + self.k * self.sigma)
-    }
-
-    /// Whether `x` lies outside the band on an alerting side (the alert rule's
-    /// breach: strictly more than k·σ away).
-    pub fn breached_by(&self, x: f64) -> bool {
-        let d = x - self.mean;
-        let limit = self.k * self.sigma;
-        (d > limit && self.direction != "down") || (-d > limit && self.direction != "up")
+        (self.direction != "down").then_some(self.mean + self.k * self.sigma)
     }
 }
 
