@@ -165,19 +165,26 @@ async fn land_windows(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn injected_drift_and_latency_spike_fire_in_their_windows_and_resolve() {
+/// 40 windows of traffic (drift and a latency spike injected from window 20)
+/// landed and judged by one tick of the job: the storage and every alert
+/// delivered.
+async fn forty_windows_judged() -> (tempfile::TempDir, Storage, Vec<feedloop_alerts::Alert>) {
     let dir = tempfile::tempdir().unwrap();
     let storage = Storage::open(dir.path().to_str().unwrap(), []).unwrap();
     let zone = LandingZone::new(storage.clone());
     let mut rng = StdRng::seed_from_u64(7);
     let mut next = BTreeMap::new();
     land_windows(&zone, 0..40, &mut rng, &mut next).await;
-
     let (mut job, delivered) = open_job(&storage).await;
     let reports = job.tick().await.unwrap();
     assert_eq!(reports.len(), 39, "the last window waits for the watermark");
     let alerts = delivered.lock().unwrap().clone();
+    (dir, storage, alerts)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_drift_and_latency_spike_fire_in_their_windows_and_resolve() {
+    let (_dir, storage, alerts) = forty_windows_judged().await;
     let s = summary(&alerts);
     let drift_x: Vec<_> = s
         .iter()
@@ -236,20 +243,10 @@ async fn injected_drift_and_latency_spike_fire_in_their_windows_and_resolve() {
 /// band lies in an alert of its series (firing, or open until it resolves).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_draws_the_band_the_alerts_were_judged_against() {
-    let dir = tempfile::tempdir().unwrap();
-    let storage = Storage::open(dir.path().to_str().unwrap(), []).unwrap();
-    let zone = LandingZone::new(storage.clone());
-    let mut rng = StdRng::seed_from_u64(7);
-    let mut next = BTreeMap::new();
-    land_windows(&zone, 0..40, &mut rng, &mut next).await;
-    let (mut job, delivered) = open_job(&storage).await;
-    job.tick().await.unwrap();
-    let alerts: Vec<_> = delivered
-        .lock()
-        .unwrap()
-        .iter()
+    let (_dir, storage, alerts) = forty_windows_judged().await;
+    let alerts: Vec<_> = alerts
+        .into_iter()
         .filter(|a| a.segment.is_empty())
-        .cloned()
         .collect();
     let ms = |t: &str| {
         chrono::DateTime::parse_from_rfc3339(t)
