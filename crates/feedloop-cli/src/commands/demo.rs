@@ -36,7 +36,7 @@ fn prepare_dir(dir: &Path) -> anyhow::Result<std::path::PathBuf> {
                 dir.display()
             );
         }
-        for sub in ["landing", "_tmp", "metrics", "alerts", "profiles", "state"] {
+        for sub in feedloop_storage::layout::TOP_LEVEL {
             let p = dir.join(sub);
             if p.exists() {
                 std::fs::remove_dir_all(&p)
