@@ -79,11 +79,13 @@ impl From<ArrowError> for AnalyticsError {
 impl From<DataFusionError> for AnalyticsError {
     fn from(e: DataFusionError) -> Self {
         use DataFusionError as E;
-        match e {
+        // Planning errors often arrive wrapped (a diagnostic, a context): look
+        // at the root cause, so `SELECT * FROM nosuch` is a query error.
+        match e.find_root() {
             E::SQL(..) | E::Plan(_) | E::SchemaError(..) | E::NotImplemented(_) => {
                 AnalyticsError::Plan(e)
             }
-            other => AnalyticsError::DataFusion(other),
+            _ => AnalyticsError::DataFusion(e),
         }
     }
 }
@@ -102,6 +104,12 @@ mod tests {
     fn retryable_follows_the_cause() {
         let plan: AnalyticsError = DataFusionError::Plan("no such column".into()).into();
         assert!(matches!(plan, AnalyticsError::Plan(_)));
+        let wrapped: AnalyticsError = DataFusionError::Context(
+            "planning".into(),
+            Box::new(DataFusionError::Plan("table 'nosuch' not found".into())),
+        )
+        .into();
+        assert!(matches!(wrapped, AnalyticsError::Plan(_)) && !wrapped.is_retryable());
         assert!(!plan.is_retryable() && plan.is_input());
         assert_eq!(
             plan.to_string(),

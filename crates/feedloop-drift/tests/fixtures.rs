@@ -5,6 +5,10 @@ use feedloop_drift::special::{chi2_sf, kstwo_sf, ndtr};
 use feedloop_drift::*;
 use serde_json::Value;
 
+#[path = "../../../tests/support/fixture_values.rs"]
+mod fixture_values;
+use fixture_values::decode_f64;
+
 fn load(name: &str) -> Value {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).expect("fixture file");
@@ -26,32 +30,6 @@ fn check(what: &str, got: f64, want: f64, rtol: f64, atol: f64) {
         "{what}: got {got:e}, want {want:e} (diff {:e})",
         (got - want).abs()
     );
-}
-
-fn decode_f64(v: &Value) -> Vec<f64> {
-    match v["enc"].as_str().expect("enc") {
-        "text" => v["data"]
-            .as_str()
-            .expect("data")
-            .split_whitespace()
-            .map(|t| t.parse::<f64>().expect("float"))
-            .collect(),
-        "counts" => {
-            let scale = v["scale"].as_f64().expect("scale");
-            let mut out = Vec::new();
-            for pair in v["values"].as_array().expect("values") {
-                let k = pair[0].as_i64().expect("k") as f64;
-                let c = pair[1].as_u64().expect("count");
-                out.extend(std::iter::repeat_n(k / scale, c as usize));
-            }
-            out.extend(std::iter::repeat_n(
-                f64::NAN,
-                v["nulls"].as_u64().expect("nulls") as usize,
-            ));
-            out
-        }
-        other => panic!("unknown encoding {other}"),
-    }
 }
 
 #[test]

@@ -11,6 +11,10 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
 use serde_json::Value;
 
+#[path = "../../../../tests/support/fixture_values.rs"]
+mod fixture_values;
+use fixture_values::decode_f64;
+
 /// One side of one fixture column.
 #[derive(Debug, Clone)]
 pub enum Col {
@@ -92,32 +96,6 @@ pub struct Case {
     pub reference: Col,
     pub current: Col,
     pub expected: Value,
-}
-
-fn decode_f64(v: &Value) -> Vec<f64> {
-    match v["enc"].as_str().expect("enc") {
-        "text" => v["data"]
-            .as_str()
-            .expect("data")
-            .split_whitespace()
-            .map(|t| t.parse::<f64>().expect("float"))
-            .collect(),
-        "counts" => {
-            let scale = v["scale"].as_f64().expect("scale");
-            let mut out = Vec::new();
-            for pair in v["values"].as_array().expect("values") {
-                let k = pair[0].as_i64().expect("k") as f64;
-                let c = pair[1].as_u64().expect("count");
-                out.extend(std::iter::repeat_n(k / scale, c as usize));
-            }
-            out.extend(std::iter::repeat_n(
-                f64::NAN,
-                v["nulls"].as_u64().expect("nulls") as usize,
-            ));
-            out
-        }
-        other => panic!("unknown encoding {other}"),
-    }
 }
 
 fn decode(ty: &str, v: &Value) -> Col {
