@@ -254,13 +254,44 @@ async fn the_page_draws_the_band_the_alerts_were_judged_against() {
             .timestamp_millis()
     };
 
+    // A segment's alert on a charted series: the page charts the overall
+    // segment, so it must not be marked there.
+    let p95 = alerts
+        .iter()
+        .find(|a| a.metric == "latency_p95")
+        .expect("the latency spike fires");
+    let segment_alert = feedloop_storage::AlertRow {
+        id: "segment-only".into(),
+        state: "firing".into(),
+        model: p95.model.clone(),
+        model_version: p95.model_version.clone(),
+        segment: BTreeMap::from([("country".to_string(), "DE".to_string())]),
+        metric: p95.metric.clone(),
+        feature: None,
+        window_start: T0 + 5 * MIN,
+        window_end: T0 + 6 * MIN,
+        value: 1e6,
+        mean: None,
+        sigma: None,
+        k: None,
+        direction: None,
+        severity: "warning".into(),
+        test: None,
+        threshold: None,
+        summary: String::new(),
+    };
+    use feedloop_storage::history::{ALERTS_DIR, alerts_batch, write_window};
+    let batch = alerts_batch(&[segment_alert]).unwrap();
+    write_window(&storage, ALERTS_DIR, T0 + 5 * MIN, &batch)
+        .await
+        .unwrap();
+
     let session = LandingSession::new(&storage).await.unwrap();
     let page = feedloop_server::http::page::charts(&session).await;
     assert!(page.errors.is_empty(), "{:?}", page.errors);
     let (mut banded, mut firing_checked, mut outside_checked) = (0, 0, 0);
     for chart in page.models.values().flatten() {
-        for s in chart.series.iter().filter(|s| !s.band.is_empty()) {
-            banded += 1;
+        for s in &chart.series {
             let of_series: Vec<_> = alerts
                 .iter()
                 .filter(|a| {
@@ -278,6 +309,16 @@ async fn the_page_draws_the_band_the_alerts_were_judged_against() {
                     _ => e.1 = ms(&a.window_end),
                 }
             }
+            // The page marks exactly the series' own alerts.
+            let mut want: Vec<(i64, i64)> = open.values().copied().collect();
+            let mut marked = s.alerts.clone();
+            want.sort();
+            marked.sort();
+            assert_eq!(marked, want, "{} ({})", s.label, chart.title);
+            if s.band.is_empty() {
+                continue;
+            }
+            banded += 1;
             for &(ts, v) in &s.points {
                 let Some(&(_, low, high)) = s.band.iter().find(|b| b.0 == ts) else {
                     continue;

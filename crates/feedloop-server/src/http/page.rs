@@ -11,6 +11,7 @@ use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
 use feedloop_analytics::LandingSession;
 use feedloop_storage::MetricBand;
+use feedloop_storage::history::alert_rows;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -33,17 +34,14 @@ struct Point {
     band: Option<MetricBand>,
 }
 
-/// (metric, feature) → alert spans, per model.
-type Spans = BTreeMap<(String, Option<String>), Vec<(i64, i64)>>;
+/// (model, model version, metric, feature) → alert spans of the overall segment.
+type Spans = BTreeMap<(String, String, String, Option<String>), Vec<(i64, i64)>>;
 
-/// One chart of the page: its series and the alert windows marked in red.
+/// One chart of the page: its series, each with its alert windows (marked in red).
 #[derive(Debug, Clone)]
 pub struct Chart {
     pub title: String,
     pub series: Vec<Series>,
-    /// (start, end) epoch ms of alert windows: from the firing window's start
-    /// to the resolving window's end (`i64::MAX` while open).
-    pub marks: Vec<(i64, i64)>,
 }
 
 /// What the page shows, as data: per model its charts, and what could not be read.
@@ -113,59 +111,42 @@ pub async fn charts(session: &LandingSession) -> PageCharts {
         }
         Err(e) => errors.push(format!("metrics: {e}")),
     }
-    let mut spans: BTreeMap<String, Spans> = BTreeMap::new();
-    let sql = "SELECT id, model, metric, feature, state, CAST(window_start AS BIGINT) AS ws, CAST(window_end AS BIGINT) AS we \
-               FROM alerts ORDER BY ws";
-    match session.sql(sql).await {
+    // The page charts the overall segment: only its alerts are marked.
+    let mut spans = Spans::new();
+    match session
+        .sql("SELECT * FROM alerts WHERE segment = '{}' ORDER BY window_start")
+        .await
+    {
         Ok((_, batches)) => {
-            // id → (model, metric, feature, start, end)
-            let mut by_id: BTreeMap<String, (String, String, Option<String>, i64, i64)> =
-                BTreeMap::new();
+            // id → (series, firing window start, resolving window end)
+            let mut by_id = BTreeMap::new();
             for b in &batches {
-                let (id, m, me, f, s, ws, we) = (
-                    col_strs(b, "id"),
-                    col_strs(b, "model"),
-                    col_strs(b, "metric"),
-                    col_strs(b, "feature"),
-                    col_strs(b, "state"),
-                    col_i64s(b, "ws"),
-                    col_i64s(b, "we"),
-                );
-                for i in 0..b.num_rows() {
-                    let (Some(id), Some(ws), Some(we)) = (id[i].clone(), ws[i], we[i]) else {
+                let rows = match alert_rows(b) {
+                    Ok(rows) => rows,
+                    Err(e) => {
+                        errors.push(format!("alerts: {e}"));
                         continue;
-                    };
-                    let firing = s[i].as_deref() == Some("firing");
-                    let e = by_id.entry(id).or_insert_with(|| {
-                        (
-                            m[i].clone().unwrap_or_default(),
-                            me[i].clone().unwrap_or_default(),
-                            f[i].clone(),
-                            ws,
-                            i64::MAX,
-                        )
+                    }
+                };
+                for a in rows {
+                    let e = by_id.entry(a.id).or_insert_with(|| {
+                        let series = (a.model, a.model_version, a.metric, a.feature);
+                        (series, a.window_start, i64::MAX)
                     });
-                    e.3 = e.3.min(ws);
-                    if !firing {
-                        e.4 = we;
+                    e.1 = e.1.min(a.window_start);
+                    if a.state != "firing" {
+                        e.2 = a.window_end;
                     }
                 }
             }
-            for (_, (model, metric, feature, s, e)) in by_id {
-                spans
-                    .entry(model)
-                    .or_default()
-                    .entry((metric, feature))
-                    .or_default()
-                    .push((s, e));
+            for (series, start, end) in by_id.into_values() {
+                spans.entry(series).or_default().push((start, end));
             }
         }
         Err(e) => errors.push(format!("alerts: {e}")),
     }
-    let no_spans = Spans::new();
     let mut by_model = BTreeMap::new();
     for (model, pts) in &points {
-        let model_spans = spans.get(model).unwrap_or(&no_spans);
         let mut out = Vec::new();
         let versions: std::collections::BTreeSet<&str> =
             pts.iter().map(|p| p.version.as_str()).collect();
@@ -184,7 +165,9 @@ pub async fn charts(session: &LandingSession) -> PageCharts {
                 .into_iter()
                 .map(|((v, f), points)| {
                     let base = f.clone().unwrap_or_else(|| metric.to_string());
+                    let key = (model.clone(), v.clone(), metric.to_string(), f.clone());
                     Series {
+                        alerts: spans.get(&key).cloned().unwrap_or_default(),
                         label: if multi { format!("{base} {v}") } else { base },
                         metric: metric.to_string(),
                         feature: f,
@@ -198,20 +181,12 @@ pub async fn charts(session: &LandingSession) -> PageCharts {
                 })
                 .collect()
         };
-        let marks_of = |metric: &str| -> Vec<(i64, i64)> {
-            model_spans
-                .iter()
-                .filter(|((m, _), _)| m == metric)
-                .flat_map(|(_, v)| v.iter().copied())
-                .collect()
-        };
         // Drift per feature.
         let drift = series_of("drift", true);
         if !drift.is_empty() {
             out.push(Chart {
                 title: "drift per feature".into(),
                 series: drift,
-                marks: marks_of("drift"),
             });
         }
         // Latency percentiles together.
@@ -223,13 +198,9 @@ pub async fn charts(session: &LandingSession) -> PageCharts {
             }));
         }
         if !lat.is_empty() {
-            let mut marks = marks_of("latency_p50");
-            marks.extend(marks_of("latency_p95"));
-            marks.extend(marks_of("latency_p99"));
             out.push(Chart {
                 title: "latency percentiles (ms)".into(),
                 series: lat,
-                marks,
             });
         }
         // Every other metric with its band, error rate and coverage first.
@@ -258,7 +229,6 @@ pub async fn charts(session: &LandingSession) -> PageCharts {
                     None => m.to_string(),
                 },
                 series: s,
-                marks: marks_of(m),
             });
         }
         by_model.insert(model.clone(), out);
@@ -298,7 +268,7 @@ pub async fn render(st: &HttpState) -> String {
     for (model, charts) in &models {
         let _ = write!(html, "<h2>{}</h2><div class=\"grid\">", esc(model));
         for c in charts {
-            html.push_str(&line_chart(&c.title, &c.series, &c.marks));
+            html.push_str(&line_chart(&c.title, &c.series));
         }
         html.push_str("</div>");
     }

@@ -15,6 +15,9 @@ pub struct Series {
     /// edge is `None` on a side where leaving the band does not alert (drawn
     /// open to the chart's edge).
     pub band: Vec<(i64, Option<f64>, Option<f64>)>,
+    /// (start, end) epoch ms of the series' alerts: from the firing window's
+    /// start to the resolving window's end (`i64::MAX` while open).
+    pub alerts: Vec<(i64, i64)>,
 }
 
 const COLORS: [&str; 8] = [
@@ -38,9 +41,9 @@ fn fmt_num(v: f64) -> String {
     }
 }
 
-/// A line chart: one polyline per series, bands as filled paths, `marks`
-/// (start, end epoch ms) as red spans (alert windows).
-pub fn line_chart(title: &str, series: &[Series], marks: &[(i64, i64)]) -> String {
+/// A line chart: one polyline per series, bands as filled paths, the series'
+/// alert windows as red spans.
+pub fn line_chart(title: &str, series: &[Series]) -> String {
     let (w, h) = (560.0_f64, 200.0_f64);
     let (l, r, t, b) = (56.0, 10.0, 36.0, 22.0);
     let xs = series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
@@ -100,7 +103,7 @@ pub fn line_chart(title: &str, series: &[Series], marks: &[(i64, i64)]) -> Strin
         tmin = fmt_time(x0),
         tmax = fmt_time(x1),
     );
-    for (s, e) in marks {
+    for (s, e) in series.iter().flat_map(|s| &s.alerts) {
         let (a, z) = (px((*s).max(x0)), px((*e).min(x1)));
         if z >= a {
             let _ = write!(
@@ -192,8 +195,8 @@ mod tests {
                 model_version: "v".into(),
                 points: pts,
                 band,
+                alerts: vec![(0, 60_000)],
             }],
-            &[(0, 60_000)],
         );
         assert!(
             svg.contains("<polyline")
@@ -201,6 +204,6 @@ mod tests {
                 && svg.contains("class=\"alert\"")
         );
         assert!(svg.contains("x &lt;y&gt;"));
-        assert!(line_chart("empty", &[], &[]).contains("no data"));
+        assert!(line_chart("empty", &[]).contains("no data"));
     }
 }
