@@ -46,11 +46,18 @@ seed), so 1M and 10M rows take the same path and little memory.
 <data-dir>/data.json records how the files were made; files made otherwise
 are regenerated.
 
+Evidently is run as `evidently.Report([DataDriftPreset()],
+include_tests=True).run(current, reference)` (evidently.presets, the 0.7 API
+that scripts/drift_fixtures/evidently_fixtures.py and `feedloop drift`
+follow; the legacy API infers integer columns with 6..10 values as numeric,
+the 0.7 API as categorical), with PYTHONHASHSEED=0; a column's verdict is its
+ValueDrift test, the dataset's the DriftedColumnsCount test.
+
 Each round runs Evidently, then feedloop, each as its own whole process under
 `/usr/bin/time -v` (wall clock, maximum resident set size, CPU time; without
 /usr/bin/time the process is polled with psutil). Evidently is timed end to
 end (Python start, imports, reading both Parquet files with pandas,
-Report.run, as_dict), as feedloop is (start, reading, computing, JSON on
+Report.run, dict()), as feedloop is (start, reading, computing, JSON on
 stdout). The script prints every round, the medians as a markdown table for
 BENCHMARKS.md, and the ratios: median Evidently wall / median feedloop wall,
 the median of the per-round ratios, and median Evidently peak RSS / median
@@ -247,14 +254,14 @@ def generate(data_dir, rows, chunk_rows):
 # Measuring a process
 
 
-def measure(cmd, stdout_path):
+def measure(cmd, stdout_path, env=None):
     """Runs cmd as its own process, stdout to stdout_path.
 
     Returns {rc, wall_s, peak_rss_mib, user_s, sys_s, stderr}; CPU times only with /usr/bin/time."""
     with open(stdout_path, "wb") as out:
         if have_time():
             t0 = time.perf_counter()
-            p = subprocess.run([TIME, "-v", *cmd], stdout=out, stderr=subprocess.PIPE)
+            p = subprocess.run([TIME, "-v", *cmd], stdout=out, stderr=subprocess.PIPE, env=env)
             wall = time.perf_counter() - t0
             err = p.stderr.decode(errors="replace")
             m = {"rc": p.returncode, "wall_s": wall, "peak_rss_mib": None, "user_s": None, "sys_s": None}
@@ -274,7 +281,7 @@ def measure(cmd, stdout_path):
         import psutil
 
         t0 = time.perf_counter()
-        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE)
+        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, env=env)
         proc = psutil.Process(p.pid)
         peak = 0
         while p.poll() is None:
@@ -291,54 +298,68 @@ def measure(cmd, stdout_path):
 # --------------------------------------------------------------------------
 # Evidently worker (runs in its own process)
 
-# Evidently's display names -> registered names (as feedloop reports them).
-EVIDENTLY_TESTS = {
-    "K-S p_value": "ks",
-    "Wasserstein distance (normed)": "wasserstein",
-    "Jensen-Shannon distance": "jensenshannon",
-    "chi-square p_value": "chisquare",
-    "Z-test p_value": "z",
-    "PSI": "psi",
-    "Kullback-Leibler divergence": "kl_div",
-    "Hellinger distance (normed)": "hellinger",
-}
-
-
 def evidently_worker(ref_path, cur_path):
+    """Evidently 0.7's `Report([DataDriftPreset()], include_tests=True)`, the
+    API the fixtures (scripts/drift_fixtures/evidently_fixtures.py) and
+    `feedloop drift` follow; prints the per-column results as JSON."""
     import pandas as pd
 
     t0 = time.perf_counter()
     ref = pd.read_parquet(ref_path)
     cur = pd.read_parquet(cur_path)
     t_load = time.perf_counter() - t0
-    try:
-        from evidently.legacy.metric_preset import DataDriftPreset
-        from evidently.legacy.report import Report
-    except ImportError:  # evidently < 0.7
-        from evidently.metric_preset import DataDriftPreset
-        from evidently.report import Report
     import evidently
+    from evidently import Report
+    from evidently.legacy.calculations import stattests as st
+    from evidently.presets import DataDriftPreset
+
+    # Evidently's display names -> registered names (as feedloop reports them).
+    tests = {
+        "ks": st.ks_stat_test,
+        "wasserstein": st.wasserstein_stat_test,
+        "psi": st.psi_stat_test,
+        "kl_div": st.kl_div_stat_test,
+        "jensenshannon": st.jensenshannon_stat_test,
+        "hellinger": st.hellinger_stat_test,
+        "chisquare": st.chi_stat_test,
+        "z": st.z_stat_test,
+    }
+    names = {t.display_name: name for name, t in tests.items()}
 
     t1 = time.perf_counter()
-    report = Report(metrics=[DataDriftPreset()])
-    report.run(reference_data=ref, current_data=cur)
-    d = report.as_dict()
+    snap = Report([DataDriftPreset()], include_tests=True).run(cur, ref)
+    d = snap.dict()
     t_run = time.perf_counter() - t1
+    try:
+        dd = snap.context.data_definition
+        kinds = dict.fromkeys(dd.get_numerical_columns(), "numeric")
+        kinds.update(dict.fromkeys(dd.get_categorical_columns(), "categorical"))
+    except AttributeError:
+        kinds = {}
     out = {"version": evidently.__version__, "load_s": t_load, "run_s": t_run, "columns": {}}
+    by_id, count = {}, None
     for m in d["metrics"]:
-        r = m["result"]
-        if "share_of_drifted_columns" in r:
-            out["dataset_drift"] = bool(r["dataset_drift"])
-            out["share_drifted"] = float(r["share_of_drifted_columns"])
-        if "drift_by_columns" in r:
-            for name, c in r["drift_by_columns"].items():
-                out["columns"][name] = {
-                    "kind": "numeric" if c["column_type"] == "num" else "categorical",
-                    "test": EVIDENTLY_TESTS.get(c["stattest_name"], c["stattest_name"]),
-                    "score": float(c["drift_score"]),
-                    "threshold": c.get("stattest_threshold"),
-                    "drift": bool(c["drift_detected"]),
-                }
+        cfg = m["config"]
+        if cfg["type"] == "evidently:metric_v2:ValueDrift":
+            by_id[m["id"]] = {
+                "column": cfg["column"],
+                "kind": kinds.get(cfg["column"]),
+                "test": names.get(cfg["method"], cfg["method"]),
+                "score": float(m["value"]),
+                "threshold": float(cfg["threshold"]),
+            }
+        elif cfg["type"] == "evidently:metric_v2:DriftedColumnsCount":
+            count = m
+            out["share_drifted"] = float(m["value"]["share"])
+    for t in d["tests"]:
+        mid = t["metric_config"]["metric_id"]
+        failed = {"FAIL": True, "SUCCESS": False}[t["status"]]
+        if mid in by_id:
+            c = by_id[mid]
+            c["drift"] = failed
+            out["columns"][c.pop("column")] = c
+        elif count and mid == count["id"]:
+            out["dataset_drift"] = failed
     json.dump(out, sys.stdout)
 
 
@@ -552,6 +573,8 @@ def main(argv):
     }
     fl_cmd = [feedloop, "drift", "--reference", ref, "--current", cur, "--format", "json", *args.feedloop_arg]
     ev_cmd = [sys.executable, os.path.abspath(__file__), "--evidently-worker", ref, cur]
+    # Evidently orders categories as list(set(...)): fixed string hashing keeps its last bits from run to run.
+    ev_env = dict(os.environ, PYTHONHASHSEED="0")
     if run_fl:
         v = subprocess.run([feedloop, "--version"], capture_output=True, text=True)
         results["feedloop"] = {"binary": feedloop, "version": v.stdout.strip() or None, "args": args.feedloop_arg, "command": fl_cmd}
@@ -561,8 +584,8 @@ def main(argv):
     fl_report, ev_report = None, None
     fl_runs, ev_runs = [], []
 
-    def run(name, cmd, out):
-        m = measure(cmd, out)
+    def run(name, cmd, out, env=None):
+        m = measure(cmd, out, env)
         err = m.pop("stderr")
         if m["rc"] != 0:
             print(f"  {name} failed (exit {m['rc']}):\n{err[-3000:]}")
@@ -577,7 +600,7 @@ def main(argv):
         rnd = {"round": i}
         line = []
         if run_ev:
-            m, rep = run("evidently", ev_cmd, os.path.join(data_dir, "evidently.json"))
+            m, rep = run("evidently", ev_cmd, os.path.join(data_dir, "evidently.json"), ev_env)
             rnd["evidently"] = m
             if rep is None:
                 failed, run_ev = True, False
@@ -610,7 +633,7 @@ def main(argv):
     fl_s = summary(fl_runs) if fl_runs else None
     results["median"] = {"evidently": ev_s, "feedloop": fl_s}
     if ev_report:
-        results["evidently"] = {"version": ev_report["version"], "command": ev_cmd}
+        results["evidently"] = {"version": ev_report["version"], "api": "evidently.Report([DataDriftPreset()], include_tests=True)", "command": ev_cmd}
 
     if ev_s or fl_s:
         n = len(ev_runs) or len(fl_runs)
