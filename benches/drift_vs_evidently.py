@@ -200,8 +200,8 @@ def chunk(rng, n, current):
     cols["cat_2"] = rng.random(n) < (0.35 if current else 0.30)        # boolean, small drift
     p = [0.25, 0.25, 0.25, 0.25] if current else [0.4, 0.3, 0.2, 0.1]
     cols["cat_3"] = rng.choice(4, n, p=p).astype(np.int64)             # 4 integer codes (drift)
-    p = [0.20, 0.18, 0.15, 0.12, 0.10, 0.09, 0.08, 0.08] if current else [0.30, 0.20, 0.15, 0.10, 0.08, 0.07, 0.05, 0.05]
-    cols["int_0"] = rng.choice(8, n, p=p).astype(np.int64)             # 8 integer codes (drift)
+    p = [0.15, 0.15, 0.14, 0.13, 0.12, 0.11, 0.10, 0.10] if current else [0.30, 0.20, 0.15, 0.10, 0.08, 0.07, 0.05, 0.05]
+    cols["int_0"] = rng.choice(8, n, p=p).astype(np.int64)             # 8 integer codes (drift, JS ~0.17)
     cols["int_1"] = rng.integers(0, 5001, n, dtype=np.int64)           # many distinct integers, no drift
     w = 1.0 / np.arange(1, 51) ** 0.7
     if current:
@@ -230,7 +230,7 @@ def generate(data_dir, rows, chunk_rows):
     ref_path = os.path.join(data_dir, "reference.parquet")
     cur_path = os.path.join(data_dir, "current.parquet")
     manifest_path = os.path.join(data_dir, "data.json")
-    manifest = {"rows": rows, "columns": COLUMNS, "seed": SEED, "chunk_rows": chunk_rows, "generator": 2}
+    manifest = {"rows": rows, "columns": COLUMNS, "seed": SEED, "chunk_rows": chunk_rows, "generator": 3}
     try:
         with open(manifest_path) as f:
             same = json.load(f) == manifest
