@@ -91,7 +91,7 @@ TIME = "/usr/bin/time"
 REQUIRED = ["numpy", "pandas<3", "pyarrow"]
 EVIDENTLY = "evidently>=0.7,<0.8"
 BASE_CHECK = "import sys, numpy, pyarrow, pandas; sys.exit(int(pandas.__version__.split('.')[0]) >= 3)"
-EVIDENTLY_CHECK = "import sys, evidently; sys.exit(not evidently.__version__.startswith('0.7.'))"
+EVIDENTLY_CHECK = "import sys, importlib.metadata as m; sys.exit(not m.version('evidently').startswith('0.7.'))"
 
 SEED = 7
 COLUMNS = 15
@@ -276,7 +276,12 @@ def measure(cmd, stdout_path, env=None):
                         m["sys_s"] = float(value)
                 except ValueError:
                     pass
-            m["stderr"] = err
+            cut = err.rfind("\tCommand being timed:")
+            own = err[:cut] if cut >= 0 else err  # the process's own stderr, then /usr/bin/time's
+            lines = own.rstrip("\n").split("\n")
+            if lines and lines[-1].startswith(("Command exited with", "Command terminated by")):
+                own = "\n".join(lines[:-1]) + "\n"
+            m["stderr"] = own
             return m
         import psutil
 
