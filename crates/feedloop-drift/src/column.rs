@@ -3,14 +3,17 @@
 
 use std::collections::BTreeMap;
 
-use crate::category::{CategoryKey, FKey, float_keys};
+use crate::category::{CategoryKey, CategoryTable, FKey};
 use crate::distance::{
-    BinnedCounts, ChiSquareResult, ZTestResult, bin_by_value, bin_numeric, chisquare_counts,
-    fill_zeroes, hellinger, hellinger_numeric, jensenshannon, kl_divergence, n_distinct_f64, psi,
-    wasserstein_distance, wasserstein_normed, z_test,
+    BinnedCounts, ChiSquareResult, ZTestResult, bin_numeric_sorted, chisquare_counts,
+    fill_zeroes, hellinger, hellinger_numeric_sorted, jensenshannon, kl_divergence, psi,
+    std_ddof0, two_proportion_z,
 };
+#[cfg(doc)]
+use crate::distance::z_test;
 use crate::error::{DriftError, Side, non_empty};
-use crate::ks::{KsResult, ks_2samp};
+use crate::ks::{KsResult, ks_from_statistic, ks_statistic_sorted};
+use crate::sorted::{distinct_merged, leading_run, merged_runs, sorted_finite, wasserstein_sorted};
 
 /// One column's raw values. Nulls are `None`; for floats NaN and ±inf are nulls.
 #[derive(Debug, Clone, Copy)]
@@ -23,17 +26,6 @@ pub enum ColumnData<'a> {
     Bool(&'a [Option<bool>]),
     /// Strings (categorical).
     Str(&'a [Option<&'a str>]),
-}
-
-impl ColumnData<'_> {
-    fn type_name(&self) -> &'static str {
-        match self {
-            ColumnData::Float(_) => "float",
-            ColumnData::Int(_) => "integer",
-            ColumnData::Bool(_) => "boolean",
-            ColumnData::Str(_) => "string",
-        }
-    }
 }
 
 /// Column kind as Evidently infers it.
@@ -218,21 +210,67 @@ pub fn dataset_drift(
     }
 }
 
-enum Clean<'a> {
+/// One side of a column, owned, in the form the statistics start from: the
+/// offline report builds these straight from Arrow arrays (floats and
+/// integers as plain vectors, booleans and strings already counted).
+#[derive(Debug, Clone)]
+pub enum ColumnValues<'a> {
+    /// Floating-point values (always numeric); NaN and ±inf are nulls.
+    /// Sorted in place.
+    Float(Vec<f64>),
+    /// Non-null integer values (categorical when the current sample has ≤ 10
+    /// distinct values). Sorted in place.
+    Int(Vec<i64>),
+    /// Counts of the non-null booleans (categorical).
+    Bool {
+        /// `false` values.
+        falses: u64,
+        /// `true` values.
+        trues: u64,
+    },
+    /// Non-null strings with their counts, in any order; a string may repeat
+    /// and its counts add (categorical).
+    Str(Vec<(&'a str, u64)>),
+}
+
+impl ColumnValues<'_> {
+    fn type_name(&self) -> &'static str {
+        match self {
+            ColumnValues::Float(_) => "float",
+            ColumnValues::Int(_) => "integer",
+            ColumnValues::Bool { .. } => "boolean",
+            ColumnValues::Str(_) => "string",
+        }
+    }
+}
+
+impl<'a> From<ColumnData<'a>> for ColumnValues<'a> {
+    fn from(data: ColumnData<'a>) -> Self {
+        match data {
+            ColumnData::Float(v) => ColumnValues::Float(v.to_vec()),
+            ColumnData::Int(v) => ColumnValues::Int(v.iter().flatten().copied().collect()),
+            ColumnData::Bool(v) => {
+                let trues = v.iter().filter(|b| **b == Some(true)).count() as u64;
+                let falses = v.iter().filter(|b| **b == Some(false)).count() as u64;
+                ColumnValues::Bool { falses, trues }
+            }
+            ColumnData::Str(v) => {
+                let mut counts: std::collections::HashMap<&'a str, u64> =
+                    std::collections::HashMap::new();
+                for s in v.iter().flatten() {
+                    *counts.entry(s).or_default() += 1;
+                }
+                ColumnValues::Str(counts.into_iter().collect())
+            }
+        }
+    }
+}
+
+/// A column prepared for its statistics: both sides sorted once (numeric),
+/// or counted per category.
+enum Prepared<'a> {
     Num(Vec<f64>, Vec<f64>),
-    Cat(Vec<CategoryKey<'a>>, Vec<CategoryKey<'a>>),
-}
-
-fn nonempty<T>(v: Vec<T>, side: Side) -> Result<Vec<T>, DriftError> {
-    non_empty(&v, side)?;
-    Ok(v)
-}
-
-fn distinct<K: Ord + Clone>(a: &[K], b: &[K]) -> usize {
-    let mut v: Vec<&K> = a.iter().chain(b).collect();
-    v.sort();
-    v.dedup();
-    v.len()
+    Cat(CategoryTable<'a>),
 }
 
 /// Evidently's default test (`_get_default_stattest`), `n_distinct` over
@@ -247,6 +285,16 @@ pub fn default_test(kind: ColumnKind, n_reference: usize, n_distinct: usize) -> 
     }
 }
 
+/// Computes the drift of one column from borrowed slices: copies them into
+/// [`ColumnValues`] and calls [`column_drift_values`].
+pub fn column_drift(
+    reference: ColumnData<'_>,
+    current: ColumnData<'_>,
+    options: &ColumnOptions,
+) -> Result<ColumnDriftResult, DriftError> {
+    column_drift_values(reference.into(), current.into(), options)
+}
+
 /// Computes the drift of one column. Pure: call it from as many threads as
 /// there are columns.
 ///
@@ -254,9 +302,13 @@ pub fn default_test(kind: ColumnKind, n_reference: usize, n_distinct: usize) -> 
 /// (floats numeric; integers categorical iff the current sample has ≤ 10
 /// distinct values; strings and booleans categorical); choose the test with
 /// [`default_test`] unless forced; compute every applicable statistic.
-pub fn column_drift(
-    reference: ColumnData<'_>,
-    current: ColumnData<'_>,
+///
+/// Each numeric side is sorted once, in place, and every statistic is read
+/// from the two sorted arrays (see `sorted.rs`); categorical sides are
+/// per-category counts.
+pub fn column_drift_values(
+    reference: ColumnValues<'_>,
+    current: ColumnValues<'_>,
     options: &ColumnOptions,
 ) -> Result<ColumnDriftResult, DriftError> {
     if let Some(t) = options.threshold
@@ -264,18 +316,20 @@ pub fn column_drift(
     {
         return Err(DriftError::InvalidThreshold(t));
     }
-    let clean = clean(reference, current, options.kind)?;
-    let (kind, n_ref, n_cur) = match &clean {
-        Clean::Num(r, c) => (ColumnKind::Numeric, r.len(), c.len()),
-        Clean::Cat(r, c) => (ColumnKind::Categorical, r.len(), c.len()),
-    };
-    let n_distinct = match &clean {
-        Clean::Num(r, c) => {
-            let mut all = r.clone();
-            all.extend_from_slice(c);
-            n_distinct_f64(&all)
-        }
-        Clean::Cat(r, c) => distinct(r, c),
+    let prepared = prepare(reference, current, options.kind)?;
+    let (kind, n_ref, n_cur, n_distinct) = match &prepared {
+        Prepared::Num(r, c) => (
+            ColumnKind::Numeric,
+            r.len(),
+            c.len(),
+            distinct_merged(r, c),
+        ),
+        Prepared::Cat(t) => (
+            ColumnKind::Categorical,
+            t.n_reference() as usize,
+            t.n_current() as usize,
+            t.keys.len(),
+        ),
     };
     let test = options
         .test
@@ -283,9 +337,9 @@ pub fn column_drift(
     if kind == ColumnKind::Categorical && matches!(test, StatTest::Ks | StatTest::Wasserstein) {
         return Err(DriftError::NumericTestOnCategorical { test });
     }
-    let stats = match &clean {
-        Clean::Num(r, c) => numeric_stats(r, c, n_distinct)?,
-        Clean::Cat(r, c) => categorical_stats(r, c, n_distinct)?,
+    let stats = match &prepared {
+        Prepared::Num(r, c) => numeric_stats(r, c, n_distinct)?,
+        Prepared::Cat(t) => categorical_stats(t)?,
     };
     let score = match test {
         StatTest::Ks => stats.ks.map(|k| k.p_value),
@@ -294,9 +348,9 @@ pub fn column_drift(
         StatTest::ChiSquare => Some(stats.chisquare.p_value),
         StatTest::Z => match stats.z {
             Some(z) => Some(z.p_value),
-            None => Some(match &clean {
-                Clean::Num(r, c) => z_test(&float_keys(r), &float_keys(c))?.p_value,
-                Clean::Cat(r, c) => z_test(r, c)?.p_value,
+            None => Some(match &prepared {
+                Prepared::Num(r, c) => z_test_sorted(r, c).p_value,
+                Prepared::Cat(t) => z_test_table(t).p_value,
             }),
         },
         StatTest::Psi => Some(stats.psi),
@@ -319,48 +373,71 @@ pub fn column_drift(
     })
 }
 
-fn clean<'a>(
-    reference: ColumnData<'a>,
-    current: ColumnData<'a>,
+fn nonempty<T>(v: Vec<T>, side: Side) -> Result<Vec<T>, DriftError> {
+    non_empty(&v, side)?;
+    Ok(v)
+}
+
+fn prepare<'a>(
+    reference: ColumnValues<'a>,
+    current: ColumnValues<'a>,
     forced: Option<ColumnKind>,
-) -> Result<Clean<'a>, DriftError> {
-    use ColumnData as D;
+) -> Result<Prepared<'a>, DriftError> {
+    use ColumnValues as V;
     match (reference, current) {
-        (D::Float(r), D::Float(c)) => {
-            let r = nonempty(
-                r.iter().copied().filter(|x| x.is_finite()).collect(),
-                Side::Reference,
-            )?;
-            let c = nonempty(
-                c.iter().copied().filter(|x| x.is_finite()).collect(),
-                Side::Current,
-            )?;
+        (V::Float(r), V::Float(c)) => {
+            let r = nonempty(sorted_finite(r), Side::Reference)?;
+            let c = nonempty(sorted_finite(c), Side::Current)?;
             if forced == Some(ColumnKind::Categorical) {
-                Ok(Clean::Cat(
-                    r.into_iter().map(|x| CategoryKey::Float(FKey(x))).collect(),
-                    c.into_iter().map(|x| CategoryKey::Float(FKey(x))).collect(),
-                ))
+                Ok(Prepared::Cat(CategoryTable::from_sorted_rows(
+                    merged_runs(&r, &c).map(|(v, nr, nc)| (CategoryKey::Float(FKey(v)), nr, nc)),
+                )))
             } else {
-                Ok(Clean::Num(r, c))
+                Ok(Prepared::Num(r, c))
             }
         }
-        (D::Int(r), D::Int(c)) => {
-            let r: Vec<i64> = nonempty(r.iter().flatten().copied().collect(), Side::Reference)?;
-            let c: Vec<i64> = nonempty(c.iter().flatten().copied().collect(), Side::Current)?;
-            let kind = forced.unwrap_or_else(|| int_kind(&c));
+        (V::Int(mut r), V::Int(mut c)) => {
+            non_empty(&r, Side::Reference)?;
+            non_empty(&c, Side::Current)?;
+            radsort::sort(&mut r);
+            radsort::sort(&mut c);
+            let kind = forced.unwrap_or(if distinct_ints(&c) <= 10 {
+                ColumnKind::Categorical
+            } else {
+                ColumnKind::Numeric
+            });
             Ok(match kind {
-                ColumnKind::Numeric => Clean::Num(
-                    r.iter().map(|&x| x as f64).collect(),
-                    c.iter().map(|&x| x as f64).collect(),
+                // i64 → f64 rounds monotonically: the sorted order holds.
+                ColumnKind::Numeric => Prepared::Num(
+                    r.into_iter().map(|x| x as f64).collect(),
+                    c.into_iter().map(|x| x as f64).collect(),
                 ),
-                ColumnKind::Categorical => Clean::Cat(
-                    r.into_iter().map(CategoryKey::Int).collect(),
-                    c.into_iter().map(CategoryKey::Int).collect(),
-                ),
+                ColumnKind::Categorical => Prepared::Cat(CategoryTable::from_sorted_rows(
+                    merged_int_runs(&r, &c).map(|(v, nr, nc)| (CategoryKey::Int(v), nr, nc)),
+                )),
             })
         }
-        (D::Bool(r), D::Bool(c)) => categorical_only(r, c, forced, "boolean", CategoryKey::Bool),
-        (D::Str(r), D::Str(c)) => categorical_only(r, c, forced, "string", CategoryKey::Str),
+        (V::Bool { falses: rf, trues: rt }, V::Bool { falses: cf, trues: ct }) => {
+            categorical_only(forced, "boolean", rf + rt, cf + ct)?;
+            Ok(Prepared::Cat(CategoryTable::from_sorted_rows(
+                [
+                    (CategoryKey::Bool(false), rf, cf),
+                    (CategoryKey::Bool(true), rt, ct),
+                ]
+                .into_iter(),
+            )))
+        }
+        (V::Str(r), V::Str(c)) => {
+            let (nr, nc) = (
+                r.iter().map(|x| x.1).sum::<u64>(),
+                c.iter().map(|x| x.1).sum::<u64>(),
+            );
+            categorical_only(forced, "string", nr, nc)?;
+            Ok(Prepared::Cat(CategoryTable::from_counts(
+                r.into_iter().map(|(s, n)| (CategoryKey::Str(s), n)),
+                c.into_iter().map(|(s, n)| (CategoryKey::Str(s), n)),
+            )))
+        }
         (r, c) => Err(DriftError::TypeMismatch {
             reference: r.type_name(),
             current: c.type_name(),
@@ -368,38 +445,67 @@ fn clean<'a>(
     }
 }
 
+/// Distinct values of an ascending integer slice.
+fn distinct_ints(a: &[i64]) -> usize {
+    a.chunk_by(|x, y| x == y).count()
+}
+
+/// The distinct values of `a ∪ b` (ascending integers) with their counts per side.
+fn merged_int_runs<'s>(a: &'s [i64], b: &'s [i64]) -> impl Iterator<Item = (i64, u64, u64)> + 's {
+    let (mut i, mut j) = (0usize, 0usize);
+    std::iter::from_fn(move || {
+        let t = match (a.get(i), b.get(j)) {
+            (Some(&x), Some(&y)) => x.min(y),
+            (Some(&x), None) => x,
+            (None, Some(&y)) => y,
+            (None, None) => return None,
+        };
+        let (i0, j0) = (i, j);
+        while i < a.len() && a[i] == t {
+            i += 1;
+        }
+        while j < b.len() && b[j] == t {
+            j += 1;
+        }
+        Some((t, (i - i0) as u64, (j - j0) as u64))
+    })
+}
+
 /// Evidently's kind of an integer column: categorical iff `values` hold at
 /// most 10 distinct values (the offline path asks the current sample, a
 /// profile its reference).
 pub(crate) fn int_kind(values: &[i64]) -> ColumnKind {
     let mut d = values.to_vec();
-    d.sort_unstable();
-    d.dedup();
-    if d.len() <= 10 {
+    radsort::sort(&mut d);
+    if distinct_ints(&d) <= 10 {
         ColumnKind::Categorical
     } else {
         ColumnKind::Numeric
     }
 }
 
-/// Cleans a column of a categorical-only type (booleans, strings): a forced
-/// numeric kind is an error, nulls are dropped, every value becomes a key.
-fn categorical_only<'a, T: Copy>(
-    r: &[Option<T>],
-    c: &[Option<T>],
+/// A categorical-only type (booleans, strings): a forced numeric kind is an
+/// error, and each side must hold a value.
+fn categorical_only(
     forced: Option<ColumnKind>,
     value_type: &'static str,
-    key: fn(T) -> CategoryKey<'a>,
-) -> Result<Clean<'a>, DriftError> {
+    n_reference: u64,
+    n_current: u64,
+) -> Result<(), DriftError> {
     if forced == Some(ColumnKind::Numeric) {
         return Err(DriftError::NotNumeric { value_type });
     }
-    let r = nonempty(
-        r.iter().flatten().map(|&x| key(x)).collect(),
-        Side::Reference,
-    )?;
-    let c = nonempty(c.iter().flatten().map(|&x| key(x)).collect(), Side::Current)?;
-    Ok(Clean::Cat(r, c))
+    if n_reference == 0 {
+        return Err(DriftError::EmptyInput {
+            side: Side::Reference,
+        });
+    }
+    if n_current == 0 {
+        return Err(DriftError::EmptyInput {
+            side: Side::Current,
+        });
+    }
+    Ok(())
 }
 
 pub(crate) fn binned_stats(
@@ -415,34 +521,78 @@ pub(crate) fn binned_stats(
     ))
 }
 
-fn numeric_stats(r: &[f64], c: &[f64], n_distinct: usize) -> Result<ColumnStats, DriftError> {
-    let bins = bin_numeric(r, c)?;
-    let (psi, kl, js, chi) = binned_stats(&bins)?;
-    let z = if n_distinct <= 2 {
-        Some(z_test(&float_keys(r), &float_keys(c))?)
-    } else {
-        None
+/// Evidently's Z-test on two ascending numeric samples (as [`z_test`] on
+/// their float keys).
+fn z_test_sorted(r: &[f64], c: &[f64]) -> ZTestResult {
+    let (Some(&r0), Some(&c0)) = (r.first(), c.first()) else {
+        return ZTestResult {
+            statistic: 0.0,
+            p_value: 1.0,
+        };
     };
+    let key = r0.min(c0);
+    let at_key = |a: &[f64], first: f64| if first == key { leading_run(a) } else { 0 };
+    z_from_key_counts(
+        r.len() as u64,
+        at_key(r, r0),
+        c.len() as u64,
+        at_key(c, c0),
+    )
+}
+
+/// Evidently's Z-test on a category table (as [`z_test`] on the values).
+fn z_test_table(t: &CategoryTable<'_>) -> ZTestResult {
+    z_from_key_counts(
+        t.n_reference(),
+        t.reference.first().copied().unwrap_or(0),
+        t.n_current(),
+        t.current.first().copied().unwrap_or(0),
+    )
+}
+
+/// The Z-test from each side's size and how many of its values are the
+/// smallest category of both sides: `p = 1` when both sides hold that one
+/// value only.
+fn z_from_key_counts(n1: u64, key1: u64, n2: u64, key2: u64) -> ZTestResult {
+    if key1 == n1 && key2 == n2 {
+        return ZTestResult {
+            statistic: 0.0,
+            p_value: 1.0,
+        };
+    }
+    two_proportion_z(
+        n1 as f64,
+        (n1 - key1) as f64,
+        n2 as f64,
+        (n2 - key2) as f64,
+    )
+}
+
+fn numeric_stats(r: &[f64], c: &[f64], n_distinct: usize) -> Result<ColumnStats, DriftError> {
+    let bins = bin_numeric_sorted(r, c)?;
+    let (psi, kl, js, chi) = binned_stats(&bins)?;
+    let z = (n_distinct <= 2).then(|| z_test_sorted(r, c));
+    let d = ks_statistic_sorted(r, c);
+    let w = wasserstein_sorted(r, c);
     Ok(ColumnStats {
-        ks: Some(ks_2samp(r, c)?),
-        wasserstein: Some(wasserstein_distance(r, c)?),
-        wasserstein_normed: Some(wasserstein_normed(r, c)?),
+        ks: Some(ks_from_statistic(d, r.len() as u64, c.len() as u64)),
+        wasserstein: Some(w),
+        wasserstein_normed: Some(w / std_ddof0(r)?.max(0.001)),
         psi,
         jensenshannon: js,
         kl_div: kl,
-        hellinger: hellinger_numeric(r, c)?,
+        hellinger: hellinger_numeric_sorted(r, c, n_distinct)?,
         chisquare: chi,
         z,
         bins,
     })
 }
 
-fn categorical_stats(
-    r: &[CategoryKey<'_>],
-    c: &[CategoryKey<'_>],
-    n_distinct: usize,
-) -> Result<ColumnStats, DriftError> {
-    let bins = bin_by_value(r, c)?;
+fn categorical_stats(t: &CategoryTable<'_>) -> Result<ColumnStats, DriftError> {
+    let bins = BinnedCounts {
+        reference: t.reference.clone(),
+        current: t.current.clone(),
+    };
     let (psi, kl, js, chi) = binned_stats(&bins)?;
     let (rp, cp) = bins.proportions();
     Ok(ColumnStats {
@@ -454,11 +604,7 @@ fn categorical_stats(
         kl_div: kl,
         hellinger: hellinger(&rp, &cp)?,
         chisquare: chi,
-        z: if n_distinct <= 2 {
-            Some(z_test(r, c)?)
-        } else {
-            None
-        },
+        z: (t.keys.len() <= 2).then(|| z_test_table(t)),
         bins,
     })
 }

@@ -4,9 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::category::float_keys;
 use crate::error::{DriftError, Side, non_empty};
-use crate::ks::{check_finite, sorted};
+use crate::ks::check_finite;
+use crate::sorted::{
+    distinct_merged, distinct_sorted, histogram_sorted, merged_runs, sorted, wasserstein_sorted,
+};
 use crate::special::{chi2_sf, ndtr};
 use crate::summation::fsum;
 
@@ -19,25 +21,7 @@ use crate::summation::fsum;
 pub fn wasserstein_distance(u: &[f64], v: &[f64]) -> Result<f64, DriftError> {
     check_finite(u, Side::Reference)?;
     check_finite(v, Side::Current)?;
-    let su = sorted(u);
-    let sv = sorted(v);
-    let mut all: Vec<f64> = Vec::with_capacity(su.len() + sv.len());
-    all.extend_from_slice(&su);
-    all.extend_from_slice(&sv);
-    all.sort_by(f64::total_cmp);
-    let (nu, nv) = (su.len() as f64, sv.len() as f64);
-    let (mut i, mut j) = (0usize, 0usize);
-    let terms = all.windows(2).map(|w| {
-        let t = w[0];
-        while i < su.len() && su[i] <= t {
-            i += 1;
-        }
-        while j < sv.len() && sv[j] <= t {
-            j += 1;
-        }
-        (i as f64 / nu - j as f64 / nv).abs() * (w[1] - w[0])
-    });
-    Ok(fsum(terms.collect::<Vec<_>>()))
+    Ok(wasserstein_sorted(&sorted(u), &sorted(v)))
 }
 
 /// Population standard deviation (`numpy.std(x, ddof=0)`):
@@ -74,18 +58,24 @@ pub fn sturges_bin_edges(data: &[f64]) -> Result<Vec<f64>, DriftError> {
         lo = lo.min(v);
         hi = hi.max(v);
     }
+    Ok(sturges_edges(lo, hi, data.len()))
+}
+
+/// [`sturges_bin_edges`] of `n` finite values whose smallest is `lo` and
+/// largest `hi` (all that the rule reads of the data).
+pub(crate) fn sturges_edges(lo: f64, hi: f64, n: usize) -> Vec<f64> {
     let ptp = hi - lo;
     let (first, last) = if lo == hi {
         (lo - 0.5, hi + 0.5)
     } else {
         (lo, hi)
     };
-    let width = ptp / ((data.len() as f64).log2() + 1.0);
+    let width = ptp / ((n as f64).log2() + 1.0);
     let n_bins = if !ptp.is_finite() {
         // The range overflows f64 (e.g. −1e308 and 1e308), where numpy raises:
         // the same count from half the range, which is finite.
         let half = hi / 2.0 - lo / 2.0;
-        (half / (half / ((data.len() as f64).log2() + 1.0))).ceil() as usize
+        (half / (half / ((n as f64).log2() + 1.0))).ceil() as usize
     } else if width != 0.0 {
         ((last - first) / width).ceil() as usize
     } else {
@@ -111,7 +101,7 @@ pub fn sturges_bin_edges(data: &[f64]) -> Result<Vec<f64>, DriftError> {
     if let Some(e) = edges.last_mut() {
         *e = last;
     }
-    Ok(edges)
+    edges
 }
 
 /// `numpy.histogram(data, edges)[0]`: bin `i` holds `edges[i] ≤ x < edges[i+1]`,
@@ -184,14 +174,6 @@ pub fn bin_by_value<K: Ord + Clone>(
     })
 }
 
-/// Number of distinct values (numpy/pandas equality: `-0.0 == 0.0`).
-pub(crate) fn n_distinct_f64(x: &[f64]) -> usize {
-    let mut v: Vec<u64> = x.iter().map(|&f| (f + 0.0).to_bits()).collect();
-    v.sort_unstable();
-    v.dedup();
-    v.len()
-}
-
 /// Evidently's `get_binned_data` for a numeric column (counts only; see
 /// [`fill_zeroes`] for the PSI/KL zero filling).
 ///
@@ -203,17 +185,40 @@ pub(crate) fn n_distinct_f64(x: &[f64]) -> usize {
 pub fn bin_numeric(reference: &[f64], current: &[f64]) -> Result<BinnedCounts, DriftError> {
     check_finite(reference, Side::Reference)?;
     check_finite(current, Side::Current)?;
-    if n_distinct_f64(reference) > 20 {
-        let mut all = reference.to_vec();
-        all.extend_from_slice(current);
-        let edges = sturges_bin_edges(&all)?;
+    bin_numeric_sorted(&sorted(reference), &sorted(current))
+}
+
+/// [`bin_numeric`] of two ascending samples: the edges need only the pooled
+/// minimum, maximum and size, the counts are binary searches.
+pub(crate) fn bin_numeric_sorted(r: &[f64], c: &[f64]) -> Result<BinnedCounts, DriftError> {
+    let (Some(range_r), Some(range_c)) = (range(r), range(c)) else {
+        return Err(DriftError::EmptyInput {
+            side: if r.is_empty() {
+                Side::Reference
+            } else {
+                Side::Current
+            },
+        });
+    };
+    if distinct_sorted(r) > 20 {
+        let edges = sturges_edges(
+            range_r.0.min(range_c.0),
+            range_r.1.max(range_c.1),
+            r.len() + c.len(),
+        );
         Ok(BinnedCounts {
-            reference: histogram_counts(reference, &edges),
-            current: histogram_counts(current, &edges),
+            reference: histogram_sorted(r, &edges),
+            current: histogram_sorted(c, &edges),
         })
     } else {
-        bin_by_value(&float_keys(reference), &float_keys(current))
+        let (reference, current) = merged_runs(r, c).map(|(_, nr, nc)| (nr, nc)).unzip();
+        Ok(BinnedCounts { reference, current })
     }
+}
+
+/// Smallest and largest value of an ascending slice.
+fn range(sorted: &[f64]) -> Option<(f64, f64)> {
+    Some((*sorted.first()?, *sorted.last()?))
 }
 
 /// Evidently's zero filling (`feel_zeroes=True` in `get_binned_data`),
@@ -321,12 +326,29 @@ pub fn hellinger(reference: &[f64], current: &[f64]) -> Result<f64, DriftError> 
 pub fn hellinger_numeric(reference: &[f64], current: &[f64]) -> Result<f64, DriftError> {
     check_finite(reference, Side::Reference)?;
     check_finite(current, Side::Current)?;
-    let mut keys: Vec<f64> = reference.iter().chain(current).map(|&x| x + 0.0).collect();
-    keys.sort_by(f64::total_cmp);
-    keys.dedup();
-    let edges = sturges_bin_edges(&keys)?;
-    let c1 = histogram_counts(reference, &edges);
-    let c2 = histogram_counts(current, &edges);
+    let (r, c) = (sorted(reference), sorted(current));
+    hellinger_numeric_sorted(&r, &c, distinct_merged(&r, &c))
+}
+
+/// [`hellinger_numeric`] of two ascending samples with `n_unique` distinct
+/// values between them.
+pub(crate) fn hellinger_numeric_sorted(
+    r: &[f64],
+    c: &[f64],
+    n_unique: usize,
+) -> Result<f64, DriftError> {
+    let (Some(range_r), Some(range_c)) = (range(r), range(c)) else {
+        return Err(DriftError::EmptyInput {
+            side: if r.is_empty() {
+                Side::Reference
+            } else {
+                Side::Current
+            },
+        });
+    };
+    let edges = sturges_edges(range_r.0.min(range_c.0), range_r.1.max(range_c.1), n_unique);
+    let c1 = histogram_sorted(r, &edges);
+    let c2 = histogram_sorted(c, &edges);
     let n1 = c1.iter().sum::<u64>() as f64;
     let n2 = c2.iter().sum::<u64>() as f64;
     let nb = edges.len() - 1;

@@ -2,6 +2,7 @@
 //! `scipy.stats.ks_2samp(a, b)` with `alternative='two-sided', method='auto'`.
 
 use crate::error::{DriftError, Side, non_empty};
+use crate::sorted::sorted;
 use crate::special::kstwo_sf;
 
 /// scipy's `MAX_AUTO_N`: `method='auto'` is exact when `max(n1, n2) ≤ 10000`.
@@ -25,14 +26,6 @@ pub(crate) fn check_finite(x: &[f64], side: Side) -> Result<(), DriftError> {
         return Err(DriftError::NonFinite { side });
     }
     Ok(())
-}
-
-pub(crate) fn sorted(x: &[f64]) -> Vec<f64> {
-    let mut v = x.to_vec();
-    v.sort_by(f64::total_cmp);
-    // total_cmp puts -0.0 before 0.0; the counting below uses `<=`, for
-    // which they are equal, exactly as numpy's searchsorted.
-    v
 }
 
 /// `D = max(max(cdf1 − cdf2), clip(−min(cdf1 − cdf2), 0, 1))` evaluated

@@ -37,13 +37,15 @@ mod column;
 mod distance;
 mod error;
 mod ks;
+mod sorted;
 pub mod profile;
 pub mod special;
 mod summation;
 
 pub use column::{
     ColumnData, ColumnDriftResult, ColumnKind, ColumnOptions, ColumnStats, DEFAULT_DRIFT_SHARE,
-    DatasetDrift, StatTest, column_drift, dataset_drift, default_test,
+    ColumnValues, DatasetDrift, StatTest, column_drift, column_drift_values, dataset_drift,
+    default_test,
 };
 pub use distance::{
     BinnedCounts, ChiSquareResult, ZTestResult, bin_by_value, bin_numeric, chisquare,
@@ -53,3 +55,4 @@ pub use distance::{
 };
 pub use error::{DriftError, Side};
 pub use ks::{KS_MAX_AUTO_N, KsResult, ks_2samp};
+pub use sorted::quantile;

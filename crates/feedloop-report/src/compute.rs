@@ -1,17 +1,18 @@
 //! The per-column computation: worker threads take the planned columns one at
 //! a time, read that column of both sides (a projection), convert it and run
-//! [`column_drift`]; peak memory is one column per thread.
+//! [`column_drift_values`]; peak memory is one column per thread.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use datafusion::arrow::array::{ArrayRef, AsArray};
-use datafusion::arrow::compute::{CastOptions, cast, cast_with_options};
-use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
-use datafusion::dataframe::DataFrame;
-use feedloop_analytics::AnalyticsError;
-use feedloop_drift::{ColumnData, ColumnDriftResult, DriftError, column_drift};
+use std::collections::HashMap;
 
-use crate::input::{Which, input, read_column};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use datafusion::arrow::compute::{CastOptions, cast, cast_with_options};
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type};
+use feedloop_analytics::AnalyticsError;
+use feedloop_drift::{ColumnDriftResult, ColumnValues, DriftError, column_drift_values};
+
+use crate::input::{Columns, Which, input};
 use crate::plan::{Class, Plan};
 
 /// What became of one planned column.
@@ -21,27 +22,32 @@ pub(crate) enum Outcome {
     Failed(AnalyticsError),
 }
 
-/// Converted values of one side of a column (strings borrow from `arrays`).
+/// One side of a column as read: plain vectors for numbers, counts for
+/// booleans, and the arrays (borrowed by the counts) for strings.
 enum Values {
     Float(Vec<f64>),
-    Int(Vec<Option<i64>>),
-    Bool(Vec<Option<bool>>),
+    Int(Vec<i64>),
+    Bool { falses: u64, trues: u64 },
     Str(Vec<ArrayRef>),
 }
 
-fn convert(arrays: &[ArrayRef], class: Class, name: &str) -> Result<Values, AnalyticsError> {
+/// Converts the arrays of one side, dropping each array once it is copied
+/// (so a column is held once as Arrow and once as a vector only briefly).
+fn convert(arrays: Vec<ArrayRef>, class: Class, name: &str) -> Result<Values, AnalyticsError> {
     let arrow_err =
         |e: datafusion::arrow::error::ArrowError| input(format!("column '{name}': {e}"));
+    let rows: usize = arrays.iter().map(|a| a.len()).sum();
     Ok(match class {
         Class::Float => {
-            let mut v = Vec::new();
+            let mut v = Vec::with_capacity(rows);
             for a in arrays {
-                let f = cast(a, &DataType::Float64).map_err(arrow_err)?;
-                v.extend(
-                    f.as_primitive::<Float64Type>()
-                        .iter()
-                        .map(|x| x.unwrap_or(f64::NAN)),
-                );
+                let f = cast(&a, &DataType::Float64).map_err(arrow_err)?;
+                let f = f.as_primitive::<Float64Type>();
+                if f.null_count() == 0 {
+                    v.extend_from_slice(f.values());
+                } else {
+                    v.extend(f.iter().map(|x| x.unwrap_or(f64::NAN)));
+                }
             }
             Values::Float(v)
         }
@@ -50,43 +56,92 @@ fn convert(arrays: &[ArrayRef], class: Class, name: &str) -> Result<Values, Anal
                 safe: false,
                 ..Default::default()
             };
-            let mut v = Vec::new();
+            let mut v = Vec::with_capacity(rows);
             for a in arrays {
-                let i = cast_with_options(a, &DataType::Int64, &strict).map_err(arrow_err)?;
-                v.extend(i.as_primitive::<Int64Type>().iter());
+                let i = cast_with_options(&a, &DataType::Int64, &strict).map_err(arrow_err)?;
+                let i = i.as_primitive::<Int64Type>();
+                if i.null_count() == 0 {
+                    v.extend_from_slice(i.values());
+                } else {
+                    v.extend(i.iter().flatten());
+                }
             }
             Values::Int(v)
         }
-        Class::Bool => Values::Bool(arrays.iter().flat_map(|a| a.as_boolean().iter()).collect()),
+        Class::Bool => {
+            let (mut falses, mut trues) = (0u64, 0u64);
+            for a in &arrays {
+                let b = a.as_boolean();
+                let t = b.true_count() as u64;
+                trues += t;
+                falses += (b.len() - b.null_count()) as u64 - t;
+            }
+            Values::Bool { falses, trues }
+        }
         Class::Str => Values::Str(
             arrays
                 .iter()
-                .map(|a| cast(a, &DataType::Utf8))
+                .map(|a| match a.data_type() {
+                    DataType::Dictionary(..) => cast(a, &dictionary_of_strings()),
+                    _ => cast(a, &DataType::Utf8),
+                })
                 .collect::<Result<_, _>>()
                 .map_err(arrow_err)?,
         ),
     })
 }
 
-fn strs(arrays: &[ArrayRef]) -> Vec<Option<&str>> {
-    arrays
-        .iter()
-        .flat_map(|a| a.as_string::<i32>().iter())
-        .collect()
+fn dictionary_of_strings() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+}
+
+/// Counts of the non-null strings of `arrays` (dictionaries counted by key,
+/// plain strings by hashing); a string may appear once per array.
+fn string_counts(arrays: &[ArrayRef]) -> Vec<(&str, u64)> {
+    let mut out = Vec::new();
+    let mut plain: HashMap<&str, u64> = HashMap::new();
+    for a in arrays {
+        if let Some(dict) = a.as_dictionary_opt::<Int32Type>() {
+            let values = dict.values().as_string::<i32>();
+            let mut counts = vec![0u64; values.len()];
+            let keys = dict.keys();
+            let mut count = |k: i32| {
+                if let Some(c) = usize::try_from(k).ok().and_then(|k| counts.get_mut(k)) {
+                    *c += 1;
+                }
+            };
+            if keys.null_count() == 0 {
+                keys.values().iter().for_each(|&k| count(k));
+            } else {
+                keys.iter().flatten().for_each(count);
+            }
+            out.extend(
+                counts
+                    .into_iter()
+                    .enumerate()
+                    .filter(|&(i, n)| n > 0 && values.is_valid(i))
+                    .map(|(i, n)| (values.value(i), n)),
+            );
+        } else {
+            for s in a.as_string::<i32>().iter().flatten() {
+                *plain.entry(s).or_default() += 1;
+            }
+        }
+    }
+    out.extend(plain);
+    out
 }
 
 fn compute_column(
     rt: &tokio::runtime::Runtime,
-    reference: &DataFrame,
-    current: &DataFrame,
+    reference: &Columns,
+    current: &Columns,
     plan: &Plan,
 ) -> Outcome {
     let name = plan.name.as_str();
-    let read = rt.block_on(async {
-        let r = read_column(reference, name, Which::Reference).await?;
-        let c = read_column(current, name, Which::Current).await?;
-        Ok::<_, AnalyticsError>((r, c))
-    });
+    let read = reference
+        .read_column(rt, name, Which::Reference)
+        .and_then(|r| Ok((r, current.read_column(rt, name, Which::Current)?)));
     let (r_arrays, c_arrays) = match read {
         Ok(x) => x,
         Err(e) => return Outcome::Failed(e),
@@ -99,28 +154,43 @@ fn compute_column(
         plan.class
     };
     let converted =
-        convert(&r_arrays, class, name).and_then(|r| Ok((r, convert(&c_arrays, class, name)?)));
+        convert(r_arrays, class, name).and_then(|r| Ok((r, convert(c_arrays, class, name)?)));
     let (rv, cv) = match converted {
         Ok(x) => x,
         Err(e) => return Outcome::Failed(e),
     };
-    let (rs, cs);
-    let (r, c) = match (&rv, &cv) {
-        (Values::Float(r), Values::Float(c)) => (ColumnData::Float(r), ColumnData::Float(c)),
-        (Values::Int(r), Values::Int(c)) => (ColumnData::Int(r), ColumnData::Int(c)),
-        (Values::Bool(r), Values::Bool(c)) => (ColumnData::Bool(r), ColumnData::Bool(c)),
-        (Values::Str(r), Values::Str(c)) => {
-            rs = strs(r);
-            cs = strs(c);
-            (ColumnData::Str(&rs), ColumnData::Str(&cs))
-        }
+    let values = match (rv, cv) {
+        (Values::Float(r), Values::Float(c)) => Ok((ColumnValues::Float(r), ColumnValues::Float(c))),
+        (Values::Int(r), Values::Int(c)) => Ok((ColumnValues::Int(r), ColumnValues::Int(c))),
+        (
+            Values::Bool { falses, trues },
+            Values::Bool {
+                falses: cf,
+                trues: ct,
+            },
+        ) => Ok((
+            ColumnValues::Bool { falses, trues },
+            ColumnValues::Bool {
+                falses: cf,
+                trues: ct,
+            },
+        )),
+        (Values::Str(r), Values::Str(c)) => Err((r, c)),
         _ => {
             return Outcome::Failed(AnalyticsError::Execution(format!(
                 "column '{name}': conversion mismatch"
             )));
         }
     };
-    match column_drift(r, c, &plan.options) {
+    let result = match values {
+        Ok((r, c)) => column_drift_values(r, c, &plan.options),
+        Err((r, c)) => column_drift_values(
+            ColumnValues::Str(string_counts(&r)),
+            ColumnValues::Str(string_counts(&c)),
+            &plan.options,
+        ),
+    };
+    match result {
         Ok(res) => Outcome::Done(res),
         Err(DriftError::EmptyInput { side }) if !plan.requested => Outcome::Skipped(format!(
             "no values in the {side} data (all null, NaN or infinite)"
@@ -134,8 +204,8 @@ fn compute_column(
 
 /// Computes every planned column on `threads` threads, one column per thread at a time.
 pub(crate) fn compute_all(
-    reference: &DataFrame,
-    current: &DataFrame,
+    reference: &Columns,
+    current: &Columns,
     plans: &[Plan],
     threads: usize,
 ) -> Result<Vec<Outcome>, AnalyticsError> {

@@ -14,6 +14,8 @@ use feedloop_analytics::AnalyticsError;
 use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
 
+use crate::local_parquet::LocalParquet;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Which {
     Reference,
@@ -42,6 +44,8 @@ pub(crate) struct Source {
     location: String,
     csv: bool,
     single_file: bool,
+    /// A local Parquet file or folder, read column by column without DataFusion.
+    local_parquet: Option<std::path::PathBuf>,
 }
 
 fn has_parquet_file(dir: &FsPath) -> std::io::Result<bool> {
@@ -87,15 +91,18 @@ fn resolve_local(given: &str, path: &FsPath, side: Which) -> Result<Source, Anal
             location,
             csv: false,
             single_file: false,
+            local_parquet: Some(path.to_path_buf()),
         })
     } else {
         if meta.len() == 0 {
             return Err(input(format!("{side} input {given} is an empty file")));
         }
+        let csv = is_csv(given);
         Ok(Source {
-            csv: is_csv(given),
+            csv,
             location: abs,
             single_file: true,
+            local_parquet: (!csv).then(|| path.to_path_buf()),
         })
     }
 }
@@ -136,6 +143,7 @@ pub(crate) async fn resolve(
                 location: given.to_string(),
                 csv: is_csv(name),
                 single_file: true,
+                local_parquet: None,
             }),
             Err(object_store::Error::NotFound { .. }) => {
                 Err(input(format!("{side} input not found: {given}")))
@@ -171,6 +179,7 @@ pub(crate) async fn resolve(
             location,
             csv: false,
             single_file: false,
+            local_parquet: None,
         })
     }
 }
@@ -207,8 +216,44 @@ pub(crate) fn fields(df: &DataFrame) -> Vec<(String, DataType)> {
         .collect()
 }
 
+/// Where the columns of one side are read from.
+pub(crate) enum Columns {
+    /// Local Parquet: the parquet crate, footers read once.
+    Local(LocalParquet),
+    /// CSV and object-store inputs: DataFusion.
+    Frame(DataFrame),
+}
+
+impl Columns {
+    /// The reader of a resolved and opened input.
+    pub(crate) fn new(
+        src: &Source,
+        df: DataFrame,
+        given: &str,
+        side: Which,
+    ) -> Result<Self, AnalyticsError> {
+        Ok(match &src.local_parquet {
+            Some(path) => Columns::Local(LocalParquet::open(path, given, side)?),
+            None => Columns::Frame(df),
+        })
+    }
+
+    /// Every row of column `name` (a projection), as arrays.
+    pub(crate) fn read_column(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        name: &str,
+        side: Which,
+    ) -> Result<Vec<ArrayRef>, AnalyticsError> {
+        match self {
+            Columns::Local(files) => files.read_column(name, side),
+            Columns::Frame(df) => rt.block_on(read_column(df, name, side)),
+        }
+    }
+}
+
 /// Reads one column of one side (a projection) as its arrays.
-pub(crate) async fn read_column(
+async fn read_column(
     df: &DataFrame,
     name: &str,
     side: Which,

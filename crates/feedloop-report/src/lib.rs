@@ -63,6 +63,7 @@
 
 mod compute;
 mod input;
+mod local_parquet;
 mod plan;
 pub mod render;
 pub mod request;
@@ -75,7 +76,7 @@ use datafusion::prelude::SessionConfig;
 use feedloop_drift::dataset_drift;
 
 use crate::compute::{Outcome, compute_all};
-use crate::input::{Which, fields, input, open, resolve};
+use crate::input::{Columns, Which, fields, input, open, resolve};
 use crate::plan::plan_columns;
 
 pub use feedloop_analytics::AnalyticsError;
@@ -125,6 +126,8 @@ pub async fn run_drift_report(req: &DriftRequest) -> Result<DriftReport, Analyti
         )));
     }
     let (plans, mut skipped) = plan_columns(req, &fields(&reference), &fields(&current))?;
+    let reference = Columns::new(&rsrc, reference, &req.reference, Which::Reference)?;
+    let current = Columns::new(&csrc, current, &req.current, Which::Current)?;
     let threads = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .min(plans.len())

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::error::{ProfileError, feature_err};
 use super::format::{FeatureProfile, ReferenceProfile};
 use super::sample::{SketchBounds, sample_stats};
-use super::window::{FeatureCounts, WindowCounts};
+use super::window::{FeatureCounts, SortedValues, WindowCounts};
 use crate::column::{
     ColumnDriftResult, ColumnKind, ColumnStats, DatasetDrift, StatTest, binned_stats,
     dataset_drift, default_test,
@@ -34,6 +34,9 @@ pub struct ProfileDriftOptions<'a> {
     /// (NaN/±inf dropped). May be a sample of the window: the KS p-value
     /// uses its size.
     pub raw_values: BTreeMap<String, &'a [f64]>,
+    /// The same, already sorted ([`SortedValues`]): used as they are, where
+    /// `raw_values` would be sorted first. Takes precedence over `raw_values`.
+    pub sorted_values: BTreeMap<String, &'a SortedValues>,
 }
 
 /// Drift of one feature.
@@ -246,7 +249,7 @@ pub fn profile_drift(
             return Err(ProfileError::UnknownFeature(name.clone()));
         }
     }
-    for name in options.raw_values.keys() {
+    for name in options.raw_values.keys().chain(options.sorted_values.keys()) {
         match profile.features.get(name) {
             None => return Err(ProfileError::UnknownFeature(name.clone())),
             Some(FeatureProfile::Categorical(_)) => {
@@ -270,7 +273,17 @@ pub fn profile_drift(
                 .insert(name.clone(), ProfileError::ProfileMismatch);
             continue;
         };
-        let raw = options.raw_values.get(name).copied();
+        let sorted_raw;
+        let raw = match options.sorted_values.get(name) {
+            Some(v) => Some(v.as_slice()),
+            None => match options.raw_values.get(name) {
+                Some(raw) => {
+                    sorted_raw = SortedValues::new(raw.to_vec());
+                    Some(sorted_raw.as_slice())
+                }
+                None => None,
+            },
+        };
         match feature_drift(name, f, counts, opts, raw) {
             Ok(d) => {
                 out.features.insert(name.clone(), d);

@@ -180,4 +180,4 @@ pub use format::{
 };
 pub use sample::SketchBounds;
 pub use value::{Category, Value, ValueType};
-pub use window::{CountsSnapshot, FeatureCounts, WindowCounts};
+pub use window::{CountsSnapshot, FeatureCounts, SortedValues, WindowCounts};

@@ -4,35 +4,11 @@
 
 use super::format::{NumericProfile, ProfileConfig, ReferenceSample};
 use super::value::ValueType;
-use crate::distance::{n_distinct_f64, std_ddof0, wasserstein_distance};
+use crate::distance::std_ddof0;
 use crate::error::{DriftError, Side, non_empty};
-use crate::ks::{ks_statistic_sorted, sorted};
+use crate::ks::ks_statistic_sorted;
+use crate::sorted::{distinct_sorted, quantile_linear, sorted_finite, wasserstein_sorted};
 use crate::summation::fsum;
-
-/// `numpy.quantile(sorted, q, method='linear')` on an ascending, non-empty slice.
-fn quantile_linear(sorted: &[f64], q: f64) -> f64 {
-    let n = sorted.len();
-    let last = sorted[n - 1];
-    let v = (n - 1) as f64 * q;
-    if v >= (n - 1) as f64 {
-        return last;
-    }
-    let prev = v.floor();
-    let i = prev as usize;
-    let g = v - prev;
-    let (a, b) = (sorted[i], sorted[(i + 1).min(n - 1)]);
-    let d = b - a;
-    let r = if g >= 0.5 {
-        b - d * (1.0 - g)
-    } else {
-        a + d * g
-    };
-    if r.is_finite() {
-        r
-    } else {
-        a * (1.0 - g) + b * g
-    }
-}
 
 pub(super) fn build_numeric(
     values: Vec<f64>,
@@ -40,9 +16,8 @@ pub(super) fn build_numeric(
     value_type: ValueType,
     config: &ProfileConfig,
 ) -> Result<NumericProfile, DriftError> {
-    non_empty(&values, Side::Reference)?;
-    let sorted = sorted(&values);
-    drop(values);
+    let sorted = sorted_finite(values);
+    non_empty(&sorted, Side::Reference)?;
     let n = sorted.len();
     let mean = fsum(sorted.iter().copied()) / n as f64;
     let std = std_ddof0(&sorted)?;
@@ -76,7 +51,7 @@ pub(super) fn build_numeric(
             })
             .collect();
         let ks_error = ks_statistic_sorted(&sorted, &points);
-        let wasserstein_error = wasserstein_distance(&sorted, &points)?;
+        let wasserstein_error = wasserstein_sorted(&sorted, &points);
         ReferenceSample::Sketch {
             points,
             ks_error,
@@ -91,7 +66,7 @@ pub(super) fn build_numeric(
         std,
         min: sorted[0],
         max: sorted[n - 1],
-        n_distinct: n_distinct_f64(&sorted) as u64,
+        n_distinct: distinct_sorted(&sorted) as u64,
         edges,
         counts,
         reference,

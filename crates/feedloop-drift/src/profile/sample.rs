@@ -2,9 +2,9 @@
 //! reference sample: exact, or against the sketch with its error bounds.
 
 use super::format::{NumericProfile, ReferenceSample};
-use crate::distance::wasserstein_distance;
 use crate::error::{DriftError, Side, non_empty};
-use crate::ks::{KsResult, gcd, ks_2samp, ks_from_statistic, ks_statistic_sorted, sorted};
+use crate::ks::{KsResult, gcd, ks_from_statistic, ks_statistic_sorted};
+use crate::sorted::wasserstein_sorted;
 
 /// Error bounds of KS/Wasserstein computed against a sketch.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -25,14 +25,16 @@ pub(super) struct SampleStats {
     pub(super) bounds: Option<SketchBounds>,
 }
 
-pub(super) fn sample_stats(p: &NumericProfile, raw: &[f64]) -> Result<SampleStats, DriftError> {
-    let w: Vec<f64> = raw.iter().copied().filter(|x| x.is_finite()).collect();
-    non_empty(&w, Side::Current)?;
+/// `w` is the window's finite values, ascending ([`super::SortedValues`]);
+/// the reference sample is stored sorted, so nothing is sorted here.
+pub(super) fn sample_stats(p: &NumericProfile, w: &[f64]) -> Result<SampleStats, DriftError> {
+    non_empty(w, Side::Current)?;
     let norm = p.std.max(0.001);
     match &p.reference {
         ReferenceSample::Exact { sorted } => {
-            let ks = ks_2samp(sorted, &w)?;
-            let wd = wasserstein_distance(sorted, &w)?;
+            let d = ks_statistic_sorted(sorted, w);
+            let ks = ks_from_statistic(d, sorted.len() as u64, w.len() as u64);
+            let wd = wasserstein_sorted(sorted, w);
             Ok(SampleStats {
                 ks,
                 wasserstein: wd,
@@ -45,8 +47,7 @@ pub(super) fn sample_stats(p: &NumericProfile, raw: &[f64]) -> Result<SampleStat
             ks_error,
             wasserstein_error,
         } => {
-            let sw = sorted(&w);
-            let d = ks_statistic_sorted(points, &sw);
+            let d = ks_statistic_sorted(points, w);
             let nw = w.len() as u64;
             let ks = ks_from_statistic(d, p.n, nw);
             let rounding = if p.n.max(nw) as usize <= crate::KS_MAX_AUTO_N {
@@ -55,7 +56,7 @@ pub(super) fn sample_stats(p: &NumericProfile, raw: &[f64]) -> Result<SampleStat
             } else {
                 0.0
             };
-            let wd = wasserstein_distance(points, &w)?;
+            let wd = wasserstein_sorted(points, w);
             Ok(SampleStats {
                 ks,
                 wasserstein: wd,

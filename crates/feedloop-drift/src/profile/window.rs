@@ -10,6 +10,7 @@ use super::format::{FeatureProfile, ReferenceProfile};
 use super::value::{Value, ValueType};
 use crate::category::{CategoryKey, FKey};
 use crate::column::ColumnData;
+use crate::sorted::sorted_finite;
 
 /// A window's counts of one feature on the profile's frozen bins.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +59,16 @@ fn observe_into(
     slot: &mut FeatureCounts,
     value: Value<'_>,
 ) -> Result<(), &'static str> {
+    observe_n(f, slot, value, 1)
+}
+
+/// Counts `n` copies of one value into a feature's slot.
+fn observe_n(
+    f: &FeatureProfile,
+    slot: &mut FeatureCounts,
+    value: Value<'_>,
+    n: u64,
+) -> Result<(), &'static str> {
     let idx = match f {
         FeatureProfile::Numeric(p) => match value {
             Value::Null => None,
@@ -80,14 +91,45 @@ fn observe_into(
         }
     };
     match idx {
-        None => slot.null_count = slot.null_count.saturating_add(1),
+        None => slot.null_count = slot.null_count.saturating_add(n),
         Some(i) => {
             if let Some(c) = slot.counts.get_mut(i) {
-                *c = c.saturating_add(1);
+                *c = c.saturating_add(n);
             }
         }
     }
     Ok(())
+}
+
+/// A window's numeric values of one feature, finite and ascending: sorted
+/// once (radix sort), then counted on the frozen bins and tested (KS,
+/// Wasserstein) with no further sort.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SortedValues {
+    values: Vec<f64>,
+    non_finite: u64,
+}
+
+impl SortedValues {
+    /// Sorts `values`, keeping the finite ones (NaN and ±inf count as nulls).
+    pub fn new(values: Vec<f64>) -> Self {
+        let n = values.len();
+        let values = sorted_finite(values);
+        SortedValues {
+            non_finite: (n - values.len()) as u64,
+            values,
+        }
+    }
+
+    /// The finite values, ascending.
+    pub fn as_slice(&self) -> &[f64] {
+        &self.values
+    }
+
+    /// Values dropped as null (NaN, ±inf).
+    pub fn non_finite(&self) -> u64 {
+        self.non_finite
+    }
 }
 
 fn expected_name(f: &FeatureProfile) -> &'static str {
@@ -203,6 +245,79 @@ impl<'p> WindowCounts<'p> {
     /// Counts one null.
     pub fn observe_null(&mut self, feature: &str) -> Result<(), ProfileError> {
         self.observe(feature, Value::Null)
+    }
+
+    /// Counts a feature's sorted window values in one pass: on a numeric
+    /// profile, one binary search per frozen edge; on a categorical one (an
+    /// integer- or float-coded feature), one lookup per distinct value.
+    /// Integer-valued numbers count as integers on an integer-coded profile.
+    pub fn add_sorted(&mut self, feature: &str, values: &SortedValues) -> Result<(), ProfileError> {
+        let (f, slot) = self.slot(feature)?;
+        let v = values.as_slice();
+        let mismatch = |found: &'static str| ProfileError::ValueType {
+            feature: feature.to_owned(),
+            expected: expected_name(f),
+            found,
+        };
+        match f {
+            FeatureProfile::Numeric(p) => {
+                slot.null_count = slot.null_count.saturating_add(values.non_finite);
+                // Bin b holds edges[b-1] < x ≤ edges[b]: cumulative counts at each edge.
+                let mut below = 0u64;
+                for (b, &e) in p.edges.iter().enumerate() {
+                    let upto = v.partition_point(|&x| x <= e) as u64;
+                    if let Some(c) = slot.counts.get_mut(b) {
+                        *c = c.saturating_add(upto - below.min(upto));
+                    }
+                    below = upto.max(below);
+                }
+                if let Some(c) = slot.counts.get_mut(p.edges.len()) {
+                    *c = c.saturating_add(v.len() as u64 - below.min(v.len() as u64));
+                }
+                Ok(())
+            }
+            FeatureProfile::Categorical(p) => {
+                let int_coded = p.value_type == ValueType::Int;
+                // Every value that fits counts; the first that does not is reported.
+                let mut first_error = None;
+                if values.non_finite > 0 {
+                    // NaN/±inf: null for a float-coded feature, a type error otherwise.
+                    if let Err(e) = observe_n(f, slot, Value::Float(f64::NAN), values.non_finite) {
+                        first_error.get_or_insert(e);
+                    }
+                }
+                for run in v.chunk_by(|a, b| a == b) {
+                    let x = run[0];
+                    let value = if int_coded && x.fract() == 0.0 {
+                        Value::Int(x as i64)
+                    } else {
+                        Value::Float(x)
+                    };
+                    if let Err(e) = observe_n(f, slot, value, run.len() as u64) {
+                        first_error.get_or_insert(e);
+                    }
+                }
+                first_error.map_or(Ok(()), |e| Err(mismatch(e)))
+            }
+        }
+    }
+
+    /// Counts values given with their multiplicity (a window's category
+    /// counts): as `observe` called `n` times for each `(value, n)`.
+    pub fn add_counts<'v>(
+        &mut self,
+        feature: &str,
+        values: impl IntoIterator<Item = (Value<'v>, u64)>,
+    ) -> Result<(), ProfileError> {
+        let (f, slot) = self.slot(feature)?;
+        for (value, n) in values {
+            observe_n(f, slot, value, n).map_err(|found| ProfileError::ValueType {
+                feature: feature.to_owned(),
+                expected: expected_name(f),
+                found,
+            })?;
+        }
+        Ok(())
     }
 
     /// Adds `other`'s counts (another partition, instance or sub-window of
