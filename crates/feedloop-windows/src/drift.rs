@@ -3,11 +3,12 @@
 //! feature and output, and the share of drifted features.
 
 use crate::compute::{self, ModelKey};
-use crate::profiles::Samples;
+use crate::profiles::{FeatureSample, Samples};
 use feedloop_drift::profile::{
-    FeatureProfile, ProfileDriftOptions, ReferenceProfile, Value, ValueType, WindowCounts,
+    FeatureProfile, ProfileDriftOptions, ReferenceProfile, SortedValues, Value, WindowCounts,
     profile_drift,
 };
+use rayon::prelude::*;
 use feedloop_storage::history::MetricRow;
 use std::collections::BTreeMap;
 
@@ -19,44 +20,46 @@ pub fn drift_rows(
     end: i64,
     key: &ModelKey,
     profile: &ReferenceProfile,
-    s: &Samples,
+    s: Samples,
 ) -> Vec<MetricRow> {
+    // Each feature's numbers are sorted once, features in parallel (on the
+    // caller's pool); the sorted values are then both counted on the frozen
+    // bins and tested (KS, Wasserstein).
+    let features: Vec<(String, FeatureSample)> = s
+        .features
+        .into_iter()
+        .filter(|(name, _)| profile.features.contains_key(name))
+        .collect();
+    let sorted: Vec<(String, FeatureSample, SortedValues)> = features
+        .into_par_iter()
+        .map(|(name, mut sample)| {
+            let numbers = SortedValues::new(std::mem::take(&mut sample.numbers));
+            (name, sample, numbers)
+        })
+        .collect();
     let mut counts = WindowCounts::new(profile);
-    let mut raw: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    for (name, sample) in &s.features {
+    let mut raw: BTreeMap<String, &SortedValues> = BTreeMap::new();
+    for (name, sample, numbers) in &sorted {
         let Some(fp) = profile.features.get(name) else {
             continue;
         };
-        let (numeric, int_categorical) = match fp {
-            FeatureProfile::Numeric(_) => (true, false),
-            FeatureProfile::Categorical(c) => (
-                false,
-                c.value_type == ValueType::Int || c.value_type == ValueType::Float,
-            ),
-        };
-        for x in &sample.numbers {
-            let v = if int_categorical && x.fract() == 0.0 {
-                Value::Int(*x as i64)
-            } else {
-                Value::Float(*x)
-            };
-            let _ = counts.observe(name, v);
-        }
-        for x in &sample.strings {
-            let _ = counts.observe(name, Value::Str(x));
-        }
-        for x in &sample.bools {
-            let _ = counts.observe(name, Value::Bool(*x));
-        }
-        for _ in 0..sample.nulls {
-            let _ = counts.observe(name, Value::Null);
-        }
-        if numeric && !sample.numbers.is_empty() {
-            raw.insert(name.clone(), sample.numbers.clone());
+        // A value of the wrong type for the profile is left out of the counts
+        // (the feature's other values still count).
+        let _ = counts.add_sorted(name, numbers);
+        let _ = counts.add_counts(name, sample.strings.iter().map(|(x, n)| (Value::Str(x), *n)));
+        let _ = counts.add_counts(
+            name,
+            [(Value::Bool(false), sample.falses), (Value::Bool(true), sample.trues)]
+                .into_iter()
+                .filter(|(_, n)| *n > 0),
+        );
+        let _ = counts.add_counts(name, [(Value::Null, sample.nulls as u64)]);
+        if matches!(fp, FeatureProfile::Numeric(_)) && !numbers.as_slice().is_empty() {
+            raw.insert(name.clone(), numbers);
         }
     }
     let opts = ProfileDriftOptions {
-        raw_values: raw.iter().map(|(k, v)| (k.clone(), v.as_slice())).collect(),
+        sorted_values: raw,
         ..Default::default()
     };
     let Ok(drift) = profile_drift(profile, &counts, &opts) else {

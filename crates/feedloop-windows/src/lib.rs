@@ -52,6 +52,7 @@ pub mod index;
 pub mod job;
 pub mod profiles;
 pub mod state;
+pub mod walk;
 
 pub use config::{ModelConfig, ReferenceSource, WindowsConfig};
 pub use corrections::CorrectionMetrics;

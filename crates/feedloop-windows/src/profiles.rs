@@ -12,7 +12,7 @@ use feedloop_drift::ColumnData;
 use feedloop_drift::profile::{ProfileConfig, ReferenceProfile};
 use feedloop_storage::layout::profile_file;
 use feedloop_storage::{PutOutcome, Storage};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Pseudo-feature names of the model output in profiles and drift rows.
 pub const OUTPUT_SCORE: &str = "@score";
@@ -63,13 +63,62 @@ pub async fn save(
     }
 }
 
-/// The values of one feature gathered from landing rows.
+/// The values of one feature gathered from landing rows: numbers as they
+/// came, strings and booleans counted.
 #[derive(Debug, Default, Clone)]
 pub struct FeatureSample {
     pub numbers: Vec<f64>,
-    pub strings: Vec<String>,
-    pub bools: Vec<bool>,
+    /// Each distinct string with its count.
+    pub strings: HashMap<String, u64>,
+    pub trues: u64,
+    pub falses: u64,
     pub nulls: usize,
+}
+
+impl FeatureSample {
+    /// Counts `n` occurrences of `s` (allocates only for a new string).
+    pub fn add_string(&mut self, s: &str, n: u64) {
+        match self.strings.get_mut(s) {
+            Some(c) => *c += n,
+            None => {
+                self.strings.insert(s.to_string(), n);
+            }
+        }
+    }
+
+    /// Counts `n` occurrences of `b`.
+    pub fn add_bool(&mut self, b: bool, n: u64) {
+        if b {
+            self.trues += n;
+        } else {
+            self.falses += n;
+        }
+    }
+
+    /// String values (with repeats).
+    pub fn n_strings(&self) -> u64 {
+        self.strings.values().sum()
+    }
+
+    /// Boolean values.
+    pub fn n_bools(&self) -> u64 {
+        self.trues + self.falses
+    }
+
+    /// Adds `other`'s values after these.
+    pub fn merge(&mut self, other: FeatureSample) {
+        if self.numbers.is_empty() {
+            self.numbers = other.numbers;
+        } else {
+            self.numbers.extend_from_slice(&other.numbers);
+        }
+        for (s, n) in other.strings {
+            *self.strings.entry(s).or_default() += n;
+        }
+        self.trues += other.trues;
+        self.falses += other.falses;
+        self.nulls += other.nulls;
+    }
 }
 
 /// Feature samples of one model version over some rows.
@@ -88,6 +137,19 @@ impl Samples {
         self.features.get_mut(name).expect("inserted above")
     }
 
+    /// Adds `other`'s rows after these.
+    pub fn merge(&mut self, other: Samples) {
+        self.rows += other.rows;
+        for (name, f) in other.features {
+            match self.features.get_mut(&name) {
+                Some(mine) => mine.merge(f),
+                None => {
+                    self.features.insert(name, f);
+                }
+            }
+        }
+    }
+
     /// Builds a reference profile. A feature's kind follows its values: numbers
     /// (integer-valued numbers as integers, so small-cardinality integers are
     /// categorical as in Evidently), else strings, else booleans.
@@ -100,7 +162,8 @@ impl Samples {
         let mut strs: Vec<(String, Vec<Option<&str>>)> = Vec::new();
         let mut bools: Vec<(String, Vec<Option<bool>>)> = Vec::new();
         for (name, s) in &self.features {
-            if !s.numbers.is_empty() && s.numbers.len() >= s.strings.len().max(s.bools.len()) {
+            let (n_strings, n_bools) = (s.n_strings() as usize, s.n_bools() as usize);
+            if !s.numbers.is_empty() && s.numbers.len() >= n_strings.max(n_bools) {
                 if s.numbers
                     .iter()
                     .all(|x| x.fract() == 0.0 && x.abs() < 9.0e15)
@@ -114,12 +177,17 @@ impl Samples {
                     v.extend(std::iter::repeat_n(f64::NAN, s.nulls));
                     floats.push((name.clone(), v));
                 }
-            } else if !s.strings.is_empty() && s.strings.len() >= s.bools.len() {
-                let mut v: Vec<Option<&str>> = s.strings.iter().map(|x| Some(x.as_str())).collect();
+            } else if n_strings > 0 && n_strings >= n_bools {
+                let mut v: Vec<Option<&str>> = Vec::with_capacity(n_strings + s.nulls);
+                for (x, n) in &s.strings {
+                    v.extend(std::iter::repeat_n(Some(x.as_str()), *n as usize));
+                }
                 v.extend(std::iter::repeat_n(None, s.nulls));
                 strs.push((name.clone(), v));
-            } else if !s.bools.is_empty() {
-                let mut v: Vec<Option<bool>> = s.bools.iter().map(|x| Some(*x)).collect();
+            } else if n_bools > 0 {
+                let mut v: Vec<Option<bool>> = Vec::with_capacity(n_bools + s.nulls);
+                v.extend(std::iter::repeat_n(Some(false), s.falses as usize));
+                v.extend(std::iter::repeat_n(Some(true), s.trues as usize));
                 v.extend(std::iter::repeat_n(None, s.nulls));
                 bools.push((name.clone(), v));
             }

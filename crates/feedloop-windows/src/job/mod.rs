@@ -33,6 +33,7 @@ use crate::config::WindowsConfig;
 use crate::drift::drift_rows;
 use crate::hooks::{Fence, MetricSource, WindowObserver};
 use crate::state::JobState;
+use crate::walk;
 use datafusion::execution::context::SessionContext;
 use feedloop_analytics::AnalyticsError;
 use feedloop_drift::profile::{ProfileConfig, ReferenceProfile};
@@ -40,6 +41,9 @@ use feedloop_events::StreamKind;
 use feedloop_storage::history::{self, AlertRow, MetricRow};
 use feedloop_storage::{LandingZone, PutOutcome, Storage, layout};
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
 
 /// What closing one window produced.
 #[derive(Debug, Clone)]
@@ -61,11 +65,45 @@ pub struct WindowJob {
     zone: LandingZone,
     ctx: SessionContext,
     state: JobState,
-    profiles: BTreeMap<ModelKey, ReferenceProfile>,
+    profiles: BTreeMap<ModelKey, Arc<ReferenceProfile>>,
+    /// The rows of the windows being closed, as loaded once per batch of windows.
+    loaded: Loaded,
+    /// The job's own CPU threads: walking rows and drift statistics run here,
+    /// never on the async runtime that ingest shares.
+    pool: Arc<rayon::ThreadPool>,
     observer: Option<Box<dyn WindowObserver>>,
     sources: Vec<Box<dyn MetricSource>>,
     profile_config: ProfileConfig,
     fence: Option<Fence>,
+}
+
+/// Arrow batches of the predictions and latency events of the windows being closed.
+#[derive(Default, Clone)]
+struct Loaded {
+    predictions: Arc<Vec<RecordBatch>>,
+    latency: Arc<Vec<RecordBatch>>,
+}
+
+/// The job's thread pool: one thread per core, named for `top` and profilers.
+fn window_pool() -> Result<rayon::ThreadPool, AnalyticsError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .thread_name(|i| format!("feedloop-window-{i}"))
+        .build()
+        .map_err(|e| AnalyticsError::Execution(format!("cannot start the window job's threads: {e}")))
+}
+
+/// Runs `f` on `pool` and waits for it without blocking the async runtime.
+async fn on_pool<T: Send + 'static>(
+    pool: &rayon::ThreadPool,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AnalyticsError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    pool.spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.await
+        .map_err(|_| AnalyticsError::Execution("a window job computation panicked".into()))
 }
 
 fn model_id(k: &ModelKey) -> String {
@@ -92,6 +130,8 @@ impl WindowJob {
             ctx,
             state,
             profiles: BTreeMap::new(),
+            loaded: Loaded::default(),
+            pool: Arc::new(window_pool()?),
             observer: None,
             sources: Vec::new(),
             profile_config: ProfileConfig::default(),
@@ -188,7 +228,7 @@ impl WindowJob {
                 (StreamKind::Latency, "tick_latency"),
             ] {
                 let files = self.state.index.overlapping(stream, start, end);
-                compute::load_range_table(
+                let batches = compute::load_range_table(
                     &self.ctx,
                     &self.storage,
                     table,
@@ -198,6 +238,10 @@ impl WindowJob {
                     end,
                 )
                 .await?;
+                match stream {
+                    StreamKind::Predictions => self.loaded.predictions = Arc::new(batches),
+                    _ => self.loaded.latency = Arc::new(batches),
+                }
             }
             for i in 0..n {
                 if self.fence.as_ref().is_some_and(|may_go_on| !may_go_on()) {
@@ -316,12 +360,20 @@ impl WindowJob {
         compute::register_filtered_view(&ctx, "w_latency", "tick_latency", start, end).await?;
 
         let mut rows = Vec::new();
-        let samples = compute::collect_samples(&ctx, "w_predictions").await?;
+        let loaded = self.loaded.clone();
+        let segments = self.config.segments.clone();
+        let (samples, volume, latency) = on_pool(&self.pool, move || {
+            Ok::<_, AnalyticsError>((
+                walk::collect_samples(&loaded.predictions, start, end)?,
+                walk::volume(&loaded.predictions, start, end, &segments)?,
+                walk::latency(&loaded.latency, start, end)?,
+            ))
+        })
+        .await??;
         for key in samples.keys() {
             self.state.first_seen.entry(model_id(key)).or_insert(start);
         }
         // Volume, with an explicit 0 for every known model version that sent nothing.
-        let volume = compute::volume(&ctx, "w_predictions", &self.config.segments).await?;
         let known: Vec<ModelKey> = self
             .state
             .first_seen
@@ -338,16 +390,25 @@ impl WindowJob {
             r.segment = segment;
             rows.push(r);
         }
-        for (key, vals) in compute::latency(&ctx, "w_latency").await? {
+        for (key, vals) in latency {
             for (metric, v) in vals {
                 rows.push(compute::row(start, end, &key, metric, None, v));
             }
         }
-        for (key, s) in &samples {
-            if let Some(profile) = self.profile_for(key, start).await? {
-                rows.extend(drift_rows(start, end, key, &profile, s));
+        let mut drift_inputs = Vec::new();
+        for (key, s) in samples {
+            if let Some(profile) = self.profile_for(&key, start).await? {
+                drift_inputs.push((key, profile, s));
             }
         }
+        let drift = on_pool(&self.pool, move || {
+            drift_inputs
+                .into_iter()
+                .flat_map(|(key, profile, s)| drift_rows(start, end, &key, &profile, s))
+                .collect::<Vec<_>>()
+        })
+        .await?;
+        rows.extend(drift);
         for source in &self.sources {
             rows.extend(
                 source

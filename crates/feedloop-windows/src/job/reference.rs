@@ -7,6 +7,8 @@ use crate::compute::{self, ModelKey};
 use crate::config::ReferenceSource;
 use crate::index::{IndexedFile, LandingIndex};
 use crate::profiles::{self, OUTPUT_LABEL, OUTPUT_SCORE, OUTPUT_VALUE, Samples};
+use crate::walk;
+use std::sync::Arc;
 use datafusion::execution::context::SessionContext;
 use feedloop_analytics::AnalyticsError;
 use feedloop_drift::profile::ReferenceProfile;
@@ -19,12 +21,13 @@ impl WindowJob {
         &mut self,
         key: &ModelKey,
         window_start: i64,
-    ) -> Result<Option<ReferenceProfile>, AnalyticsError> {
+    ) -> Result<Option<Arc<ReferenceProfile>>, AnalyticsError> {
         if let Some(p) = self.profiles.get(key) {
-            return Ok(Some(p.clone()));
+            return Ok(Some(Arc::clone(p)));
         }
         if let Some(p) = profiles::load(&self.storage, &key.0, &key.1).await? {
-            self.profiles.insert(key.clone(), p.clone());
+            let p = Arc::new(p);
+            self.profiles.insert(key.clone(), Arc::clone(&p));
             return Ok(Some(p));
         }
         let size = self.config.size_ms();
@@ -68,7 +71,8 @@ impl WindowJob {
         let profile = samples.build_profile(&self.profile_config)?;
         let profile = profiles::save(&self.storage, &key.0, &key.1, profile).await?;
         tracing::info!(model = %key.0, version = %key.1, rows = samples.rows, features = profile.features.len(), "reference profile built and stored");
-        self.profiles.insert(key.clone(), profile.clone());
+        let profile = Arc::new(profile);
+        self.profiles.insert(key.clone(), Arc::clone(&profile));
         Ok(Some(profile))
     }
 
@@ -103,10 +107,8 @@ impl WindowJob {
             feedloop_analytics::sql::string_literal(&key.0),
             feedloop_analytics::sql::string_literal(&key.1)
         );
-        let df = self.ctx.sql(&q).await?;
-        let _ = self.ctx.deregister_table("ref_model");
-        self.ctx.register_table("ref_model", df.into_view())?;
-        let mut all = compute::collect_samples(&self.ctx, "ref_model").await?;
+        let batches = self.ctx.sql(&q).await?.collect().await?;
+        let mut all = walk::collect_samples(&batches, from, until)?;
         Ok(all.remove(key).unwrap_or_default())
     }
 }
@@ -139,7 +141,7 @@ async fn file_samples(ctx: &SessionContext, file: &str) -> Result<Samples, Analy
                     let a = arrow::compute::cast(a, &DataType::Utf8)?;
                     for v in a.as_string::<i32>().iter() {
                         match v {
-                            Some(v) => f.strings.push(v.to_string()),
+                            Some(v) => f.add_string(v, 1),
                             None => f.nulls += 1,
                         }
                     }
@@ -147,7 +149,7 @@ async fn file_samples(ctx: &SessionContext, file: &str) -> Result<Samples, Analy
                 DataType::Boolean => {
                     for v in a.as_boolean().iter() {
                         match v {
-                            Some(v) => f.bools.push(v),
+                            Some(v) => f.add_bool(v, 1),
                             None => f.nulls += 1,
                         }
                     }
@@ -166,6 +168,6 @@ async fn file_samples(ctx: &SessionContext, file: &str) -> Result<Samples, Analy
         }
     }
     s.features
-        .retain(|_, f| !(f.numbers.is_empty() && f.strings.is_empty() && f.bools.is_empty()));
+        .retain(|_, f| !(f.numbers.is_empty() && f.strings.is_empty() && f.n_bools() == 0));
     Ok(s)
 }

@@ -1,0 +1,383 @@
+//! Reading a window straight out of the loaded Arrow batches, column by
+//! column: feature values into per-feature buffers per model version (the
+//! `features` map walked entry by entry, no unnest, no per-row strings),
+//! volume per segment, and latency percentiles. No SQL runs per window.
+
+use std::collections::{BTreeMap, HashMap};
+
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Float64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, TimestampMillisecondType};
+use feedloop_analytics::AnalyticsError;
+use rayon::prelude::*;
+
+use crate::compute::ModelKey;
+use crate::profiles::{FeatureSample, OUTPUT_LABEL, OUTPUT_SCORE, OUTPUT_VALUE, Samples};
+
+/// The rows of a batch with `ts` in `[start, end)`.
+enum Rows {
+    All(usize),
+    Some(Vec<usize>),
+}
+
+impl Rows {
+    fn of(batch: &RecordBatch, start: i64, end: i64) -> Result<Rows, AnalyticsError> {
+        let ts = column(batch, "ts")?;
+        let ts = ts
+            .as_primitive_opt::<TimestampMillisecondType>()
+            .ok_or_else(|| bad_column("ts", ts.data_type()))?;
+        let inside = |i: usize| ts.is_valid(i) && (start..end).contains(&ts.value(i));
+        let n = batch.num_rows();
+        if (0..n).all(inside) {
+            return Ok(Rows::All(n));
+        }
+        Ok(Rows::Some((0..n).filter(|&i| inside(i)).collect()))
+    }
+
+    fn for_each(&self, mut f: impl FnMut(usize)) {
+        match self {
+            Rows::All(n) => (0..*n).for_each(f),
+            Rows::Some(v) => v.iter().for_each(|&i| f(i)),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Rows::All(n) => *n == 0,
+            Rows::Some(v) => v.is_empty(),
+        }
+    }
+}
+
+fn bad_column(name: &str, t: &DataType) -> AnalyticsError {
+    AnalyticsError::Execution(format!("landing column `{name}` has unexpected type {t}"))
+}
+
+fn column(batch: &RecordBatch, name: &str) -> Result<ArrayRef, AnalyticsError> {
+    batch
+        .column_by_name(name)
+        .cloned()
+        .ok_or_else(|| AnalyticsError::Execution(format!("landing column `{name}` is missing")))
+}
+
+/// A string column as `Utf8` (cast when the reader produced another string type).
+fn utf8(a: &ArrayRef, name: &str) -> Result<ArrayRef, AnalyticsError> {
+    match a.data_type() {
+        DataType::Utf8 => Ok(a.clone()),
+        t => arrow::compute::cast(a, &DataType::Utf8).map_err(|_| bad_column(name, t)),
+    }
+}
+
+fn f64s(a: &ArrayRef, name: &str) -> Result<ArrayRef, AnalyticsError> {
+    match a.data_type() {
+        DataType::Float64 => Ok(a.clone()),
+        t => arrow::compute::cast(a, &DataType::Float64).map_err(|_| bad_column(name, t)),
+    }
+}
+
+/// One model version's features while a batch is walked: slots in first-seen
+/// order, found by name through an index, with the next slot tried first
+/// (rows list their features in the same order, so the guess almost always
+/// holds and costs one short string comparison).
+#[derive(Default)]
+struct Walker {
+    rows: u64,
+    slots: Vec<(String, FeatureSample)>,
+    index: HashMap<String, usize>,
+}
+
+impl Walker {
+    fn slot(&mut self, guess: usize, name: &str) -> usize {
+        if let Some((n, _)) = self.slots.get(guess)
+            && n == name
+        {
+            return guess;
+        }
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        self.slots.push((name.to_string(), FeatureSample::default()));
+        self.index.insert(name.to_string(), self.slots.len() - 1);
+        self.slots.len() - 1
+    }
+
+    fn into_samples(self) -> Samples {
+        Samples {
+            rows: self.rows,
+            features: self.slots.into_iter().collect(),
+        }
+    }
+}
+
+/// The model version of each row, looked up once per change of version.
+struct ModelColumn {
+    model: ArrayRef,
+    version: ArrayRef,
+}
+
+impl ModelColumn {
+    fn of(batch: &RecordBatch) -> Result<Self, AnalyticsError> {
+        Ok(ModelColumn {
+            model: utf8(&column(batch, "model")?, "model")?,
+            version: utf8(&column(batch, "model_version")?, "model_version")?,
+        })
+    }
+
+    fn key(&self, i: usize) -> (&str, &str) {
+        (
+            self.model.as_string::<i32>().value(i),
+            self.version.as_string::<i32>().value(i),
+        )
+    }
+}
+
+/// Finds (or adds) the walker of a row's model version; consecutive rows of
+/// one version reuse the last position.
+fn walker_of<'w>(
+    walkers: &'w mut Vec<(ModelKey, Walker)>,
+    last: &mut usize,
+    key: (&str, &str),
+) -> &'w mut Walker {
+    let hit = walkers
+        .get(*last)
+        .is_some_and(|(k, _)| k.0 == key.0 && k.1 == key.1);
+    if !hit {
+        *last = match walkers.iter().position(|(k, _)| k.0 == key.0 && k.1 == key.1) {
+            Some(p) => p,
+            None => {
+                walkers.push(((key.0.to_string(), key.1.to_string()), Walker::default()));
+                walkers.len() - 1
+            }
+        };
+    }
+    &mut walkers[*last].1
+}
+
+fn walk_predictions(
+    batch: &RecordBatch,
+    start: i64,
+    end: i64,
+) -> Result<Vec<(ModelKey, Samples)>, AnalyticsError> {
+    let rows = Rows::of(batch, start, end)?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let models = ModelColumn::of(batch)?;
+    let features = column(batch, "features")?;
+    let map = features
+        .as_map_opt()
+        .ok_or_else(|| bad_column("features", features.data_type()))?;
+    let keys = utf8(map.keys(), "features")?;
+    let keys: &StringArray = keys.as_string::<i32>();
+    let values = map
+        .values()
+        .as_struct_opt()
+        .ok_or_else(|| bad_column("features", map.values().data_type()))?;
+    let field = |name: &str| {
+        values
+            .column_by_name(name)
+            .cloned()
+            .ok_or_else(|| AnalyticsError::Execution(format!("feature values lack `{name}`")))
+    };
+    let number = f64s(&field("number")?, "features.number")?;
+    let number: &Float64Array = number.as_primitive();
+    let string = utf8(&field("string")?, "features.string")?;
+    let string: &StringArray = string.as_string::<i32>();
+    let flag = field("boolean")?;
+    let flag: &BooleanArray = flag
+        .as_boolean_opt()
+        .ok_or_else(|| bad_column("features.boolean", flag.data_type()))?;
+    let score = f64s(&column(batch, "output_score")?, "output_score")?;
+    let score: &Float64Array = score.as_primitive();
+    let value = f64s(&column(batch, "output_value")?, "output_value")?;
+    let value: &Float64Array = value.as_primitive();
+    let label = utf8(&column(batch, "output_label")?, "output_label")?;
+    let label: &StringArray = label.as_string::<i32>();
+    let offsets = map.value_offsets();
+
+    let mut walkers: Vec<(ModelKey, Walker)> = Vec::new();
+    let mut last = 0usize;
+    rows.for_each(|i| {
+        let w = walker_of(&mut walkers, &mut last, models.key(i));
+        w.rows += 1;
+        let mut guess = 0usize;
+        let (from, to) = (offsets[i] as usize, offsets[i + 1] as usize);
+        for e in from..to {
+            let slot = w.slot(guess, keys.value(e));
+            guess = slot + 1;
+            let s = &mut w.slots[slot].1;
+            if number.is_valid(e) {
+                s.numbers.push(number.value(e));
+            } else if string.is_valid(e) {
+                s.add_string(string.value(e), 1);
+            } else if flag.is_valid(e) {
+                s.add_bool(flag.value(e), 1);
+            } else {
+                s.nulls += 1;
+            }
+        }
+        let outputs = [OUTPUT_SCORE, OUTPUT_LABEL, OUTPUT_VALUE];
+        if score.is_valid(i) {
+            let slot = w.slot(usize::MAX, outputs[0]);
+            w.slots[slot].1.numbers.push(score.value(i));
+        }
+        if label.is_valid(i) {
+            let slot = w.slot(usize::MAX, outputs[1]);
+            w.slots[slot].1.add_string(label.value(i), 1);
+        }
+        if value.is_valid(i) {
+            let slot = w.slot(usize::MAX, outputs[2]);
+            w.slots[slot].1.numbers.push(value.value(i));
+        }
+    });
+    Ok(walkers
+        .into_iter()
+        .map(|(k, w)| (k, w.into_samples()))
+        .collect())
+}
+
+/// Feature samples per model version of the rows of `batches` with `ts` in
+/// `[start, end)`: batches are walked in parallel (on the caller's pool) and
+/// their samples merged in batch order.
+pub fn collect_samples(
+    batches: &[RecordBatch],
+    start: i64,
+    end: i64,
+) -> Result<BTreeMap<ModelKey, Samples>, AnalyticsError> {
+    let parts: Vec<Vec<(ModelKey, Samples)>> = batches
+        .par_iter()
+        .map(|b| walk_predictions(b, start, end))
+        .collect::<Result<_, _>>()?;
+    let mut out: BTreeMap<ModelKey, Samples> = BTreeMap::new();
+    for (key, s) in parts.into_iter().flatten() {
+        out.entry(key).or_default().merge(s);
+    }
+    Ok(out)
+}
+
+/// Volume per model version: overall, and per value of each configured
+/// segment tag (rows without the tag are in no segment).
+pub fn volume(
+    batches: &[RecordBatch],
+    start: i64,
+    end: i64,
+    segments: &[String],
+) -> Result<Vec<(ModelKey, BTreeMap<String, String>, f64)>, AnalyticsError> {
+    let mut overall: BTreeMap<ModelKey, u64> = BTreeMap::new();
+    let mut by_segment: BTreeMap<(ModelKey, String, String), u64> = BTreeMap::new();
+    for batch in batches {
+        let rows = Rows::of(batch, start, end)?;
+        if rows.is_empty() {
+            continue;
+        }
+        let models = ModelColumn::of(batch)?;
+        let tags = column(batch, "tags")?;
+        let tags = tags
+            .as_map_opt()
+            .ok_or_else(|| bad_column("tags", tags.data_type()))?;
+        let tag_keys = utf8(tags.keys(), "tags")?;
+        let tag_keys = tag_keys.as_string::<i32>();
+        let tag_values = utf8(tags.values(), "tags")?;
+        let tag_values = tag_values.as_string::<i32>();
+        let offsets = tags.value_offsets();
+        let mut last: Option<(ModelKey, u64)> = None;
+        let mut flush = |last: &mut Option<(ModelKey, u64)>| {
+            if let Some((k, n)) = last.take() {
+                *overall.entry(k).or_default() += n;
+            }
+        };
+        rows.for_each(|i| {
+            let (m, v) = models.key(i);
+            match &mut last {
+                Some((k, n)) if k.0 == m && k.1 == v => *n += 1,
+                _ => {
+                    flush(&mut last);
+                    last = Some(((m.to_string(), v.to_string()), 1));
+                }
+            }
+            for tag in segments {
+                // The last entry of a tag wins, as `tags[tag]` reads a map.
+                let found = (offsets[i] as usize..offsets[i + 1] as usize)
+                    .rev()
+                    .find(|&e| tag_keys.value(e) == tag);
+                if let Some(e) = found
+                    && tag_values.is_valid(e)
+                {
+                    let k = ((m.to_string(), v.to_string()), tag.clone(), tag_values.value(e).to_string());
+                    *by_segment.entry(k).or_default() += 1;
+                }
+            }
+        });
+        flush(&mut last);
+    }
+    let mut out: Vec<_> = overall
+        .into_iter()
+        .map(|(k, n)| (k, BTreeMap::new(), n as f64))
+        .collect();
+    out.extend(
+        by_segment
+            .into_iter()
+            .map(|((k, tag, value), n)| (k, BTreeMap::from([(tag, value)]), n as f64)),
+    );
+    Ok(out)
+}
+
+/// Latency metrics per model version: requests, p50/p95/p99 (numpy's linear
+/// interpolation) and the shares of `error` and `timeout` statuses.
+pub fn latency(
+    batches: &[RecordBatch],
+    start: i64,
+    end: i64,
+) -> Result<Vec<(ModelKey, Vec<(&'static str, f64)>)>, AnalyticsError> {
+    #[derive(Default)]
+    struct Acc {
+        rows: u64,
+        ms: Vec<f64>,
+        errors: u64,
+        timeouts: u64,
+    }
+    let mut acc: BTreeMap<ModelKey, Acc> = BTreeMap::new();
+    for batch in batches {
+        let rows = Rows::of(batch, start, end)?;
+        if rows.is_empty() {
+            continue;
+        }
+        let models = ModelColumn::of(batch)?;
+        let ms = f64s(&column(batch, "latency_ms")?, "latency_ms")?;
+        let ms: &Float64Array = ms.as_primitive();
+        let status = utf8(&column(batch, "status")?, "status")?;
+        let status = status.as_string::<i32>();
+        rows.for_each(|i| {
+            let (m, v) = models.key(i);
+            let a = match acc.get_mut(&(m.to_string(), v.to_string())) {
+                Some(a) => a,
+                None => acc.entry((m.to_string(), v.to_string())).or_default(),
+            };
+            a.rows += 1;
+            if ms.is_valid(i) {
+                a.ms.push(ms.value(i));
+            }
+            match status.is_valid(i).then(|| status.value(i)) {
+                Some("error") => a.errors += 1,
+                Some("timeout") => a.timeouts += 1,
+                _ => {}
+            }
+        });
+    }
+    Ok(acc
+        .into_iter()
+        .map(|(key, a)| {
+            let n = a.rows;
+            let sorted = feedloop_drift::profile::SortedValues::new(a.ms);
+            let q = |p: f64| feedloop_drift::quantile(sorted.as_slice(), p);
+            let mut vals = vec![("requests", n as f64)];
+            if let (Some(p50), Some(p95), Some(p99)) = (q(0.5), q(0.95), q(0.99)) {
+                vals.extend([("latency_p50", p50), ("latency_p95", p95), ("latency_p99", p99)]);
+            }
+            if n > 0 {
+                vals.push(("request_error_rate", a.errors as f64 / n as f64));
+                vals.push(("timeout_rate", a.timeouts as f64 / n as f64));
+            }
+            (key, vals)
+        })
+        .collect())
+}
