@@ -277,3 +277,81 @@ fn int_kind_inference_uses_current_distinct_count() {
     .unwrap();
     assert_eq!(b.kind, ColumnKind::Numeric);
 }
+
+fn with_specials() -> impl Strategy<Value = Vec<f64>> {
+    prop::collection::vec(
+        prop_oneof![
+            8 => -100.0..100.0f64,
+            4 => (-5i32..5).prop_map(f64::from),
+            1 => Just(-0.0),
+            1 => Just(f64::NAN),
+            1 => Just(f64::INFINITY),
+        ],
+        1..80,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// The counted forms (`ColumnValues`: integers and floats owned and
+    /// sorted in place, booleans and strings as counts) give exactly what
+    /// the per-row slices give.
+    #[test]
+    fn counted_inputs_equal_per_row_inputs(
+        a in with_specials(), b in with_specials(),
+        s1 in prop::collection::vec(prop::option::of(0u8..6), 1..60),
+        s2 in prop::collection::vec(prop::option::of(0u8..6), 1..60),
+    ) {
+        let opts = ColumnOptions::default();
+        let rows = column_drift(ColumnData::Float(&a), ColumnData::Float(&b), &opts);
+        let owned = column_drift_values(ColumnValues::Float(a.clone()), ColumnValues::Float(b.clone()), &opts);
+        prop_assert_eq!(format!("{rows:?}"), format!("{owned:?}"));
+
+        let names = ["a", "b", "c", "d", "e", "f"];
+        let strs = |v: &[Option<u8>]| -> Vec<Option<&str>> { v.iter().map(|x| x.map(|i| names[i as usize])).collect() };
+        let (r, c) = (strs(&s1), strs(&s2));
+        let counts = |v: &[Option<&'static str>]| -> Vec<(&'static str, u64)> { v.iter().flatten().map(|s| (*s, 1)).collect() };
+        let rows = column_drift(ColumnData::Str(&r), ColumnData::Str(&c), &opts);
+        let owned = column_drift_values(ColumnValues::Str(counts(&r)), ColumnValues::Str(counts(&c)), &opts);
+        prop_assert_eq!(format!("{rows:?}"), format!("{owned:?}"));
+
+        let ints = |v: &[Option<u8>]| -> Vec<Option<i64>> { v.iter().map(|x| x.map(i64::from)).collect() };
+        let (ri, ci) = (ints(&s1), ints(&s2));
+        let rows = column_drift(ColumnData::Int(&ri), ColumnData::Int(&ci), &opts);
+        let owned = column_drift_values(
+            ColumnValues::Int(ri.iter().flatten().copied().collect()),
+            ColumnValues::Int(ci.iter().flatten().copied().collect()),
+            &opts,
+        );
+        prop_assert_eq!(format!("{rows:?}"), format!("{owned:?}"));
+    }
+
+    /// Counting a window's sorted values on the frozen bins equals counting
+    /// them one by one, for numeric and integer-coded profiles.
+    #[test]
+    fn sorted_window_counts_equal_per_value_counts(reference in with_specials(), window in with_specials()) {
+        use feedloop_drift::profile::{ProfileConfig, ReferenceProfile, SortedValues, Value, WindowCounts};
+        let config = ProfileConfig::default();
+        let float_ref: Vec<f64> = reference.clone();
+        let int_ref: Vec<Option<i64>> = reference.iter().filter(|x| x.is_finite()).map(|x| Some(x.round() as i64 % 4)).collect();
+        prop_assume!(float_ref.iter().any(|x| x.is_finite()) && !int_ref.is_empty());
+        let profile = ReferenceProfile::from_columns(
+            &[("x", ColumnData::Float(&float_ref)), ("k", ColumnData::Int(&int_ref))],
+            &config,
+        ).unwrap();
+        let int_window: Vec<f64> = window.iter().map(|x| if x.is_finite() { x.round() % 4.0 } else { *x }).collect();
+        let mut one_by_one = WindowCounts::new(&profile);
+        for &x in &window {
+            one_by_one.observe("x", Value::Float(x)).unwrap();
+        }
+        for &x in &int_window {
+            let v = if x.is_finite() && x.fract() == 0.0 { Value::Int(x as i64) } else { Value::Float(x) };
+            let _ = one_by_one.observe("k", v);
+        }
+        let mut sorted = WindowCounts::new(&profile);
+        sorted.add_sorted("x", &SortedValues::new(window.clone())).unwrap();
+        let _ = sorted.add_sorted("k", &SortedValues::new(int_window));
+        prop_assert_eq!(one_by_one.features(), sorted.features());
+    }
+}
