@@ -39,7 +39,9 @@ pub(crate) struct CategoryTable<'a> {
 impl<'a> CategoryTable<'a> {
     /// From `(key, reference count, current count)` rows in ascending key
     /// order with distinct keys; rows counting nothing are left out.
-    pub(crate) fn from_sorted_rows(rows: impl Iterator<Item = (CategoryKey<'a>, u64, u64)>) -> Self {
+    pub(crate) fn from_sorted_rows(
+        rows: impl Iterator<Item = (CategoryKey<'a>, u64, u64)>,
+    ) -> Self {
         let mut t = CategoryTable::default();
         for (k, r, c) in rows {
             if r + c > 0 {

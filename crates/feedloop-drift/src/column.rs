@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 
 use crate::category::{CategoryKey, CategoryTable, FKey};
-use crate::distance::{
-    BinnedCounts, ChiSquareResult, ZTestResult, bin_numeric_sorted, chisquare_counts,
-    fill_zeroes, hellinger, hellinger_numeric_sorted, jensenshannon, kl_divergence, psi,
-    std_ddof0, two_proportion_z,
-};
 #[cfg(doc)]
 use crate::distance::z_test;
+use crate::distance::{
+    BinnedCounts, ChiSquareResult, ZTestResult, bin_numeric_sorted, chisquare_counts, fill_zeroes,
+    hellinger, hellinger_numeric_sorted, jensenshannon, kl_divergence, psi, std_ddof0,
+    two_proportion_z,
+};
 use crate::error::{DriftError, Side, non_empty};
 use crate::ks::{KsResult, ks_from_statistic, ks_statistic_sorted};
 use crate::sorted::{distinct_merged, leading_run, merged_runs, sorted_finite, wasserstein_sorted};
@@ -318,12 +318,7 @@ pub fn column_drift_values(
     }
     let prepared = prepare(reference, current, options.kind)?;
     let (kind, n_ref, n_cur, n_distinct) = match &prepared {
-        Prepared::Num(r, c) => (
-            ColumnKind::Numeric,
-            r.len(),
-            c.len(),
-            distinct_merged(r, c),
-        ),
+        Prepared::Num(r, c) => (ColumnKind::Numeric, r.len(), c.len(), distinct_merged(r, c)),
         Prepared::Cat(t) => (
             ColumnKind::Categorical,
             t.n_reference() as usize,
@@ -413,11 +408,20 @@ fn prepare<'a>(
                     c.into_iter().map(|x| x as f64).collect(),
                 ),
                 ColumnKind::Categorical => Prepared::Cat(CategoryTable::from_sorted_rows(
-                    merged_int_runs(&r, &c).map(|(v, nr, nc)| (CategoryKey::Int(v), nr, nc)),
+                    merged_runs(&r, &c).map(|(v, nr, nc)| (CategoryKey::Int(v), nr, nc)),
                 )),
             })
         }
-        (V::Bool { falses: rf, trues: rt }, V::Bool { falses: cf, trues: ct }) => {
+        (
+            V::Bool {
+                falses: rf,
+                trues: rt,
+            },
+            V::Bool {
+                falses: cf,
+                trues: ct,
+            },
+        ) => {
             categorical_only(forced, "boolean", rf + rt, cf + ct)?;
             Ok(Prepared::Cat(CategoryTable::from_sorted_rows(
                 [
@@ -448,27 +452,6 @@ fn prepare<'a>(
 /// Distinct values of an ascending integer slice.
 fn distinct_ints(a: &[i64]) -> usize {
     a.chunk_by(|x, y| x == y).count()
-}
-
-/// The distinct values of `a ∪ b` (ascending integers) with their counts per side.
-fn merged_int_runs<'s>(a: &'s [i64], b: &'s [i64]) -> impl Iterator<Item = (i64, u64, u64)> + 's {
-    let (mut i, mut j) = (0usize, 0usize);
-    std::iter::from_fn(move || {
-        let t = match (a.get(i), b.get(j)) {
-            (Some(&x), Some(&y)) => x.min(y),
-            (Some(&x), None) => x,
-            (None, Some(&y)) => y,
-            (None, None) => return None,
-        };
-        let (i0, j0) = (i, j);
-        while i < a.len() && a[i] == t {
-            i += 1;
-        }
-        while j < b.len() && b[j] == t {
-            j += 1;
-        }
-        Some((t, (i - i0) as u64, (j - j0) as u64))
-    })
 }
 
 /// Evidently's kind of an integer column: categorical iff `values` hold at
@@ -532,12 +515,7 @@ fn z_test_sorted(r: &[f64], c: &[f64]) -> ZTestResult {
     };
     let key = r0.min(c0);
     let at_key = |a: &[f64], first: f64| if first == key { leading_run(a) } else { 0 };
-    z_from_key_counts(
-        r.len() as u64,
-        at_key(r, r0),
-        c.len() as u64,
-        at_key(c, c0),
-    )
+    z_from_key_counts(r.len() as u64, at_key(r, r0), c.len() as u64, at_key(c, c0))
 }
 
 /// Evidently's Z-test on a category table (as [`z_test`] on the values).
@@ -560,12 +538,7 @@ fn z_from_key_counts(n1: u64, key1: u64, n2: u64, key2: u64) -> ZTestResult {
             p_value: 1.0,
         };
     }
-    two_proportion_z(
-        n1 as f64,
-        (n1 - key1) as f64,
-        n2 as f64,
-        (n2 - key2) as f64,
-    )
+    two_proportion_z(n1 as f64, (n1 - key1) as f64, n2 as f64, (n2 - key2) as f64)
 }
 
 fn numeric_stats(r: &[f64], c: &[f64], n_distinct: usize) -> Result<ColumnStats, DriftError> {

@@ -191,21 +191,9 @@ pub fn bin_numeric(reference: &[f64], current: &[f64]) -> Result<BinnedCounts, D
 /// [`bin_numeric`] of two ascending samples: the edges need only the pooled
 /// minimum, maximum and size, the counts are binary searches.
 pub(crate) fn bin_numeric_sorted(r: &[f64], c: &[f64]) -> Result<BinnedCounts, DriftError> {
-    let (Some(range_r), Some(range_c)) = (range(r), range(c)) else {
-        return Err(DriftError::EmptyInput {
-            side: if r.is_empty() {
-                Side::Reference
-            } else {
-                Side::Current
-            },
-        });
-    };
+    let (lo, hi) = pooled_range(r, c)?;
     if distinct_sorted(r) > 20 {
-        let edges = sturges_edges(
-            range_r.0.min(range_c.0),
-            range_r.1.max(range_c.1),
-            r.len() + c.len(),
-        );
+        let edges = sturges_edges(lo, hi, r.len() + c.len());
         Ok(BinnedCounts {
             reference: histogram_sorted(r, &edges),
             current: histogram_sorted(c, &edges),
@@ -216,9 +204,15 @@ pub(crate) fn bin_numeric_sorted(r: &[f64], c: &[f64]) -> Result<BinnedCounts, D
     }
 }
 
-/// Smallest and largest value of an ascending slice.
-fn range(sorted: &[f64]) -> Option<(f64, f64)> {
-    Some((*sorted.first()?, *sorted.last()?))
+/// Smallest and largest value of two ascending samples together.
+fn pooled_range(r: &[f64], c: &[f64]) -> Result<(f64, f64), DriftError> {
+    let ends = |a: &[f64], side| match (a.first(), a.last()) {
+        (Some(&lo), Some(&hi)) => Ok((lo, hi)),
+        _ => Err(DriftError::EmptyInput { side }),
+    };
+    let (rl, rh) = ends(r, Side::Reference)?;
+    let (cl, ch) = ends(c, Side::Current)?;
+    Ok((rl.min(cl), rh.max(ch)))
 }
 
 /// Evidently's zero filling (`feel_zeroes=True` in `get_binned_data`),
@@ -337,16 +331,8 @@ pub(crate) fn hellinger_numeric_sorted(
     c: &[f64],
     n_unique: usize,
 ) -> Result<f64, DriftError> {
-    let (Some(range_r), Some(range_c)) = (range(r), range(c)) else {
-        return Err(DriftError::EmptyInput {
-            side: if r.is_empty() {
-                Side::Reference
-            } else {
-                Side::Current
-            },
-        });
-    };
-    let edges = sturges_edges(range_r.0.min(range_c.0), range_r.1.max(range_c.1), n_unique);
+    let (lo, hi) = pooled_range(r, c)?;
+    let edges = sturges_edges(lo, hi, n_unique);
     let c1 = histogram_sorted(r, &edges);
     let c2 = histogram_sorted(c, &edges);
     let n1 = c1.iter().sum::<u64>() as f64;

@@ -37,14 +37,14 @@ mod column;
 mod distance;
 mod error;
 mod ks;
-mod sorted;
 pub mod profile;
+mod sorted;
 pub mod special;
 mod summation;
 
 pub use column::{
-    ColumnData, ColumnDriftResult, ColumnKind, ColumnOptions, ColumnStats, DEFAULT_DRIFT_SHARE,
-    ColumnValues, DatasetDrift, StatTest, column_drift, column_drift_values, dataset_drift,
+    ColumnData, ColumnDriftResult, ColumnKind, ColumnOptions, ColumnStats, ColumnValues,
+    DEFAULT_DRIFT_SHARE, DatasetDrift, StatTest, column_drift, column_drift_values, dataset_drift,
     default_test,
 };
 pub use distance::{

@@ -51,11 +51,20 @@ pub(crate) fn distinct_sorted(a: &[f64]) -> usize {
 
 /// The distinct values of `a ∪ b` (both ascending) in ascending order, each
 /// with how many times it occurs in `a` and in `b`.
-pub(crate) fn merged_runs<'s>(a: &'s [f64], b: &'s [f64]) -> impl Iterator<Item = (f64, u64, u64)> + 's {
+pub(crate) fn merged_runs<'s, T: Copy + PartialOrd>(
+    a: &'s [T],
+    b: &'s [T],
+) -> impl Iterator<Item = (T, u64, u64)> + 's {
     let (mut i, mut j) = (0usize, 0usize);
     std::iter::from_fn(move || {
         let t = match (a.get(i), b.get(j)) {
-            (Some(&x), Some(&y)) => x.min(y),
+            (Some(&x), Some(&y)) => {
+                if y < x {
+                    y
+                } else {
+                    x
+                }
+            }
             (Some(&x), None) => x,
             (None, Some(&y)) => y,
             (None, None) => return None,

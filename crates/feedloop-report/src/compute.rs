@@ -160,7 +160,9 @@ fn compute_column(
         Err(e) => return Outcome::Failed(e),
     };
     let values = match (rv, cv) {
-        (Values::Float(r), Values::Float(c)) => Ok((ColumnValues::Float(r), ColumnValues::Float(c))),
+        (Values::Float(r), Values::Float(c)) => {
+            Ok((ColumnValues::Float(r), ColumnValues::Float(c)))
+        }
         (Values::Int(r), Values::Int(c)) => Ok((ColumnValues::Int(r), ColumnValues::Int(c))),
         (
             Values::Bool { falses, trues },

@@ -53,13 +53,12 @@ fn dictionary_strings(schema: &Schema) -> Schema {
         .fields()
         .iter()
         .map(|f| match f.data_type() {
-            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => f
-                .as_ref()
-                .clone()
-                .with_data_type(DataType::Dictionary(
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+                f.as_ref().clone().with_data_type(DataType::Dictionary(
                     Box::new(DataType::Int32),
                     Box::new(DataType::Utf8),
-                )),
+                ))
+            }
             _ => f.as_ref().clone(),
         })
         .collect();
@@ -86,8 +85,8 @@ impl LocalParquet {
                 ))
             };
             let file = File::open(&p).map_err(|e| bad(&e))?;
-            let plain = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
-                .map_err(|e| bad(&e))?;
+            let plain =
+                ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| bad(&e))?;
             let schema = Arc::new(dictionary_strings(plain.schema()));
             let meta = ArrowReaderMetadata::try_new(
                 Arc::clone(plain.metadata()),

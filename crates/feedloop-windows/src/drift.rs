@@ -8,8 +8,8 @@ use feedloop_drift::profile::{
     FeatureProfile, ProfileDriftOptions, ReferenceProfile, SortedValues, Value, WindowCounts,
     profile_drift,
 };
-use rayon::prelude::*;
 use feedloop_storage::history::MetricRow;
+use rayon::prelude::*;
 use std::collections::BTreeMap;
 
 /// Drift rows of one model version's window against its profile: one `drift`
@@ -46,12 +46,18 @@ pub fn drift_rows(
         // A value of the wrong type for the profile is left out of the counts
         // (the feature's other values still count).
         let _ = counts.add_sorted(name, numbers);
-        let _ = counts.add_counts(name, sample.strings.iter().map(|(x, n)| (Value::Str(x), *n)));
         let _ = counts.add_counts(
             name,
-            [(Value::Bool(false), sample.falses), (Value::Bool(true), sample.trues)]
-                .into_iter()
-                .filter(|(_, n)| *n > 0),
+            sample.strings.iter().map(|(x, n)| (Value::Str(x), *n)),
+        );
+        let _ = counts.add_counts(
+            name,
+            [
+                (Value::Bool(false), sample.falses),
+                (Value::Bool(true), sample.trues),
+            ]
+            .into_iter()
+            .filter(|(_, n)| *n > 0),
         );
         let _ = counts.add_counts(name, [(Value::Null, sample.nulls as u64)]);
         if matches!(fp, FeatureProfile::Numeric(_)) && !numbers.as_slice().is_empty() {

@@ -5,7 +5,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Float64Array, RecordBatch, StringArray};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, RecordBatch, StringArray,
+};
 use arrow::datatypes::{DataType, TimestampMillisecondType};
 use feedloop_analytics::AnalyticsError;
 use rayon::prelude::*;
@@ -95,7 +97,8 @@ impl Walker {
         if let Some(&i) = self.index.get(name) {
             return i;
         }
-        self.slots.push((name.to_string(), FeatureSample::default()));
+        self.slots
+            .push((name.to_string(), FeatureSample::default()));
         self.index.insert(name.to_string(), self.slots.len() - 1);
         self.slots.len() - 1
     }
@@ -141,7 +144,10 @@ fn walker_of<'w>(
         .get(*last)
         .is_some_and(|(k, _)| k.0 == key.0 && k.1 == key.1);
     if !hit {
-        *last = match walkers.iter().position(|(k, _)| k.0 == key.0 && k.1 == key.1) {
+        *last = match walkers
+            .iter()
+            .position(|(k, _)| k.0 == key.0 && k.1 == key.1)
+        {
             Some(p) => p,
             None => {
                 walkers.push(((key.0.to_string(), key.1.to_string()), Walker::default()));
@@ -302,7 +308,11 @@ pub fn volume(
                 if let Some(e) = found
                     && tag_values.is_valid(e)
                 {
-                    let k = ((m.to_string(), v.to_string()), tag.clone(), tag_values.value(e).to_string());
+                    let k = (
+                        (m.to_string(), v.to_string()),
+                        tag.clone(),
+                        tag_values.value(e).to_string(),
+                    );
                     *by_segment.entry(k).or_default() += 1;
                 }
             }
@@ -371,7 +381,11 @@ pub fn latency(
             let q = |p: f64| feedloop_drift::quantile(sorted.as_slice(), p);
             let mut vals = vec![("requests", n as f64)];
             if let (Some(p50), Some(p95), Some(p99)) = (q(0.5), q(0.95), q(0.99)) {
-                vals.extend([("latency_p50", p50), ("latency_p95", p95), ("latency_p99", p99)]);
+                vals.extend([
+                    ("latency_p50", p50),
+                    ("latency_p95", p95),
+                    ("latency_p99", p99),
+                ]);
             }
             if n > 0 {
                 vals.push(("request_error_rate", a.errors as f64 / n as f64));

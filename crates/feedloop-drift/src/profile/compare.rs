@@ -249,7 +249,11 @@ pub fn profile_drift(
             return Err(ProfileError::UnknownFeature(name.clone()));
         }
     }
-    for name in options.raw_values.keys().chain(options.sorted_values.keys()) {
+    for name in options
+        .raw_values
+        .keys()
+        .chain(options.sorted_values.keys())
+    {
         match profile.features.get(name) {
             None => return Err(ProfileError::UnknownFeature(name.clone())),
             Some(FeatureProfile::Categorical(_)) => {

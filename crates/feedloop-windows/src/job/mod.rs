@@ -90,7 +90,9 @@ fn window_pool() -> Result<rayon::ThreadPool, AnalyticsError> {
         .num_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
         .thread_name(|i| format!("feedloop-window-{i}"))
         .build()
-        .map_err(|e| AnalyticsError::Execution(format!("cannot start the window job's threads: {e}")))
+        .map_err(|e| {
+            AnalyticsError::Execution(format!("cannot start the window job's threads: {e}"))
+        })
 }
 
 /// Runs `f` on `pool` and waits for it without blocking the async runtime.
@@ -99,11 +101,17 @@ async fn on_pool<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, AnalyticsError> {
     let (tx, rx) = tokio::sync::oneshot::channel();
+    // A panic is caught here and becomes an error: a panic escaping a job
+    // spawned on a rayon pool would abort the process.
     pool.spawn(move || {
-        let _ = tx.send(f());
+        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
     });
-    rx.await
-        .map_err(|_| AnalyticsError::Execution("a window job computation panicked".into()))
+    match rx.await {
+        Ok(Ok(t)) => Ok(t),
+        _ => Err(AnalyticsError::Execution(
+            "a window job computation panicked".into(),
+        )),
+    }
 }
 
 fn model_id(k: &ModelKey) -> String {

@@ -8,11 +8,11 @@ use crate::config::ReferenceSource;
 use crate::index::{IndexedFile, LandingIndex};
 use crate::profiles::{self, OUTPUT_LABEL, OUTPUT_SCORE, OUTPUT_VALUE, Samples};
 use crate::walk;
-use std::sync::Arc;
 use datafusion::execution::context::SessionContext;
 use feedloop_analytics::AnalyticsError;
 use feedloop_drift::profile::ReferenceProfile;
 use feedloop_events::StreamKind;
+use std::sync::Arc;
 
 impl WindowJob {
     /// The reference profile of a model version, building and storing it once its
