@@ -2,7 +2,7 @@
 //! from storage, or built once its reference rows are complete (its first
 //! windows, a landing-zone time range, or a flat Parquet file) and stored.
 
-use super::{WindowJob, model_id};
+use super::{WindowJob, model_id, on_pool};
 use crate::compute::{self, ModelKey};
 use crate::config::ReferenceSource;
 use crate::index::{IndexedFile, LandingIndex};
@@ -108,7 +108,10 @@ impl WindowJob {
             feedloop_analytics::sql::string_literal(&key.1)
         );
         let batches = self.ctx.sql(&q).await?.collect().await?;
-        let mut all = walk::collect_samples(&batches, from, until)?;
+        // On the job's pool: rayon's global pool would start unnamed threads
+        // from a tokio worker, outside every cap the binary sets.
+        let mut all = on_pool(&self.pool, move || walk::collect_samples(&batches, from, until))
+            .await??;
         Ok(all.remove(key).unwrap_or_default())
     }
 }
