@@ -65,6 +65,11 @@ async fn main() {
         return;
     }
     let _ = Limits::default();
+    // RUST_LOG=feedloop_windows=debug shows where a window's time goes.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .try_init();
     let n: usize = std::env::var("FEEDLOOP_BENCH_EVENTS")
         .ok()
         .and_then(|s| s.parse().ok())

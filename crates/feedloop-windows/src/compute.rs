@@ -31,11 +31,29 @@ fn ts_lit(ms: i64) -> datafusion::prelude::Expr {
     ))
 }
 
-/// Reads the rows of `stream` with `ts` in `[start, end)` from `files` into memory
-/// as table `name`, and returns them: a batch of windows is then computed without
-/// decoding the same Parquet again for each window (what a backfill would
-/// otherwise do).
-pub async fn load_range_table(
+/// The columns a window reads of each stream (lineage and ids are left on disk).
+fn window_columns(stream: StreamKind) -> &'static [&'static str] {
+    match stream {
+        StreamKind::Predictions => &[
+            "ts",
+            "model",
+            "model_version",
+            "features",
+            "output_label",
+            "output_score",
+            "output_value",
+            "tags",
+        ],
+        StreamKind::Latency => &["ts", "model", "model_version", "latency_ms", "status"],
+        StreamKind::Corrections => &["ts", "prediction_id", "label", "value", "source"],
+    }
+}
+
+/// Reads the rows of `stream` with `ts` in `[start, end)` from `files` into
+/// memory (only the columns [`crate::walk`] reads): a batch of windows is then
+/// computed without decoding the same Parquet again for each window (what a
+/// backfill would otherwise do).
+pub async fn load_range(
     ctx: &SessionContext,
     storage: &Storage,
     name: &str,
@@ -46,14 +64,14 @@ pub async fn load_range_table(
 ) -> Result<Vec<RecordBatch>, AnalyticsError> {
     let scan = format!("{name}__scan");
     register_window_table(ctx, storage, &scan, stream, files, start, end).await?;
-    let batches = ctx.table(scan.as_str()).await?.collect().await?;
+    let batches = ctx
+        .table(scan.as_str())
+        .await?
+        .select_columns(window_columns(stream))?
+        .collect()
+        .await?;
     let _ = ctx.deregister_table(scan.as_str());
     let _ = ctx.deregister_table(format!("{scan}__files").as_str());
-    let _ = ctx.deregister_table(name);
-    ctx.register_table(
-        name,
-        Arc::new(MemTable::try_new(schema(stream), vec![batches.clone()])?),
-    )?;
     Ok(batches)
 }
 

@@ -5,8 +5,8 @@
 use crate::compute::{self, ModelKey};
 use crate::profiles::{FeatureSample, Samples};
 use feedloop_drift::profile::{
-    FeatureProfile, ProfileDriftOptions, ReferenceProfile, SortedValues, Value, WindowCounts,
-    profile_drift,
+    FeatureDrift, FeatureProfile, ProfileDrift, ProfileDriftOptions, ProfileError,
+    ReferenceProfile, SortedValues, Value, WindowCounts, profile_feature_drift,
 };
 use feedloop_storage::history::MetricRow;
 use rayon::prelude::*;
@@ -68,9 +68,31 @@ pub fn drift_rows(
         sorted_values: raw,
         ..Default::default()
     };
-    let Ok(drift) = profile_drift(profile, &counts, &opts) else {
-        return vec![];
+    // Features are independent: their KS/Wasserstein merges run in parallel.
+    let results: Vec<(String, Result<FeatureDrift, ProfileError>)> = profile
+        .features
+        .keys()
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|name| {
+            let d = profile_feature_drift(profile, &counts, name, &opts);
+            (name.clone(), d)
+        })
+        .collect();
+    let mut drift = ProfileDrift {
+        features: BTreeMap::new(),
+        skipped: BTreeMap::new(),
     };
+    for (name, d) in results {
+        match d {
+            Ok(d) => {
+                drift.features.insert(name, d);
+            }
+            Err(e) => {
+                drift.skipped.insert(name, e);
+            }
+        }
+    }
     let mut rows = Vec::new();
     let (mut inputs, mut drifted) = (0usize, 0usize);
     for (name, fd) in &drift.features {

@@ -235,6 +235,30 @@ pub fn profile_drift(
     window: &WindowCounts<'_>,
     options: &ProfileDriftOptions<'_>,
 ) -> Result<ProfileDrift, ProfileError> {
+    check_options(profile, window, options)?;
+    let mut out = ProfileDrift {
+        features: BTreeMap::new(),
+        skipped: BTreeMap::new(),
+    };
+    for name in profile.features.keys() {
+        match one_feature(profile, window, name, options) {
+            Ok(d) => {
+                out.features.insert(name.clone(), d);
+            }
+            Err(e) => {
+                out.skipped.insert(name.clone(), e);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The whole-call checks of [`profile_drift`].
+fn check_options(
+    profile: &ReferenceProfile,
+    window: &WindowCounts<'_>,
+    options: &ProfileDriftOptions<'_>,
+) -> Result<(), ProfileError> {
     if window.fingerprint != profile.fingerprint() {
         return Err(ProfileError::ProfileMismatch);
     }
@@ -262,40 +286,52 @@ pub fn profile_drift(
             Some(FeatureProfile::Numeric(_)) => {}
         }
     }
-    let mut out = ProfileDrift {
-        features: BTreeMap::new(),
-        skipped: BTreeMap::new(),
+    Ok(())
+}
+
+/// One feature of [`profile_drift`], with the same checks: for callers that
+/// compute features in parallel (the statistics are independent per feature).
+/// The error is the whole call's error, or the feature's own (what
+/// [`ProfileDrift::skipped`] would hold).
+pub fn profile_feature_drift(
+    profile: &ReferenceProfile,
+    window: &WindowCounts<'_>,
+    name: &str,
+    options: &ProfileDriftOptions<'_>,
+) -> Result<FeatureDrift, ProfileError> {
+    check_options(profile, window, options)?;
+    one_feature(profile, window, name, options)
+}
+
+fn one_feature(
+    profile: &ReferenceProfile,
+    window: &WindowCounts<'_>,
+    name: &str,
+    options: &ProfileDriftOptions<'_>,
+) -> Result<FeatureDrift, ProfileError> {
+    let f = profile
+        .features
+        .get(name)
+        .ok_or_else(|| ProfileError::UnknownFeature(name.to_owned()))?;
+    let per = options.features.get(name).copied().unwrap_or_default();
+    let opts = FeatureDriftOptions {
+        test: per.test.or(options.default.test),
+        threshold: per.threshold.or(options.default.threshold),
     };
-    for (name, f) in &profile.features {
-        let per = options.features.get(name).copied().unwrap_or_default();
-        let opts = FeatureDriftOptions {
-            test: per.test.or(options.default.test),
-            threshold: per.threshold.or(options.default.threshold),
-        };
-        let Some(counts) = window.features.get(name) else {
-            out.skipped
-                .insert(name.clone(), ProfileError::ProfileMismatch);
-            continue;
-        };
-        let sorted_raw;
-        let raw = match options.sorted_values.get(name) {
-            Some(v) => Some(v.as_slice()),
-            None => match options.raw_values.get(name) {
-                Some(raw) => {
-                    sorted_raw = SortedValues::new(raw.to_vec());
-                    Some(sorted_raw.as_slice())
-                }
-                None => None,
-            },
-        };
-        match feature_drift(name, f, counts, opts, raw) {
-            Ok(d) => {
-                out.features.insert(name.clone(), d);
+    let counts = window
+        .features
+        .get(name)
+        .ok_or(ProfileError::ProfileMismatch)?;
+    let sorted_raw;
+    let raw = match options.sorted_values.get(name) {
+        Some(v) => Some(v.as_slice()),
+        None => match options.raw_values.get(name) {
+            Some(raw) => {
+                sorted_raw = SortedValues::new(raw.to_vec());
+                Some(sorted_raw.as_slice())
             }
-            Err(e) => {
-                out.skipped.insert(name.clone(), e);
-            }
-        }
-    }
-    Ok(out)
+            None => None,
+        },
+    };
+    feature_drift(name, f, counts, opts, raw)
 }

@@ -172,6 +172,7 @@ mod window;
 
 pub use compare::{
     FeatureDrift, FeatureDriftOptions, ProfileDrift, ProfileDriftOptions, profile_drift,
+    profile_feature_drift,
 };
 pub use error::ProfileError;
 pub use format::{

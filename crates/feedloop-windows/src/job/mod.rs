@@ -236,7 +236,8 @@ impl WindowJob {
                 (StreamKind::Latency, "tick_latency"),
             ] {
                 let files = self.state.index.overlapping(stream, start, end);
-                let batches = compute::load_range_table(
+                let loading = std::time::Instant::now();
+                let batches = compute::load_range(
                     &self.ctx,
                     &self.storage,
                     table,
@@ -246,6 +247,12 @@ impl WindowJob {
                     end,
                 )
                 .await?;
+                tracing::debug!(
+                    ?stream,
+                    files = files.len(),
+                    load_ms = loading.elapsed().as_millis() as u64,
+                    "windows loaded"
+                );
                 match stream {
                     StreamKind::Predictions => self.loaded.predictions = Arc::new(batches),
                     _ => self.loaded.latency = Arc::new(batches),
@@ -363,9 +370,7 @@ impl WindowJob {
         end: i64,
     ) -> Result<Vec<MetricRow>, AnalyticsError> {
         let ctx = self.ctx.clone();
-        compute::register_filtered_view(&ctx, "w_predictions", "tick_predictions", start, end)
-            .await?;
-        compute::register_filtered_view(&ctx, "w_latency", "tick_latency", start, end).await?;
+        let began = std::time::Instant::now();
 
         let mut rows = Vec::new();
         let loaded = self.loaded.clone();
@@ -378,6 +383,7 @@ impl WindowJob {
             ))
         })
         .await??;
+        let walked = began.elapsed();
         for key in samples.keys() {
             self.state.first_seen.entry(model_id(key)).or_insert(start);
         }
@@ -417,6 +423,11 @@ impl WindowJob {
         })
         .await?;
         rows.extend(drift);
+        tracing::debug!(
+            walk_ms = walked.as_millis() as u64,
+            drift_ms = (began.elapsed() - walked).as_millis() as u64,
+            "window read and drift computed"
+        );
         for source in &self.sources {
             rows.extend(
                 source

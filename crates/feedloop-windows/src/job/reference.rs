@@ -110,8 +110,10 @@ impl WindowJob {
         let batches = self.ctx.sql(&q).await?.collect().await?;
         // On the job's pool: rayon's global pool would start unnamed threads
         // from a tokio worker, outside every cap the binary sets.
-        let mut all = on_pool(&self.pool, move || walk::collect_samples(&batches, from, until))
-            .await??;
+        let mut all = on_pool(&self.pool, move || {
+            walk::collect_samples(&batches, from, until)
+        })
+        .await??;
         Ok(all.remove(key).unwrap_or_default())
     }
 }
