@@ -116,8 +116,8 @@ pub(crate) fn histogram_sorted(data: &[f64], edges: &[f64]) -> Vec<u64> {
     let below = |e: f64| data.partition_point(|&x| x < e) as u64;
     let mut counts = Vec::with_capacity(nb);
     let mut start = below(edges[0]);
-    for k in 1..nb {
-        let end = below(edges[k]);
+    for &edge in &edges[1..nb] {
+        let end = below(edge);
         counts.push(end.saturating_sub(start));
         start = end.max(start);
     }

@@ -15,6 +15,12 @@ use rayon::prelude::*;
 use crate::compute::ModelKey;
 use crate::profiles::{FeatureSample, OUTPUT_LABEL, OUTPUT_SCORE, OUTPUT_VALUE, Samples};
 
+/// Rows of one model version (and segment: tag → value, empty for all rows).
+pub type Volume = (ModelKey, BTreeMap<String, String>, f64);
+
+/// Latency metrics of one model version, by metric name.
+pub type Latency = (ModelKey, Vec<(&'static str, f64)>);
+
 /// The rows of a batch with `ts` in `[start, end)`.
 enum Rows {
     All(usize),
@@ -267,7 +273,7 @@ pub fn volume(
     start: i64,
     end: i64,
     segments: &[String],
-) -> Result<Vec<(ModelKey, BTreeMap<String, String>, f64)>, AnalyticsError> {
+) -> Result<Vec<Volume>, AnalyticsError> {
     let mut overall: BTreeMap<ModelKey, u64> = BTreeMap::new();
     let mut by_segment: BTreeMap<(ModelKey, String, String), u64> = BTreeMap::new();
     for batch in batches {
@@ -337,7 +343,7 @@ pub fn latency(
     batches: &[RecordBatch],
     start: i64,
     end: i64,
-) -> Result<Vec<(ModelKey, Vec<(&'static str, f64)>)>, AnalyticsError> {
+) -> Result<Vec<Latency>, AnalyticsError> {
     #[derive(Default)]
     struct Acc {
         rows: u64,
