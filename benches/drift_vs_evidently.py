@@ -13,7 +13,7 @@ How to run (from the repository root):
 
     # other binaries, more rounds, extra `feedloop drift` arguments, a quick check
     python3 benches/drift_vs_evidently.py --feedloop path/to/feedloop --rounds 5
-    FEEDLOOP_BIN=path/to/feedloop python3 benches/drift_vs_evidently.py --feedloop-arg=--sketch
+    FEEDLOOP_BIN=path/to/feedloop python3 benches/drift_vs_evidently.py --feedloop-arg=--drift-share=0.3
     python3 benches/drift_vs_evidently.py --rows 20000 --rounds 1
 
     # only write the data (both tools skipped)
@@ -530,7 +530,7 @@ def default_feedloop():
 def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--feedloop", default=None, help="feedloop binary (default: $FEEDLOOP_BIN, else target/release/feedloop)")
-    ap.add_argument("--feedloop-arg", action="append", default=[], metavar="ARG", help="extra argument for `feedloop drift`, repeatable (e.g. --feedloop-arg=--sketch)")
+    ap.add_argument("--feedloop-arg", action="append", default=[], metavar="ARG", help="extra argument for `feedloop drift`, repeatable (e.g. --feedloop-arg=--drift-share=0.3)")
     ap.add_argument("--rows", type=int, default=1_000_000, help="rows per side (default 1000000)")
     ap.add_argument("--rounds", type=int, default=3, help="rounds, each runs Evidently then feedloop (default 3)")
     ap.add_argument("--data-dir", default=None, help="where the Parquet files go (default ~/.cache/feedloop/bench-data/rows-<N>-cols-15)")
