@@ -17,6 +17,12 @@
 //!   infers its kind, picks Evidently's default test (overridable through
 //!   [`ColumnOptions`]) and computes *every* applicable statistic;
 //!   [`dataset_drift`] aggregates.
+//! * **One sort per sample.** [`column_drift_values`] sorts each numeric side
+//!   once, in place (a radix sort), and every statistic is read off the two
+//!   sorted arrays by merge passes and binary searches (`sorted.rs`);
+//!   categories arrive counted ([`ColumnValues`]) and are never inserted per
+//!   row. Window samples likewise: [`profile::SortedValues`] is sorted once and
+//!   gives both the frozen-bin counts and KS/Wasserstein.
 //! * **Parallelism is the caller's.** [`column_drift`] is a pure function
 //!   with no shared state, so columns can be mapped over threads.
 //! * **No serde, except profiles.** Result types are plain structs; the
