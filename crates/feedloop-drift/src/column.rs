@@ -9,11 +9,13 @@ use crate::distance::z_test;
 use crate::distance::{
     BinnedCounts, ChiSquareResult, ZTestResult, bin_numeric_sorted, chisquare_counts, fill_zeroes,
     hellinger, hellinger_numeric_sorted, jensenshannon, kl_divergence, psi, std_ddof0,
-    two_proportion_z,
+    z_test_counts, z_test_key_counts,
 };
 use crate::error::{DriftError, Side, non_empty};
 use crate::ks::{KsResult, ks_from_statistic, ks_statistic_sorted};
-use crate::sorted::{distinct_merged, leading_run, merged_runs, sorted_finite, wasserstein_sorted};
+use crate::sorted::{
+    distinct_merged, distinct_sorted, leading_run, merged_runs, sorted_finite, wasserstein_sorted,
+};
 
 /// One column's raw values. Nulls are `None`; for floats NaN and ±inf are nulls.
 #[derive(Debug, Clone, Copy)]
@@ -345,7 +347,7 @@ pub fn column_drift_values(
             Some(z) => Some(z.p_value),
             None => Some(match &prepared {
                 Prepared::Num(r, c) => z_test_sorted(r, c).p_value,
-                Prepared::Cat(t) => z_test_table(t).p_value,
+                Prepared::Cat(t) => z_test_counts(&t.reference, &t.current).p_value,
             }),
         },
         StatTest::Psi => Some(stats.psi),
@@ -396,11 +398,7 @@ fn prepare<'a>(
             non_empty(&c, Side::Current)?;
             radsort::sort(&mut r);
             radsort::sort(&mut c);
-            let kind = forced.unwrap_or(if distinct_ints(&c) <= 10 {
-                ColumnKind::Categorical
-            } else {
-                ColumnKind::Numeric
-            });
+            let kind = forced.unwrap_or_else(|| int_kind_sorted(&c));
             Ok(match kind {
                 // i64 → f64 rounds monotonically: the sorted order holds.
                 ColumnKind::Numeric => Prepared::Num(
@@ -449,18 +447,18 @@ fn prepare<'a>(
     }
 }
 
-/// Distinct values of an ascending integer slice.
-fn distinct_ints(a: &[i64]) -> usize {
-    a.chunk_by(|x, y| x == y).count()
-}
-
 /// Evidently's kind of an integer column: categorical iff `values` hold at
 /// most 10 distinct values (the offline path asks the current sample, a
 /// profile its reference).
 pub(crate) fn int_kind(values: &[i64]) -> ColumnKind {
-    let mut d = values.to_vec();
-    radsort::sort(&mut d);
-    if distinct_ints(&d) <= 10 {
+    let mut sorted = values.to_vec();
+    radsort::sort(&mut sorted);
+    int_kind_sorted(&sorted)
+}
+
+/// [`int_kind`] of an ascending slice.
+fn int_kind_sorted(sorted: &[i64]) -> ColumnKind {
+    if distinct_sorted(sorted) <= 10 {
         ColumnKind::Categorical
     } else {
         ColumnKind::Numeric
@@ -515,30 +513,7 @@ fn z_test_sorted(r: &[f64], c: &[f64]) -> ZTestResult {
     };
     let key = r0.min(c0);
     let at_key = |a: &[f64], first: f64| if first == key { leading_run(a) } else { 0 };
-    z_from_key_counts(r.len() as u64, at_key(r, r0), c.len() as u64, at_key(c, c0))
-}
-
-/// Evidently's Z-test on a category table (as [`z_test`] on the values).
-fn z_test_table(t: &CategoryTable<'_>) -> ZTestResult {
-    z_from_key_counts(
-        t.n_reference(),
-        t.reference.first().copied().unwrap_or(0),
-        t.n_current(),
-        t.current.first().copied().unwrap_or(0),
-    )
-}
-
-/// The Z-test from each side's size and how many of its values are the
-/// smallest category of both sides: `p = 1` when both sides hold that one
-/// value only.
-fn z_from_key_counts(n1: u64, key1: u64, n2: u64, key2: u64) -> ZTestResult {
-    if key1 == n1 && key2 == n2 {
-        return ZTestResult {
-            statistic: 0.0,
-            p_value: 1.0,
-        };
-    }
-    two_proportion_z(n1 as f64, (n1 - key1) as f64, n2 as f64, (n2 - key2) as f64)
+    z_test_key_counts(r.len() as u64, at_key(r, r0), c.len() as u64, at_key(c, c0))
 }
 
 fn numeric_stats(r: &[f64], c: &[f64], n_distinct: usize) -> Result<ColumnStats, DriftError> {
@@ -577,7 +552,7 @@ fn categorical_stats(t: &CategoryTable<'_>) -> Result<ColumnStats, DriftError> {
         kl_div: kl,
         hellinger: hellinger(&rp, &cp)?,
         chisquare: chi,
-        z: (t.keys.len() <= 2).then(|| z_test_table(t)),
+        z: (t.keys.len() <= 2).then(|| z_test_counts(&t.reference, &t.current)),
         bins,
     })
 }

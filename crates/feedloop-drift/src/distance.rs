@@ -445,17 +445,7 @@ pub struct ZTestResult {
 pub fn z_test<K: Ord>(reference: &[K], current: &[K]) -> Result<ZTestResult, DriftError> {
     non_empty(reference, Side::Reference)?;
     non_empty(current, Side::Current)?;
-    let rmin = reference.iter().min();
-    let rmax = reference.iter().max();
-    let cmin = current.iter().min();
-    let cmax = current.iter().max();
-    if rmin == rmax && cmin == cmax && rmin == cmin {
-        return Ok(ZTestResult {
-            statistic: 0.0,
-            p_value: 1.0,
-        });
-    }
-    let key = match (rmin, cmin) {
+    let key = match (reference.iter().min(), current.iter().min()) {
         (Some(a), Some(b)) => a.min(b),
         _ => {
             return Err(DriftError::EmptyInput {
@@ -463,17 +453,45 @@ pub fn z_test<K: Ord>(reference: &[K], current: &[K]) -> Result<ZTestResult, Dri
             });
         }
     };
-    let n1 = reference.len() as f64;
-    let n2 = current.len() as f64;
-    let s1 = reference.iter().filter(|x| *x != key).count() as f64;
-    let s2 = current.iter().filter(|x| *x != key).count() as f64;
-    Ok(two_proportion_z(n1, s1, n2, s2))
+    let at_key = |v: &[K]| v.iter().filter(|x| *x == key).count() as u64;
+    Ok(z_test_key_counts(
+        reference.len() as u64,
+        at_key(reference),
+        current.len() as u64,
+        at_key(current),
+    ))
+}
+
+/// Evidently's Z-test from each side's size and how many of its values are
+/// the smallest category of both sides (the key): `p = 1` when both sides
+/// hold the key only, else [`two_proportion_z`] on the values outside it.
+/// Every form of the test (values, sorted samples, category counts, profile
+/// bins) comes down to these four numbers.
+pub(crate) fn z_test_key_counts(n1: u64, key1: u64, n2: u64, key2: u64) -> ZTestResult {
+    if key1 == n1 && key2 == n2 {
+        return ZTestResult {
+            statistic: 0.0,
+            p_value: 1.0,
+        };
+    }
+    two_proportion_z(n1 as f64, (n1 - key1) as f64, n2 as f64, (n2 - key2) as f64)
+}
+
+/// The Z-test on per-category counts in ascending category order, without
+/// categories empty on both sides: the first is the key.
+pub(crate) fn z_test_counts(r: &[u64], c: &[u64]) -> ZTestResult {
+    z_test_key_counts(
+        r.iter().sum(),
+        r.first().copied().unwrap_or(0),
+        c.iter().sum(),
+        c.first().copied().unwrap_or(0),
+    )
 }
 
 /// Evidently's two-proportion Z-test for `s1` of `n1` reference and `s2` of
 /// `n2` current values outside the key category: `p_i = s_i/n_i`, `z` and
 /// `p = 2·(1 − ndtr(|z|))` as in [`ZTestResult`].
-pub(crate) fn two_proportion_z(n1: f64, s1: f64, n2: f64, s2: f64) -> ZTestResult {
+fn two_proportion_z(n1: f64, s1: f64, n2: f64, s2: f64) -> ZTestResult {
     let p1 = s1 / n1;
     let p2 = s2 / n2;
     let pp = (p1 * n1 + p2 * n2) / (n1 + n2);

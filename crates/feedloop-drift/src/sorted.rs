@@ -36,17 +36,24 @@ pub(crate) fn sorted_finite(mut values: Vec<f64>) -> Vec<f64> {
     values
 }
 
-/// Distinct values of an ascending slice.
-pub(crate) fn distinct_sorted(a: &[f64]) -> usize {
-    let mut n = 0;
-    let mut last = None;
-    for &x in a {
-        if last != Some(x) {
-            n += 1;
-            last = Some(x);
-        }
+/// Distinct values of an ascending slice (floats or integers).
+pub(crate) fn distinct_sorted<T: PartialEq>(a: &[T]) -> usize {
+    a.chunk_by(|x, y| x == y).count()
+}
+
+/// Counts of an ascending slice on right-closed bins with strictly increasing
+/// interior `edges`: bin `b` holds `edges[b-1] < x ≤ edges[b]` (the first and
+/// last bins are open-ended), one binary search per edge.
+pub(crate) fn right_closed_counts(sorted: &[f64], edges: &[f64]) -> Vec<u64> {
+    let mut counts = Vec::with_capacity(edges.len() + 1);
+    let mut below = 0u64;
+    for &e in edges {
+        let upto = (sorted.partition_point(|&x| x <= e) as u64).max(below);
+        counts.push(upto - below);
+        below = upto;
     }
-    n
+    counts.push(sorted.len() as u64 - below);
+    counts
 }
 
 /// The distinct values of `a ∪ b` (both ascending) in ascending order, each

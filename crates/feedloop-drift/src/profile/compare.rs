@@ -11,7 +11,7 @@ use crate::column::{
     ColumnDriftResult, ColumnKind, ColumnStats, DatasetDrift, StatTest, binned_stats,
     dataset_drift, default_test,
 };
-use crate::distance::{BinnedCounts, ZTestResult, hellinger, two_proportion_z};
+use crate::distance::{BinnedCounts, hellinger, z_test_counts};
 use crate::error::{DriftError, Side};
 
 /// Overrides for one feature.
@@ -87,25 +87,6 @@ impl ProfileDrift {
     }
 }
 
-/// Evidently's Z-test on bin counts without bins empty on both sides: the
-/// first bin is the "key" category, every other bin is the rest.
-fn z_from_counts(r: &[u64], c: &[u64]) -> ZTestResult {
-    let nz = |v: &[u64]| v.iter().filter(|&&x| x > 0).count();
-    let single_same =
-        nz(r) == 1 && nz(c) == 1 && r.iter().position(|&x| x > 0) == c.iter().position(|&x| x > 0);
-    if single_same {
-        return ZTestResult {
-            statistic: 0.0,
-            p_value: 1.0,
-        };
-    }
-    let n1 = r.iter().sum::<u64>() as f64;
-    let n2 = c.iter().sum::<u64>() as f64;
-    let s1 = n1 - r.first().copied().unwrap_or(0) as f64;
-    let s2 = n2 - c.first().copied().unwrap_or(0) as f64;
-    two_proportion_z(n1, s1, n2, s2)
-}
-
 fn feature_drift(
     name: &str,
     f: &FeatureProfile,
@@ -158,7 +139,7 @@ fn feature_drift(
     let (psi, kl, js, chi) = binned_stats(&filtered).map_err(&fe)?;
     let (rp, cp) = filtered.proportions();
     let hel = hellinger(&rp, &cp).map_err(&fe)?;
-    let z_all = z_from_counts(&filtered.reference, &filtered.current);
+    let z_all = z_test_counts(&filtered.reference, &filtered.current);
     let z = (filtered.reference.len() <= 2).then_some(z_all);
     let sample = match (f, raw) {
         (FeatureProfile::Numeric(p), Some(raw)) => Some(sample_stats(p, raw).map_err(&fe)?),

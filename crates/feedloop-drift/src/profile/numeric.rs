@@ -7,7 +7,9 @@ use super::value::ValueType;
 use crate::distance::std_ddof0;
 use crate::error::{DriftError, Side, non_empty};
 use crate::ks::ks_statistic_sorted;
-use crate::sorted::{distinct_sorted, quantile_linear, sorted_finite, wasserstein_sorted};
+use crate::sorted::{
+    distinct_sorted, quantile_linear, right_closed_counts, sorted_finite, wasserstein_sorted,
+};
 use crate::summation::fsum;
 
 pub(super) fn build_numeric(
@@ -28,15 +30,7 @@ pub(super) fn build_numeric(
             edges.push(e);
         }
     }
-    let mut counts = vec![0u64; edges.len() + 1];
-    // `sorted` is ascending, so bins are filled left to right.
-    let mut b = 0usize;
-    for &x in &sorted {
-        while b < edges.len() && edges[b] < x {
-            b += 1;
-        }
-        counts[b] += 1;
-    }
+    let counts = right_closed_counts(&sorted, &edges);
     let m = config.exact_limit;
     let reference = if n <= m {
         ReferenceSample::Exact {

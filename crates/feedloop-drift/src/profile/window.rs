@@ -10,7 +10,7 @@ use super::format::{FeatureProfile, ReferenceProfile};
 use super::value::{Value, ValueType};
 use crate::category::{CategoryKey, FKey};
 use crate::column::ColumnData;
-use crate::sorted::sorted_finite;
+use crate::sorted::{right_closed_counts, sorted_finite};
 
 /// A window's counts of one feature on the profile's frozen bins.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -262,17 +262,8 @@ impl<'p> WindowCounts<'p> {
         match f {
             FeatureProfile::Numeric(p) => {
                 slot.null_count = slot.null_count.saturating_add(values.non_finite);
-                // Bin b holds edges[b-1] < x ≤ edges[b]: cumulative counts at each edge.
-                let mut below = 0u64;
-                for (b, &e) in p.edges.iter().enumerate() {
-                    let upto = v.partition_point(|&x| x <= e) as u64;
-                    if let Some(c) = slot.counts.get_mut(b) {
-                        *c = c.saturating_add(upto - below.min(upto));
-                    }
-                    below = upto.max(below);
-                }
-                if let Some(c) = slot.counts.get_mut(p.edges.len()) {
-                    *c = c.saturating_add(v.len() as u64 - below.min(v.len() as u64));
+                for (c, n) in slot.counts.iter_mut().zip(right_closed_counts(v, &p.edges)) {
+                    *c = c.saturating_add(n);
                 }
                 Ok(())
             }
