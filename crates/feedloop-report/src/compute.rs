@@ -13,6 +13,7 @@ use feedloop_analytics::AnalyticsError;
 use feedloop_drift::{ColumnDriftResult, ColumnValues, DriftError, column_drift_values};
 
 use crate::input::{Columns, Which, input};
+use crate::local_parquet::string_dictionary;
 use crate::plan::{Class, Plan};
 
 /// What became of one planned column.
@@ -22,12 +23,10 @@ pub(crate) enum Outcome {
     Failed(AnalyticsError),
 }
 
-/// One side of a column as read: plain vectors for numbers, counts for
-/// booleans, and the arrays (borrowed by the counts) for strings.
+/// One side of a column as read: numbers and booleans ready for the
+/// statistics, strings as their arrays (which the string counts borrow).
 enum Values {
-    Float(Vec<f64>),
-    Int(Vec<i64>),
-    Bool { falses: u64, trues: u64 },
+    Ready(ColumnValues<'static>),
     Str(Vec<ArrayRef>),
 }
 
@@ -49,7 +48,7 @@ fn convert(arrays: Vec<ArrayRef>, class: Class, name: &str) -> Result<Values, An
                     v.extend(f.iter().map(|x| x.unwrap_or(f64::NAN)));
                 }
             }
-            Values::Float(v)
+            Values::Ready(ColumnValues::Float(v))
         }
         Class::Int => {
             let strict = CastOptions {
@@ -66,7 +65,7 @@ fn convert(arrays: Vec<ArrayRef>, class: Class, name: &str) -> Result<Values, An
                     v.extend(i.iter().flatten());
                 }
             }
-            Values::Int(v)
+            Values::Ready(ColumnValues::Int(v))
         }
         Class::Bool => {
             let (mut falses, mut trues) = (0u64, 0u64);
@@ -76,23 +75,19 @@ fn convert(arrays: Vec<ArrayRef>, class: Class, name: &str) -> Result<Values, An
                 trues += t;
                 falses += (b.len() - b.null_count()) as u64 - t;
             }
-            Values::Bool { falses, trues }
+            Values::Ready(ColumnValues::Bool { falses, trues })
         }
         Class::Str => Values::Str(
             arrays
                 .iter()
                 .map(|a| match a.data_type() {
-                    DataType::Dictionary(..) => cast(a, &dictionary_of_strings()),
+                    DataType::Dictionary(..) => cast(a, &string_dictionary()),
                     _ => cast(a, &DataType::Utf8),
                 })
                 .collect::<Result<_, _>>()
                 .map_err(arrow_err)?,
         ),
     })
-}
-
-fn dictionary_of_strings() -> DataType {
-    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
 }
 
 /// Counts of the non-null strings of `arrays` (dictionaries counted by key,
@@ -159,38 +154,18 @@ fn compute_column(
         Ok(x) => x,
         Err(e) => return Outcome::Failed(e),
     };
-    let values = match (rv, cv) {
-        (Values::Float(r), Values::Float(c)) => {
-            Ok((ColumnValues::Float(r), ColumnValues::Float(c)))
-        }
-        (Values::Int(r), Values::Int(c)) => Ok((ColumnValues::Int(r), ColumnValues::Int(c))),
-        (
-            Values::Bool { falses, trues },
-            Values::Bool {
-                falses: cf,
-                trues: ct,
-            },
-        ) => Ok((
-            ColumnValues::Bool { falses, trues },
-            ColumnValues::Bool {
-                falses: cf,
-                trues: ct,
-            },
-        )),
-        (Values::Str(r), Values::Str(c)) => Err((r, c)),
+    let result = match (rv, cv) {
+        (Values::Ready(r), Values::Ready(c)) => column_drift_values(r, c, &plan.options),
+        (Values::Str(r), Values::Str(c)) => column_drift_values(
+            ColumnValues::Str(string_counts(&r)),
+            ColumnValues::Str(string_counts(&c)),
+            &plan.options,
+        ),
         _ => {
             return Outcome::Failed(AnalyticsError::Execution(format!(
                 "column '{name}': conversion mismatch"
             )));
         }
-    };
-    let result = match values {
-        Ok((r, c)) => column_drift_values(r, c, &plan.options),
-        Err((r, c)) => column_drift_values(
-            ColumnValues::Str(string_counts(&r)),
-            ColumnValues::Str(string_counts(&c)),
-            &plan.options,
-        ),
     };
     match result {
         Ok(res) => Outcome::Done(res),

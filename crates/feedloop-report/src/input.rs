@@ -44,23 +44,24 @@ pub(crate) struct Source {
     location: String,
     csv: bool,
     single_file: bool,
-    /// A local Parquet file or folder, read column by column without DataFusion.
-    local_parquet: Option<std::path::PathBuf>,
+    /// The files of a local Parquet input (a file, or every `.parquet` file
+    /// of a folder), read column by column without DataFusion.
+    local_parquet: Option<Vec<std::path::PathBuf>>,
 }
 
-fn has_parquet_file(dir: &FsPath) -> std::io::Result<bool> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let ft = entry.file_type()?;
-        if ft.is_dir() {
-            if has_parquet_file(&entry.path())? {
-                return Ok(true);
-            }
+/// Every `.parquet` file under `dir`, recursively, in path order.
+fn parquet_files(dir: &FsPath, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            parquet_files(&path, out)?;
         } else if entry.file_name().to_string_lossy().ends_with(".parquet") {
-            return Ok(true);
+            out.push(path);
         }
     }
-    Ok(false)
+    Ok(())
 }
 
 fn resolve_local(given: &str, path: &FsPath, side: Which) -> Result<Source, AnalyticsError> {
@@ -75,9 +76,10 @@ fn resolve_local(given: &str, path: &FsPath, side: Which) -> Result<Source, Anal
         std::path::absolute(path).map_err(|e| input(format!("bad {side} path {given}: {e}")))?;
     let abs = abs.to_string_lossy().to_string();
     if meta.is_dir() {
-        let found = has_parquet_file(path)
+        let mut files = Vec::new();
+        parquet_files(path, &mut files)
             .map_err(|e| input(format!("cannot list {side} folder {given}: {e}")))?;
-        if !found {
+        if files.is_empty() {
             return Err(input(format!(
                 "{side} folder {given} contains no .parquet files"
             )));
@@ -91,7 +93,7 @@ fn resolve_local(given: &str, path: &FsPath, side: Which) -> Result<Source, Anal
             location,
             csv: false,
             single_file: false,
-            local_parquet: Some(path.to_path_buf()),
+            local_parquet: Some(files),
         })
     } else {
         if meta.len() == 0 {
@@ -102,7 +104,7 @@ fn resolve_local(given: &str, path: &FsPath, side: Which) -> Result<Source, Anal
             csv,
             location: abs,
             single_file: true,
-            local_parquet: (!csv).then(|| path.to_path_buf()),
+            local_parquet: (!csv).then(|| vec![path.to_path_buf()]),
         })
     }
 }
@@ -226,14 +228,9 @@ pub(crate) enum Columns {
 
 impl Columns {
     /// The reader of a resolved and opened input.
-    pub(crate) fn new(
-        src: &Source,
-        df: DataFrame,
-        given: &str,
-        side: Which,
-    ) -> Result<Self, AnalyticsError> {
+    pub(crate) fn new(src: &Source, df: DataFrame, side: Which) -> Result<Self, AnalyticsError> {
         Ok(match &src.local_parquet {
-            Some(path) => Columns::Local(LocalParquet::open(path, given, side)?),
+            Some(files) => Columns::Local(LocalParquet::open(files, side)?),
             None => Columns::Frame(df),
         })
     }

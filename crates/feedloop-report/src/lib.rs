@@ -133,8 +133,8 @@ pub async fn run_drift_report(req: &DriftRequest) -> Result<DriftReport, Analyti
         )));
     }
     let (plans, mut skipped) = plan_columns(req, &fields(&reference), &fields(&current))?;
-    let reference = Columns::new(&rsrc, reference, &req.reference, Which::Reference)?;
-    let current = Columns::new(&csrc, current, &req.current, Which::Current)?;
+    let reference = Columns::new(&rsrc, reference, Which::Reference)?;
+    let current = Columns::new(&csrc, current, Which::Current)?;
     let threads = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .min(plans.len())

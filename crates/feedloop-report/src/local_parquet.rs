@@ -8,7 +8,7 @@
 //! into plain arrays, for no gain here.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, new_null_array};
@@ -30,19 +30,9 @@ pub(crate) struct LocalParquet {
     files: Vec<(PathBuf, ArrowReaderMetadata)>,
 }
 
-/// Every `.parquet` file under `dir`, recursively, in path order.
-fn parquet_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let path = entry.path();
-        if entry.file_type()?.is_dir() {
-            parquet_files(&path, out)?;
-        } else if entry.file_name().to_string_lossy().ends_with(".parquet") {
-            out.push(path);
-        }
-    }
-    Ok(())
+/// The type string columns are read as: a dictionary of UTF-8 values.
+pub(crate) fn string_dictionary() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
 }
 
 /// The reader's schema of a file: its own, with every string column read as
@@ -54,10 +44,7 @@ fn dictionary_strings(schema: &Schema) -> Schema {
         .iter()
         .map(|f| match f.data_type() {
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
-                f.as_ref().clone().with_data_type(DataType::Dictionary(
-                    Box::new(DataType::Int32),
-                    Box::new(DataType::Utf8),
-                ))
+                f.as_ref().clone().with_data_type(string_dictionary())
             }
             _ => f.as_ref().clone(),
         })
@@ -66,18 +53,10 @@ fn dictionary_strings(schema: &Schema) -> Schema {
 }
 
 impl LocalParquet {
-    /// Reads the footer of `path` (a file) or of every `.parquet` file under
-    /// it (a folder).
-    pub(crate) fn open(path: &Path, given: &str, side: Which) -> Result<Self, AnalyticsError> {
-        let mut paths = Vec::new();
-        if path.is_dir() {
-            parquet_files(path, &mut paths)
-                .map_err(|e| input(format!("cannot list {side} folder {given}: {e}")))?;
-        } else {
-            paths.push(path.to_path_buf());
-        }
+    /// Reads the footer of every file of the input.
+    pub(crate) fn open(paths: &[PathBuf], side: Which) -> Result<Self, AnalyticsError> {
         let mut files = Vec::with_capacity(paths.len());
-        for p in paths {
+        for p in paths.iter().cloned() {
             let bad = |e: &dyn std::fmt::Display| {
                 input(format!(
                     "cannot read {side} input {}: {e}",
