@@ -228,6 +228,21 @@ async fn injected_drift_and_latency_spike_fire_in_their_windows_and_resolve() {
         out.contains(&format!("| 39 | {}.0 |", 39 * PER_WINDOW)),
         "{out}"
     );
+    // Volume per segment: every event is tagged `country`, alternately DE and FR.
+    let (_, b) = session
+        .sql("SELECT segment, sum(value) AS n FROM metrics WHERE metric = 'volume' AND segment <> '{}' GROUP BY segment ORDER BY segment")
+        .await
+        .unwrap();
+    let out = arrow::util::pretty::pretty_format_batches(&b)
+        .unwrap()
+        .to_string();
+    for country in ["DE", "FR"] {
+        let row = format!(
+            "| {{\"country\":\"{country}\"}} | {}.0 |",
+            39 * PER_WINDOW / 2
+        );
+        assert!(out.contains(&row), "{row} not in {out}");
+    }
     let (_, b) = session.sql("SELECT state, count(*) AS n FROM alerts WHERE segment = '{}' GROUP BY state ORDER BY state").await.unwrap();
     let out = arrow::util::pretty::pretty_format_batches(&b)
         .unwrap()

@@ -5,8 +5,8 @@
 use crate::compute::{self, ModelKey};
 use crate::profiles::{FeatureSample, Samples};
 use feedloop_drift::profile::{
-    FeatureDrift, FeatureProfile, ProfileDrift, ProfileDriftOptions, ProfileError,
-    ReferenceProfile, SortedValues, Value, WindowCounts, profile_feature_drift,
+    FeatureDrift, FeatureProfile, ProfileDriftOptions, ReferenceProfile, SortedValues, Value,
+    WindowCounts, profile_feature_drift,
 };
 use feedloop_storage::history::MetricRow;
 use rayon::prelude::*;
@@ -69,33 +69,20 @@ pub fn drift_rows(
         ..Default::default()
     };
     // Features are independent: their KS/Wasserstein merges run in parallel.
-    let results: Vec<(String, Result<FeatureDrift, ProfileError>)> = profile
+    // A feature that cannot be computed (no window value) has no row.
+    let drifts: Vec<(String, FeatureDrift)> = profile
         .features
         .keys()
         .collect::<Vec<_>>()
         .into_par_iter()
-        .map(|name| {
-            let d = profile_feature_drift(profile, &counts, name, &opts);
-            (name.clone(), d)
+        .filter_map(|name| {
+            let d = profile_feature_drift(profile, &counts, name, &opts).ok()?;
+            Some((name.clone(), d))
         })
         .collect();
-    let mut drift = ProfileDrift {
-        features: BTreeMap::new(),
-        skipped: BTreeMap::new(),
-    };
-    for (name, d) in results {
-        match d {
-            Ok(d) => {
-                drift.features.insert(name, d);
-            }
-            Err(e) => {
-                drift.skipped.insert(name, e);
-            }
-        }
-    }
     let mut rows = Vec::new();
     let (mut inputs, mut drifted) = (0usize, 0usize);
-    for (name, fd) in &drift.features {
+    for (name, fd) in &drifts {
         let (metric, feature) = match name.strip_prefix('@') {
             Some(output) => ("prediction_drift", output.to_string()),
             None => {

@@ -125,6 +125,8 @@ impl FeatureSample {
 #[derive(Debug, Default, Clone)]
 pub struct Samples {
     pub rows: u64,
+    /// Rows per (tag, value) of the configured segment tags.
+    pub segments: BTreeMap<(String, String), u64>,
     pub features: BTreeMap<String, FeatureSample>,
 }
 
@@ -140,6 +142,9 @@ impl Samples {
     /// Adds `other`'s rows after these.
     pub fn merge(&mut self, other: Samples) {
         self.rows += other.rows;
+        for (k, n) in other.segments {
+            *self.segments.entry(k).or_default() += n;
+        }
         for (name, f) in other.features {
             match self.features.get_mut(&name) {
                 Some(mine) => mine.merge(f),

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Array, RecordBatch, StringArray,
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, MapArray, RecordBatch, StringArray,
 };
 use arrow::datatypes::{DataType, TimestampMillisecondType};
 use feedloop_analytics::AnalyticsError;
@@ -82,6 +82,38 @@ fn f64s(a: &ArrayRef, name: &str) -> Result<ArrayRef, AnalyticsError> {
     }
 }
 
+/// A map column of a batch, its keys as `Utf8`.
+struct MapColumn {
+    map: MapArray,
+    keys: ArrayRef,
+}
+
+impl MapColumn {
+    fn of(batch: &RecordBatch, name: &str) -> Result<Self, AnalyticsError> {
+        let a = column(batch, name)?;
+        let map = a
+            .as_map_opt()
+            .ok_or_else(|| bad_column(name, a.data_type()))?
+            .clone();
+        let keys = utf8(map.keys(), name)?;
+        Ok(MapColumn { map, keys })
+    }
+
+    fn keys(&self) -> &StringArray {
+        self.keys.as_string::<i32>()
+    }
+
+    fn values(&self) -> &ArrayRef {
+        self.map.values()
+    }
+
+    /// The entries of row `i`.
+    fn entries(&self, i: usize) -> std::ops::Range<usize> {
+        let o = self.map.value_offsets();
+        o[i] as usize..o[i + 1] as usize
+    }
+}
+
 /// One model version's features while a batch is walked: slots in first-seen
 /// order, found by name through an index, with the next slot tried first
 /// (rows list their features in the same order, so the guess almost always
@@ -89,6 +121,7 @@ fn f64s(a: &ArrayRef, name: &str) -> Result<ArrayRef, AnalyticsError> {
 #[derive(Default)]
 struct Walker {
     rows: u64,
+    segments: BTreeMap<(String, String), u64>,
     slots: Vec<(String, FeatureSample)>,
     index: HashMap<String, usize>,
 }
@@ -112,6 +145,7 @@ impl Walker {
     fn into_samples(self) -> Samples {
         Samples {
             rows: self.rows,
+            segments: self.segments,
             features: self.slots.into_iter().collect(),
         }
     }
@@ -168,22 +202,19 @@ fn walk_predictions(
     batch: &RecordBatch,
     start: i64,
     end: i64,
+    segments: &[String],
 ) -> Result<Vec<(ModelKey, Samples)>, AnalyticsError> {
     let rows = Rows::of(batch, start, end)?;
     if rows.is_empty() {
         return Ok(Vec::new());
     }
     let models = ModelColumn::of(batch)?;
-    let features = column(batch, "features")?;
-    let map = features
-        .as_map_opt()
-        .ok_or_else(|| bad_column("features", features.data_type()))?;
-    let keys = utf8(map.keys(), "features")?;
-    let keys: &StringArray = keys.as_string::<i32>();
-    let values = map
+    let features = MapColumn::of(batch, "features")?;
+    let keys = features.keys();
+    let values = features
         .values()
         .as_struct_opt()
-        .ok_or_else(|| bad_column("features", map.values().data_type()))?;
+        .ok_or_else(|| bad_column("features", features.values().data_type()))?;
     let field = |name: &str| {
         values
             .column_by_name(name)
@@ -204,16 +235,34 @@ fn walk_predictions(
     let value: &Float64Array = value.as_primitive();
     let label = utf8(&column(batch, "output_label")?, "output_label")?;
     let label: &StringArray = label.as_string::<i32>();
-    let offsets = map.value_offsets();
+    let tags = if segments.is_empty() {
+        None
+    } else {
+        let tags = MapColumn::of(batch, "tags")?;
+        let values = utf8(tags.values(), "tags")?;
+        Some((tags, values))
+    };
 
     let mut walkers: Vec<(ModelKey, Walker)> = Vec::new();
     let mut last = 0usize;
     rows.for_each(|i| {
         let w = walker_of(&mut walkers, &mut last, models.key(i));
         w.rows += 1;
+        if let Some((tags, values)) = &tags {
+            let values = values.as_string::<i32>();
+            for tag in segments {
+                // The last entry of a tag wins, as `tags[tag]` reads a map.
+                let found = tags.entries(i).rev().find(|&e| tags.keys().value(e) == tag);
+                if let Some(e) = found
+                    && values.is_valid(e)
+                {
+                    let k = (tag.clone(), values.value(e).to_string());
+                    *w.segments.entry(k).or_default() += 1;
+                }
+            }
+        }
         let mut guess = 0usize;
-        let (from, to) = (offsets[i] as usize, offsets[i + 1] as usize);
-        for e in from..to {
+        for e in features.entries(i) {
             let slot = w.slot(guess, keys.value(e));
             guess = slot + 1;
             let s = &mut w.slots[slot].1;
@@ -248,16 +297,18 @@ fn walk_predictions(
 }
 
 /// Feature samples per model version of the rows of `batches` with `ts` in
-/// `[start, end)`: batches are walked in parallel (on the caller's pool) and
-/// their samples merged in batch order.
+/// `[start, end)`, with their rows per value of each `segments` tag (rows
+/// without the tag are in no segment): batches are walked in parallel (on the
+/// caller's pool) and their samples merged in batch order.
 pub fn collect_samples(
     batches: &[RecordBatch],
     start: i64,
     end: i64,
+    segments: &[String],
 ) -> Result<BTreeMap<ModelKey, Samples>, AnalyticsError> {
     let parts: Vec<Vec<(ModelKey, Samples)>> = batches
         .par_iter()
-        .map(|b| walk_predictions(b, start, end))
+        .map(|b| walk_predictions(b, start, end, segments))
         .collect::<Result<_, _>>()?;
     let mut out: BTreeMap<ModelKey, Samples> = BTreeMap::new();
     for (key, s) in parts.into_iter().flatten() {
@@ -266,75 +317,22 @@ pub fn collect_samples(
     Ok(out)
 }
 
-/// Volume per model version: overall, and per value of each configured
-/// segment tag (rows without the tag are in no segment).
-pub fn volume(
-    batches: &[RecordBatch],
-    start: i64,
-    end: i64,
-    segments: &[String],
-) -> Result<Vec<Volume>, AnalyticsError> {
-    let mut overall: BTreeMap<ModelKey, u64> = BTreeMap::new();
-    let mut by_segment: BTreeMap<(ModelKey, String, String), u64> = BTreeMap::new();
-    for batch in batches {
-        let rows = Rows::of(batch, start, end)?;
-        if rows.is_empty() {
-            continue;
-        }
-        let models = ModelColumn::of(batch)?;
-        let tags = column(batch, "tags")?;
-        let tags = tags
-            .as_map_opt()
-            .ok_or_else(|| bad_column("tags", tags.data_type()))?;
-        let tag_keys = utf8(tags.keys(), "tags")?;
-        let tag_keys = tag_keys.as_string::<i32>();
-        let tag_values = utf8(tags.values(), "tags")?;
-        let tag_values = tag_values.as_string::<i32>();
-        let offsets = tags.value_offsets();
-        let mut last: Option<(ModelKey, u64)> = None;
-        let mut flush = |last: &mut Option<(ModelKey, u64)>| {
-            if let Some((k, n)) = last.take() {
-                *overall.entry(k).or_default() += n;
-            }
-        };
-        rows.for_each(|i| {
-            let (m, v) = models.key(i);
-            match &mut last {
-                Some((k, n)) if k.0 == m && k.1 == v => *n += 1,
-                _ => {
-                    flush(&mut last);
-                    last = Some(((m.to_string(), v.to_string()), 1));
-                }
-            }
-            for tag in segments {
-                // The last entry of a tag wins, as `tags[tag]` reads a map.
-                let found = (offsets[i] as usize..offsets[i + 1] as usize)
-                    .rev()
-                    .find(|&e| tag_keys.value(e) == tag);
-                if let Some(e) = found
-                    && tag_values.is_valid(e)
-                {
-                    let k = (
-                        (m.to_string(), v.to_string()),
-                        tag.clone(),
-                        tag_values.value(e).to_string(),
-                    );
-                    *by_segment.entry(k).or_default() += 1;
-                }
-            }
-        });
-        flush(&mut last);
-    }
-    let mut out: Vec<_> = overall
-        .into_iter()
-        .map(|(k, n)| (k, BTreeMap::new(), n as f64))
-        .collect();
-    out.extend(
-        by_segment
-            .into_iter()
-            .map(|((k, tag, value), n)| (k, BTreeMap::from([(tag, value)]), n as f64)),
-    );
-    Ok(out)
+/// Volume per model version of walked samples: every version's rows, then
+/// every version's rows per segment (tag, value).
+pub fn volume(samples: &BTreeMap<ModelKey, Samples>) -> Vec<Volume> {
+    let overall = samples
+        .iter()
+        .map(|(k, s)| (k.clone(), BTreeMap::new(), s.rows as f64));
+    let by_segment = samples.iter().flat_map(|(k, s)| {
+        s.segments.iter().map(|((tag, value), n)| {
+            (
+                k.clone(),
+                BTreeMap::from([(tag.clone(), value.clone())]),
+                *n as f64,
+            )
+        })
+    });
+    overall.chain(by_segment).collect()
 }
 
 /// Latency metrics per model version: requests, p50/p95/p99 (numpy's linear

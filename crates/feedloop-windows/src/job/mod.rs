@@ -375,14 +375,14 @@ impl WindowJob {
         let mut rows = Vec::new();
         let loaded = self.loaded.clone();
         let segments = self.config.segments.clone();
-        let (samples, volume, latency) = on_pool(&self.pool, move || {
+        let (samples, latency) = on_pool(&self.pool, move || {
             Ok::<_, AnalyticsError>((
-                walk::collect_samples(&loaded.predictions, start, end)?,
-                walk::volume(&loaded.predictions, start, end, &segments)?,
+                walk::collect_samples(&loaded.predictions, start, end, &segments)?,
                 walk::latency(&loaded.latency, start, end)?,
             ))
         })
         .await??;
+        let volume = walk::volume(&samples);
         let walked = began.elapsed();
         for key in samples.keys() {
             self.state.first_seen.entry(model_id(key)).or_insert(start);

@@ -111,7 +111,7 @@ impl WindowJob {
         // On the job's pool: rayon's global pool would start unnamed threads
         // from a tokio worker, outside every cap the binary sets.
         let mut all = on_pool(&self.pool, move || {
-            walk::collect_samples(&batches, from, until)
+            walk::collect_samples(&batches, from, until, &[])
         })
         .await??;
         Ok(all.remove(key).unwrap_or_default())
