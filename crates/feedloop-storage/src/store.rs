@@ -257,6 +257,15 @@ impl Storage {
         self.local_root.as_deref()
     }
 
+    /// The file behind `rel` for `file://` storage (`None` for other stores),
+    /// so a reader can read byte ranges of it in place.
+    pub fn local_file(&self, rel: &Path) -> Result<Option<PathBuf>, StorageError> {
+        self.local_root
+            .as_deref()
+            .map(|root| target_of(root, rel))
+            .transpose()
+    }
+
     /// The absolute location of `rel` within the object store.
     pub fn path(&self, rel: &Path) -> Path {
         Path::from_iter(self.prefix.parts().chain(rel.parts()))

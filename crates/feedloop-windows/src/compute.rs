@@ -1,7 +1,7 @@
-//! Loading a batch of windows with DataFusion over exactly the landing files
-//! that overlap it (into memory, once), the late-events query, and the shape of
-//! a metric row. Each window is then read out of the loaded batches by
-//! [`crate::walk`], without SQL.
+//! The DataFusion side of the window job: tables over exactly the landing
+//! files that overlap a time range (late events, the reference taken from the
+//! landing zone), the late-events query, and the shape of a metric row. The
+//! windows themselves are read by [`crate::read`] and [`crate::walk`], without SQL.
 
 use crate::index::IndexedFile;
 use arrow::array::{Array, AsArray, RecordBatch};
@@ -29,50 +29,6 @@ fn ts_lit(ms: i64) -> datafusion::prelude::Expr {
         Some(ms),
         Some("UTC".into()),
     ))
-}
-
-/// The columns a window reads of each stream (lineage and ids are left on disk).
-fn window_columns(stream: StreamKind) -> &'static [&'static str] {
-    match stream {
-        StreamKind::Predictions => &[
-            "ts",
-            "model",
-            "model_version",
-            "features",
-            "output_label",
-            "output_score",
-            "output_value",
-            "tags",
-        ],
-        StreamKind::Latency => &["ts", "model", "model_version", "latency_ms", "status"],
-        StreamKind::Corrections => &["ts", "prediction_id", "label", "value", "source"],
-    }
-}
-
-/// Reads the rows of `stream` with `ts` in `[start, end)` from `files` into
-/// memory (only the columns [`crate::walk`] reads): a batch of windows is then
-/// computed without decoding the same Parquet again for each window (what a
-/// backfill would otherwise do).
-pub async fn load_range(
-    ctx: &SessionContext,
-    storage: &Storage,
-    name: &str,
-    stream: StreamKind,
-    files: &[&IndexedFile],
-    start: i64,
-    end: i64,
-) -> Result<Vec<RecordBatch>, AnalyticsError> {
-    let scan = format!("{name}__scan");
-    register_window_table(ctx, storage, &scan, stream, files, start, end).await?;
-    let batches = ctx
-        .table(scan.as_str())
-        .await?
-        .select_columns(window_columns(stream))?
-        .collect()
-        .await?;
-    let _ = ctx.deregister_table(scan.as_str());
-    let _ = ctx.deregister_table(format!("{scan}__files").as_str());
-    Ok(batches)
 }
 
 /// Registers `name` as the rows of table `source` with `ts` in `[start, end)`.

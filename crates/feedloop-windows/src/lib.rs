@@ -15,7 +15,9 @@
 //!   data, minus `allowed_lateness`; a lagging partition holds windows open, an
 //!   idle one stops holding them. A window closes when the watermark passes its
 //!   end; events landing later are counted as `late_events` of their window.
-//! * **Closing a window** ([`job`]): compute its rows ([`compute`], [`drift`]
+//! * **Closing a window** ([`job`]): read its rows ([`read`]: the overlapping
+//!   landing files' needed columns, decoded in parallel, strings as
+//!   dictionaries) and walk them ([`walk`]), compute its rows ([`drift`]
 //!   against the version's reference profile from [`profiles`], and extra
 //!   [`MetricSource`]s such as [`CorrectionMetrics`]), write the `metrics` file,
 //!   let the [`WindowObserver`] (the alert engine) raise alerts, write the
@@ -36,7 +38,9 @@
 //! * [`config`] — the `[windows]` config section ([`WindowsConfig`]).
 //! * [`index`] — [`LandingIndex`](index::LandingIndex): landing files and their event time.
 //! * [`profiles`] — reference profiles per model version: built once, stored, reloaded.
-//! * [`compute`] — the DataFusion queries that turn one closed window into metric rows.
+//! * [`read`] — a batch of windows' landing files into Arrow (the parquet crate, in parallel).
+//! * [`walk`] — a window's rows out of those batches: feature samples, volume, latency.
+//! * [`compute`] — DataFusion tables over landing files (late events, references), metric rows.
 //! * [`drift`] — drift rows of a window against its reference profile.
 //! * [`corrections`] — [`CorrectionMetrics`], the corrections join's metrics per window.
 //! * [`hooks`] — [`WindowObserver`], [`MetricSource`], [`Fence`].
@@ -51,6 +55,7 @@ pub mod hooks;
 pub mod index;
 pub mod job;
 pub mod profiles;
+pub mod read;
 pub mod state;
 pub mod walk;
 

@@ -65,7 +65,7 @@ pub async fn save(
 
 /// The values of one feature gathered from landing rows: numbers as they
 /// came, strings and booleans counted.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct FeatureSample {
     pub numbers: Vec<f64>,
     /// Each distinct string with its count.
@@ -122,7 +122,7 @@ impl FeatureSample {
 }
 
 /// Feature samples of one model version over some rows.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct Samples {
     pub rows: u64,
     /// Rows per (tag, value) of the configured segment tags.

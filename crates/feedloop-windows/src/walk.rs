@@ -6,9 +6,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Array, MapArray, RecordBatch, StringArray,
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, MapArray, PrimitiveArray, RecordBatch,
+    StringArray,
 };
-use arrow::datatypes::{DataType, TimestampMillisecondType};
+use arrow::datatypes::{DataType, Int32Type, TimestampMillisecondType};
 use feedloop_analytics::AnalyticsError;
 use rayon::prelude::*;
 
@@ -82,10 +83,64 @@ fn f64s(a: &ArrayRef, name: &str) -> Result<ArrayRef, AnalyticsError> {
     }
 }
 
-/// A map column of a batch, its keys as `Utf8`.
+/// A string column read without casting: a dictionary of UTF-8 values (what
+/// [`crate::read`] asks the Parquet reader for, so rows are told apart by
+/// integer key), or plain UTF-8 (any other string type is cast to it).
+enum Strs {
+    Plain(StringArray),
+    Dict {
+        keys: PrimitiveArray<Int32Type>,
+        values: StringArray,
+    },
+}
+
+impl Strs {
+    fn of(a: &ArrayRef, name: &str) -> Result<Strs, AnalyticsError> {
+        if let Some(d) = a.as_dictionary_opt::<Int32Type>() {
+            let values = utf8(d.values(), name)?;
+            return Ok(Strs::Dict {
+                keys: d.keys().clone(),
+                values: values.as_string::<i32>().clone(),
+            });
+        }
+        Ok(Strs::Plain(utf8(a, name)?.as_string::<i32>().clone()))
+    }
+
+    /// The dictionary key of row `i` (`None` for a null or a plain string).
+    fn code(&self, i: usize) -> Option<usize> {
+        match self {
+            Strs::Plain(_) => None,
+            Strs::Dict { keys, values } => keys
+                .is_valid(i)
+                .then(|| usize::try_from(keys.value(i)).ok())
+                .flatten()
+                .filter(|&k| k < values.len() && values.is_valid(k)),
+        }
+    }
+
+    /// The string of row `i`, `None` when null.
+    fn get(&self, i: usize) -> Option<&str> {
+        match self {
+            Strs::Plain(a) => a.is_valid(i).then(|| a.value(i)),
+            Strs::Dict { values, .. } => self.code(i).map(|k| values.value(k)),
+        }
+    }
+
+    /// The dictionary's value of key `code`.
+    fn decode(&self, code: usize) -> Option<&str> {
+        match self {
+            Strs::Plain(_) => None,
+            Strs::Dict { values, .. } => {
+                (code < values.len() && values.is_valid(code)).then(|| values.value(code))
+            }
+        }
+    }
+}
+
+/// A map column of a batch: its offsets, keys and values.
 struct MapColumn {
     map: MapArray,
-    keys: ArrayRef,
+    keys: Strs,
 }
 
 impl MapColumn {
@@ -95,12 +150,8 @@ impl MapColumn {
             .as_map_opt()
             .ok_or_else(|| bad_column(name, a.data_type()))?
             .clone();
-        let keys = utf8(map.keys(), name)?;
+        let keys = Strs::of(map.keys(), name)?;
         Ok(MapColumn { map, keys })
-    }
-
-    fn keys(&self) -> &StringArray {
-        self.keys.as_string::<i32>()
     }
 
     fn values(&self) -> &ArrayRef {
@@ -114,16 +165,36 @@ impl MapColumn {
     }
 }
 
+/// Slot index meaning "not resolved yet".
+const UNKNOWN: usize = usize::MAX;
+
 /// One model version's features while a batch is walked: slots in first-seen
-/// order, found by name through an index, with the next slot tried first
-/// (rows list their features in the same order, so the guess almost always
-/// holds and costs one short string comparison).
+/// order, found through the feature-name dictionary key (one array lookup per
+/// value), or for plain keys by name with the next slot tried first (rows list
+/// their features in the same order, so the guess almost always holds).
+/// Dictionary-coded string values are counted by key and named once, at the end.
 #[derive(Default)]
 struct Walker {
     rows: u64,
     segments: BTreeMap<(String, String), u64>,
     slots: Vec<(String, FeatureSample)>,
     index: HashMap<String, usize>,
+    /// Slot of each feature-name dictionary key of the batch.
+    key_slots: Vec<usize>,
+    /// Per slot, counts of string values by dictionary key of `features.string`.
+    coded: Vec<Vec<u64>>,
+    /// Counts of `output_label` by its dictionary key.
+    coded_labels: Vec<u64>,
+    /// Slots of `output_score` and `output_value`, once resolved.
+    score_slot: Option<usize>,
+    value_slot: Option<usize>,
+}
+
+fn count_code(counts: &mut Vec<u64>, code: usize) {
+    if counts.len() <= code {
+        counts.resize(code + 1, 0);
+    }
+    counts[code] += 1;
 }
 
 impl Walker {
@@ -138,11 +209,52 @@ impl Walker {
         }
         self.slots
             .push((name.to_string(), FeatureSample::default()));
+        self.coded.push(Vec::new());
         self.index.insert(name.to_string(), self.slots.len() - 1);
         self.slots.len() - 1
     }
 
-    fn into_samples(self) -> Samples {
+    /// The slot of map entry `e`, whose key is `keys`' row `e`.
+    fn slot_of_entry(&mut self, guess: usize, keys: &Strs, e: usize) -> Option<usize> {
+        let Some(code) = keys.code(e) else {
+            return keys.get(e).map(|name| self.slot(guess, name));
+        };
+        if let Some(&s) = self.key_slots.get(code)
+            && s != UNKNOWN
+        {
+            return Some(s);
+        }
+        let s = self.slot(guess, keys.decode(code)?);
+        if self.key_slots.len() <= code {
+            self.key_slots.resize(code + 1, UNKNOWN);
+        }
+        self.key_slots[code] = s;
+        Some(s)
+    }
+
+    /// The samples, with the dictionary-coded strings named (`strings` is
+    /// the batch's `features.string`, `labels` its `output_label`).
+    fn into_samples(mut self, strings: &Strs, labels: &Strs) -> Samples {
+        for (slot, counts) in std::mem::take(&mut self.coded).into_iter().enumerate() {
+            for (code, n) in counts.into_iter().enumerate().filter(|&(_, n)| n > 0) {
+                if let Some(s) = strings.decode(code) {
+                    self.slots[slot].1.add_string(s, n);
+                }
+            }
+        }
+        let labels_counted = std::mem::take(&mut self.coded_labels);
+        if labels_counted.iter().any(|&n| n > 0) {
+            let slot = self.slot(UNKNOWN, OUTPUT_LABEL);
+            for (code, n) in labels_counted
+                .into_iter()
+                .enumerate()
+                .filter(|&(_, n)| n > 0)
+            {
+                if let Some(s) = labels.decode(code) {
+                    self.slots[slot].1.add_string(s, n);
+                }
+            }
+        }
         Samples {
             rows: self.rows,
             segments: self.segments,
@@ -153,23 +265,28 @@ impl Walker {
 
 /// The model version of each row, looked up once per change of version.
 struct ModelColumn {
-    model: ArrayRef,
-    version: ArrayRef,
+    model: Strs,
+    version: Strs,
 }
 
 impl ModelColumn {
     fn of(batch: &RecordBatch) -> Result<Self, AnalyticsError> {
         Ok(ModelColumn {
-            model: utf8(&column(batch, "model")?, "model")?,
-            version: utf8(&column(batch, "model_version")?, "model_version")?,
+            model: Strs::of(&column(batch, "model")?, "model")?,
+            version: Strs::of(&column(batch, "model_version")?, "model_version")?,
         })
     }
 
     fn key(&self, i: usize) -> (&str, &str) {
         (
-            self.model.as_string::<i32>().value(i),
-            self.version.as_string::<i32>().value(i),
+            self.model.get(i).unwrap_or_default(),
+            self.version.get(i).unwrap_or_default(),
         )
+    }
+
+    /// Dictionary keys of row `i`'s model and version, when both are coded.
+    fn codes(&self, i: usize) -> Option<(usize, usize)> {
+        Some((self.model.code(i)?, self.version.code(i)?))
     }
 }
 
@@ -210,7 +327,7 @@ fn walk_predictions(
     }
     let models = ModelColumn::of(batch)?;
     let features = MapColumn::of(batch, "features")?;
-    let keys = features.keys();
+    let keys = &features.keys;
     let values = features
         .values()
         .as_struct_opt()
@@ -223,8 +340,7 @@ fn walk_predictions(
     };
     let number = f64s(&field("number")?, "features.number")?;
     let number: &Float64Array = number.as_primitive();
-    let string = utf8(&field("string")?, "features.string")?;
-    let string: &StringArray = string.as_string::<i32>();
+    let string = Strs::of(&field("string")?, "features.string")?;
     let flag = field("boolean")?;
     let flag: &BooleanArray = flag
         .as_boolean_opt()
@@ -233,66 +349,87 @@ fn walk_predictions(
     let score: &Float64Array = score.as_primitive();
     let value = f64s(&column(batch, "output_value")?, "output_value")?;
     let value: &Float64Array = value.as_primitive();
-    let label = utf8(&column(batch, "output_label")?, "output_label")?;
-    let label: &StringArray = label.as_string::<i32>();
+    let label = Strs::of(&column(batch, "output_label")?, "output_label")?;
     let tags = if segments.is_empty() {
         None
     } else {
         let tags = MapColumn::of(batch, "tags")?;
-        let values = utf8(tags.values(), "tags")?;
+        let values = Strs::of(tags.values(), "tags")?;
         Some((tags, values))
     };
 
     let mut walkers: Vec<(ModelKey, Walker)> = Vec::new();
     let mut last = 0usize;
+    let mut last_codes = None;
     rows.for_each(|i| {
-        let w = walker_of(&mut walkers, &mut last, models.key(i));
+        let codes = models.codes(i);
+        let w = if codes.is_some() && codes == last_codes && last < walkers.len() {
+            &mut walkers[last].1
+        } else {
+            last_codes = codes;
+            walker_of(&mut walkers, &mut last, models.key(i))
+        };
         w.rows += 1;
         if let Some((tags, values)) = &tags {
-            let values = values.as_string::<i32>();
             for tag in segments {
                 // The last entry of a tag wins, as `tags[tag]` reads a map.
-                let found = tags.entries(i).rev().find(|&e| tags.keys().value(e) == tag);
-                if let Some(e) = found
-                    && values.is_valid(e)
-                {
-                    let k = (tag.clone(), values.value(e).to_string());
-                    *w.segments.entry(k).or_default() += 1;
+                let found = tags
+                    .entries(i)
+                    .rev()
+                    .find(|&e| tags.keys.get(e) == Some(tag.as_str()));
+                if let Some(v) = found.and_then(|e| values.get(e)) {
+                    *w.segments.entry((tag.clone(), v.to_string())).or_default() += 1;
                 }
             }
         }
         let mut guess = 0usize;
         for e in features.entries(i) {
-            let slot = w.slot(guess, keys.value(e));
+            let Some(slot) = w.slot_of_entry(guess, keys, e) else {
+                continue;
+            };
             guess = slot + 1;
-            let s = &mut w.slots[slot].1;
             if number.is_valid(e) {
-                s.numbers.push(number.value(e));
-            } else if string.is_valid(e) {
-                s.add_string(string.value(e), 1);
+                w.slots[slot].1.numbers.push(number.value(e));
+            } else if let Some(code) = string.code(e) {
+                count_code(&mut w.coded[slot], code);
+            } else if let Some(s) = string.get(e) {
+                w.slots[slot].1.add_string(s, 1);
             } else if flag.is_valid(e) {
-                s.add_bool(flag.value(e), 1);
+                w.slots[slot].1.add_bool(flag.value(e), 1);
             } else {
-                s.nulls += 1;
+                w.slots[slot].1.nulls += 1;
             }
         }
-        let outputs = [OUTPUT_SCORE, OUTPUT_LABEL, OUTPUT_VALUE];
         if score.is_valid(i) {
-            let slot = w.slot(usize::MAX, outputs[0]);
+            let slot = match w.score_slot {
+                Some(s) => s,
+                None => {
+                    let s = w.slot(UNKNOWN, OUTPUT_SCORE);
+                    *w.score_slot.insert(s)
+                }
+            };
             w.slots[slot].1.numbers.push(score.value(i));
         }
-        if label.is_valid(i) {
-            let slot = w.slot(usize::MAX, outputs[1]);
-            w.slots[slot].1.add_string(label.value(i), 1);
+        if let Some(code) = label.code(i) {
+            count_code(&mut w.coded_labels, code);
+        } else if let Some(l) = label.get(i) {
+            let slot = w.slot(UNKNOWN, OUTPUT_LABEL);
+            w.slots[slot].1.add_string(l, 1);
         }
         if value.is_valid(i) {
-            let slot = w.slot(usize::MAX, outputs[2]);
+            let slot = match w.value_slot {
+                Some(s) => s,
+                None => {
+                    let s = w.slot(UNKNOWN, OUTPUT_VALUE);
+                    *w.value_slot.insert(s)
+                }
+            };
             w.slots[slot].1.numbers.push(value.value(i));
         }
     });
     Ok(walkers
         .into_iter()
-        .map(|(k, w)| (k, w.into_samples()))
+        .map(|(k, w)| (k, w.into_samples(&string, &label)))
         .collect())
 }
 
@@ -349,7 +486,7 @@ pub fn latency(
         errors: u64,
         timeouts: u64,
     }
-    let mut acc: BTreeMap<ModelKey, Acc> = BTreeMap::new();
+    let mut accs: Vec<(ModelKey, Acc)> = Vec::new();
     for batch in batches {
         let rows = Rows::of(batch, start, end)?;
         if rows.is_empty() {
@@ -358,25 +495,35 @@ pub fn latency(
         let models = ModelColumn::of(batch)?;
         let ms = f64s(&column(batch, "latency_ms")?, "latency_ms")?;
         let ms: &Float64Array = ms.as_primitive();
-        let status = utf8(&column(batch, "status")?, "status")?;
-        let status = status.as_string::<i32>();
+        let status = Strs::of(&column(batch, "status")?, "status")?;
+        let mut last = 0usize;
+        let mut last_codes = None;
         rows.for_each(|i| {
-            let (m, v) = models.key(i);
-            let a = match acc.get_mut(&(m.to_string(), v.to_string())) {
-                Some(a) => a,
-                None => acc.entry((m.to_string(), v.to_string())).or_default(),
-            };
+            let codes = models.codes(i);
+            if codes.is_none() || codes != last_codes || last >= accs.len() {
+                last_codes = codes;
+                let (m, v) = models.key(i);
+                last = match accs.iter().position(|(k, _)| k.0 == m && k.1 == v) {
+                    Some(p) => p,
+                    None => {
+                        accs.push(((m.to_string(), v.to_string()), Acc::default()));
+                        accs.len() - 1
+                    }
+                };
+            }
+            let a = &mut accs[last].1;
             a.rows += 1;
             if ms.is_valid(i) {
                 a.ms.push(ms.value(i));
             }
-            match status.is_valid(i).then(|| status.value(i)) {
+            match status.get(i) {
                 Some("error") => a.errors += 1,
                 Some("timeout") => a.timeouts += 1,
                 _ => {}
             }
         });
     }
+    let acc: BTreeMap<ModelKey, Acc> = accs.into_iter().collect();
     Ok(acc
         .into_iter()
         .map(|(key, a)| {

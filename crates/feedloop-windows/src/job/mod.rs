@@ -33,7 +33,7 @@ use crate::config::WindowsConfig;
 use crate::drift::drift_rows;
 use crate::hooks::{Fence, MetricSource, WindowObserver};
 use crate::state::JobState;
-use crate::walk;
+use crate::{read, walk};
 use datafusion::execution::context::SessionContext;
 use feedloop_analytics::AnalyticsError;
 use feedloop_drift::profile::{ProfileConfig, ReferenceProfile};
@@ -96,7 +96,7 @@ fn window_pool() -> Result<rayon::ThreadPool, AnalyticsError> {
 }
 
 /// Runs `f` on `pool` and waits for it without blocking the async runtime.
-async fn on_pool<T: Send + 'static>(
+pub(crate) async fn on_pool<T: Send + 'static>(
     pool: &rayon::ThreadPool,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, AnalyticsError> {
@@ -187,7 +187,13 @@ impl WindowJob {
     /// Discovers new landing files and closes every window the watermark passed.
     pub async fn tick(&mut self) -> Result<Vec<WindowReport>, AnalyticsError> {
         let size = self.config.size_ms();
+        let refreshing = std::time::Instant::now();
         let new_files = self.state.index.refresh(&self.zone).await?;
+        tracing::debug!(
+            new_files = new_files.len(),
+            refresh_ms = refreshing.elapsed().as_millis() as u64,
+            "landing index refreshed"
+        );
         let Some(min_ts) = self.state.index.min_ts else {
             return Ok(vec![]);
         };
@@ -231,22 +237,11 @@ impl WindowJob {
                 n /= 2;
             }
             let end = start + n * size;
-            for (stream, table) in [
-                (StreamKind::Predictions, "tick_predictions"),
-                (StreamKind::Latency, "tick_latency"),
-            ] {
+            for stream in [StreamKind::Predictions, StreamKind::Latency] {
                 let files = self.state.index.overlapping(stream, start, end);
                 let loading = std::time::Instant::now();
-                let batches = compute::load_range(
-                    &self.ctx,
-                    &self.storage,
-                    table,
-                    stream,
-                    &files,
-                    start,
-                    end,
-                )
-                .await?;
+                let batches =
+                    read::load_range(&self.storage, &self.pool, stream, &files, start, end).await?;
                 tracing::debug!(
                     ?stream,
                     files = files.len(),
@@ -289,7 +284,9 @@ impl WindowJob {
     async fn close_window(&mut self, start: i64, end: i64) -> Result<WindowReport, AnalyticsError> {
         let span = tracing::info_span!("window", start, end);
         let _e = span.enter();
+        let computing = std::time::Instant::now();
         let mut rows = self.compute_rows(start, end).await?;
+        let compute_ms = computing.elapsed().as_millis() as u64;
         for (m, v, w, n) in std::mem::take(&mut self.state.pending_late) {
             rows.push(compute::row(
                 w,
@@ -307,6 +304,7 @@ impl WindowJob {
                 r.band = o.band(r);
             }
         }
+        let writing = std::time::Instant::now();
         let now = chrono::Utc::now().timestamp_millis();
         history::write_window(
             &self.storage,
@@ -349,13 +347,22 @@ impl WindowJob {
                     .await?;
             }
         }
+        let write_ms = writing.elapsed().as_millis() as u64;
+        let saving = std::time::Instant::now();
         self.state.cursor = Some(end);
         self.state.index.evict_before(end);
         if let Some(o) = &self.observer {
             self.state.observer = o.save_state();
         }
         self.state.save(&self.storage).await?;
-        tracing::debug!(rows = rows.len(), alerts = alerts.len(), "window closed");
+        tracing::debug!(
+            rows = rows.len(),
+            alerts = alerts.len(),
+            compute_ms,
+            write_ms,
+            save_ms = saving.elapsed().as_millis() as u64,
+            "window closed"
+        );
         Ok(WindowReport {
             window_start: start,
             window_end: end,
