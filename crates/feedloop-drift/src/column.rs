@@ -13,6 +13,7 @@ use crate::distance::{
 };
 use crate::error::{DriftError, Side, non_empty};
 use crate::ks::{KsResult, ks_from_statistic, ks_statistic_sorted};
+use crate::sketch::SketchEstimate;
 use crate::sorted::{
     SortedSample, count_of, distinct_merged, distinct_sorted, merged_runs, sorted_finite,
     wasserstein_sorted,
@@ -167,6 +168,10 @@ pub struct ColumnDriftResult {
     pub n_current: usize,
     /// All statistics.
     pub stats: ColumnStats,
+    /// `Some` when the result was estimated from quantile sketches
+    /// ([`column_drift_sketched`](crate::column_drift_sketched)): how far each
+    /// statistic may be from the exact one. `None` for exact results.
+    pub estimate: Option<SketchEstimate>,
 }
 
 /// Dataset-level summary.
@@ -431,6 +436,7 @@ pub(crate) fn column_result<S: SortedSample>(
         n_reference: n_ref,
         n_current: n_cur,
         stats,
+        estimate: None,
     })
 }
 

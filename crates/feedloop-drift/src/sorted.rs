@@ -8,8 +8,10 @@
 //! edge.
 //!
 //! The statistics read a sample only through [`SortedSample`]: its size,
-//! ends, rank counts and distinct values with their counts, so that other
-//! forms of a sorted sample go through the same code.
+//! ends, rank counts and distinct values with their counts. A sorted slice is
+//! one; [`Runs`] (distinct values with counts, or a quantile sketch's weighted
+//! items, `sketch.rs`) is the other, so sketched columns go through the same
+//! code.
 use crate::summation::fsum;
 
 /// An ascending sample of finite values as the statistics read it.
@@ -79,6 +81,95 @@ impl SortedSample for Vec<f64> {
     }
     fn values(&self) -> impl Iterator<Item = f64> + '_ {
         self.iter().copied()
+    }
+}
+
+/// A sample as its distinct values with their counts: an exact sample kept
+/// as a value table, or the weighted items of a quantile sketch. Its ends
+/// are given apart from the values, so that a sketch that dropped its
+/// extreme items still reports the sample's exact minimum and maximum.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Runs {
+    values: Vec<f64>,
+    /// `cumulative[i]` = how many values are `≤ values[i]`.
+    cumulative: Vec<u64>,
+    first: f64,
+    last: f64,
+}
+
+impl Runs {
+    /// From ascending `(value, count)` pairs of finite values (equal
+    /// neighbours are merged, empty counts left out); `ends` are the
+    /// sample's minimum and maximum, by default the first and last value.
+    pub(crate) fn new(
+        runs: impl IntoIterator<Item = (f64, u64)>,
+        ends: Option<(f64, f64)>,
+    ) -> Self {
+        let mut values: Vec<f64> = Vec::new();
+        let mut cumulative: Vec<u64> = Vec::new();
+        let mut total = 0u64;
+        for (v, n) in runs {
+            if n == 0 {
+                continue;
+            }
+            total += n;
+            match (values.last(), cumulative.last_mut()) {
+                (Some(&last), Some(c)) if last == v => *c = total,
+                _ => {
+                    values.push(v);
+                    cumulative.push(total);
+                }
+            }
+        }
+        let (first, last) = ends.unwrap_or_else(|| {
+            (
+                values.first().copied().unwrap_or(f64::NAN),
+                values.last().copied().unwrap_or(f64::NAN),
+            )
+        });
+        Runs {
+            values,
+            cumulative,
+            first,
+            last,
+        }
+    }
+
+    /// How many values are `≤ values[i − 1]` (0 for `i = 0`).
+    fn cumulative_before(&self, i: usize) -> u64 {
+        i.checked_sub(1)
+            .and_then(|j| self.cumulative.get(j))
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+impl SortedSample for Runs {
+    fn count(&self) -> u64 {
+        self.cumulative.last().copied().unwrap_or(0)
+    }
+    fn smallest(&self) -> Option<f64> {
+        (!self.values.is_empty()).then_some(self.first)
+    }
+    fn largest(&self) -> Option<f64> {
+        (!self.values.is_empty()).then_some(self.last)
+    }
+    fn below(&self, t: f64) -> u64 {
+        self.cumulative_before(self.values.partition_point(|&x| x < t))
+    }
+    fn upto(&self, t: f64) -> u64 {
+        self.cumulative_before(self.values.partition_point(|&x| x <= t))
+    }
+    fn runs(&self) -> impl Iterator<Item = (f64, u64)> + '_ {
+        let mut before = 0u64;
+        self.values
+            .iter()
+            .zip(&self.cumulative)
+            .map(move |(&v, &c)| {
+                let n = c - before;
+                before = c;
+                (v, n)
+            })
     }
 }
 
