@@ -325,6 +325,13 @@ impl NumericSketch {
         }
     }
 
+    /// The sketch as a float sketch (an integer sketch's values as the f64
+    /// they round to): an integer column read as floats.
+    pub fn into_floats(mut self) -> Self {
+        self.become_floats();
+        self
+    }
+
     /// Counts `n` dropped values (nulls) without a value to add.
     pub fn add_nulls(&mut self, n: u64) {
         self.dropped += n;
