@@ -168,6 +168,62 @@ fn query_formats_on_an_empty_landing_zone_and_sql_errors() {
 }
 
 #[test]
+fn drift_sketch_mode_marks_estimates_and_checks_the_sketch_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path().join("ref.csv");
+    let c = dir.path().join("cur.csv");
+    let mut rb = String::from("x,color\n");
+    let mut cb = String::from("x,color\n");
+    // 20 000 distinct values a side (a KLL sketch of k = 1000 compacts), and
+    // two colours.
+    for i in 0..20_000u64 {
+        let x = ((i * 7919) % 20_011) as f64 / 100.0;
+        let color = ["red", "blue"][(i % 2) as usize];
+        rb.push_str(&format!("{x},{color}\n"));
+        cb.push_str(&format!("{},{color}\n", x + 30.0));
+    }
+    std::fs::write(&r, rb).unwrap();
+    std::fs::write(&c, cb).unwrap();
+    let (rs, cs) = (r.to_str().unwrap(), c.to_str().unwrap());
+    let base = ["drift", "--reference", rs, "--current", cs];
+
+    let out = feedloop(
+        &[&base[..], &["--sketch", "--format", "json"]].concat(),
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let x = &v["columns"]["x"];
+    assert_eq!(x["drift"], true);
+    assert_eq!(x["estimate"]["k"], 1000, "{x}");
+    let eps = x["estimate"]["rank_error"]["reference"].as_f64().unwrap();
+    assert!(eps > 0.0 && eps < 0.003, "{x}");
+    assert!(x["estimate"]["ks_statistic_bound"].as_f64().unwrap() > 0.0);
+    let color = &v["columns"]["color"];
+    assert_eq!(color["test"], "jensenshannon");
+    assert!(color.get("estimate").is_none(), "{color}");
+    // Without --sketch: exact, no estimate.
+    let out = feedloop(&[&base[..], &["--format", "json"]].concat(), &[]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["columns"]["x"].get("estimate").is_none());
+
+    // The table marks estimated scores; --sketch-k sets the size.
+    let out = feedloop(&[&base[..], &["--sketch-k", "200"]].concat(), &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(table.contains('≈') && table.contains("k = 200"), "{table}");
+
+    // A size DataSketches does not accept fails before any work, naming the flag.
+    let out = feedloop(&[&base[..], &["--sketch", "--sketch-k", "3"]].concat(), &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("--sketch-k") && err.contains("8..=65535"),
+        "{err}"
+    );
+}
+
+#[test]
 fn drift_report_and_sql_drift_functions() {
     let dir = tempfile::tempdir().unwrap();
     let r = dir.path().join("ref.csv");

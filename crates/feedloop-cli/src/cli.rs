@@ -89,6 +89,16 @@ pub enum Command {
         /// Share of drifted columns from which the dataset counts as drifted.
         #[arg(long, default_value_t = 0.5)]
         drift_share: f64,
+        /// Bounded memory: stream each column batch by batch into mergeable
+        /// quantile sketches instead of holding it whole. Columns with few
+        /// distinct values, booleans and strings stay exact; the others are
+        /// estimates, marked `≈`, with error bounds in the JSON report.
+        #[arg(long)]
+        sketch: bool,
+        /// KLL sketch size of --sketch (implies it): larger is more accurate
+        /// (rank error ≈ 0.28 % at 1000, ≈ 1.3 % at 200).
+        #[arg(long, value_name = "K", value_parser = clap::value_parser!(u16).range(8..=65535))]
+        sketch_k: Option<u16>,
         /// `table` for people, `json` for tools (schemas/drift-report.v1.schema.json).
         #[arg(long, short, value_enum, default_value_t = DriftFormat::Table)]
         format: DriftFormat,

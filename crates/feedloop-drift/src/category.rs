@@ -29,6 +29,8 @@ pub(crate) enum CategoryKey<'a> {
 /// Per-category counts of both sides of a column: the keys ascending, each
 /// present on at least one side, with its reference and current counts.
 /// Built from counts (dictionary keys, sorted runs), never per-row inserts.
+/// A sketched column may end with one pooled row standing for several values
+/// ([`CategoryTable::push_pooled`]): it has counts but no key.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct CategoryTable<'a> {
     pub(crate) keys: Vec<CategoryKey<'a>>,
@@ -67,6 +69,15 @@ impl<'a> CategoryTable<'a> {
             map.entry(k).or_default().1 += n;
         }
         Self::from_sorted_rows(map.into_iter().map(|(k, (r, c))| (k, r, c)))
+    }
+
+    /// Adds a last row that pools several values (counts only, no key); a
+    /// row counting nothing is left out.
+    pub(crate) fn push_pooled(&mut self, reference: u64, current: u64) {
+        if reference + current > 0 {
+            self.reference.push(reference);
+            self.current.push(current);
+        }
     }
 
     /// Non-null reference values.

@@ -8,13 +8,15 @@ use crate::category::{CategoryKey, CategoryTable, FKey};
 use crate::distance::z_test;
 use crate::distance::{
     BinnedCounts, ChiSquareResult, ZTestResult, bin_numeric_sorted, chisquare_counts, fill_zeroes,
-    hellinger, hellinger_numeric_sorted, jensenshannon, kl_divergence, psi, std_ddof0,
-    z_test_counts, z_test_key_counts,
+    hellinger, hellinger_numeric_sorted, jensenshannon, kl_divergence, psi, std_of, z_test_counts,
+    z_test_key_counts,
 };
 use crate::error::{DriftError, Side, non_empty};
 use crate::ks::{KsResult, ks_from_statistic, ks_statistic_sorted};
+use crate::sketch::SketchEstimate;
 use crate::sorted::{
-    distinct_merged, distinct_sorted, leading_run, merged_runs, sorted_finite, wasserstein_sorted,
+    SortedSample, count_of, distinct_merged, distinct_sorted, merged_runs, sorted_finite,
+    wasserstein_sorted,
 };
 
 /// One column's raw values. Nulls are `None`; for floats NaN and ±inf are nulls.
@@ -166,6 +168,10 @@ pub struct ColumnDriftResult {
     pub n_current: usize,
     /// All statistics.
     pub stats: ColumnStats,
+    /// `Some` when the result was estimated from quantile sketches
+    /// ([`column_drift_sketched`](crate::column_drift_sketched)): how far each
+    /// statistic may be from the exact one. `None` for exact results.
+    pub estimate: Option<SketchEstimate>,
 }
 
 /// Dataset-level summary.
@@ -268,11 +274,48 @@ impl<'a> From<ColumnData<'a>> for ColumnValues<'a> {
     }
 }
 
-/// A column prepared for its statistics: both sides sorted once (numeric),
-/// or counted per category.
-enum Prepared<'a> {
-    Num(Vec<f64>, Vec<f64>),
-    Cat(CategoryTable<'a>),
+/// A column prepared for its statistics: both numeric sides sorted once (a
+/// sorted vector, or the runs of a sketch) with what is not read off them,
+/// or the per-category counts.
+pub(crate) enum Prepared<'a, S> {
+    Num {
+        r: S,
+        c: S,
+        /// Distinct values of `reference ∪ current`.
+        n_distinct: usize,
+        /// Evidently's bins.
+        bins: BinnedCounts,
+        /// `std(reference, ddof=0)`, the norm of the normed Wasserstein distance.
+        std_reference: f64,
+    },
+    Cat {
+        table: CategoryTable<'a>,
+        /// Distinct values of `reference ∪ current` (the table's rows, unless
+        /// it pools some).
+        n_distinct: usize,
+    },
+}
+
+impl<'a, S: SortedSample> Prepared<'a, S> {
+    /// A numeric column whose two sides are exact samples.
+    pub(crate) fn exact_numeric(r: S, c: S) -> Result<Self, DriftError> {
+        let per_value = r.runs().count() <= 20;
+        Ok(Prepared::Num {
+            n_distinct: distinct_merged(&r, &c),
+            bins: bin_numeric_sorted(&r, &c, per_value)?,
+            std_reference: std_of(&r),
+            r,
+            c,
+        })
+    }
+
+    /// A categorical column: one category per row of `table`.
+    pub(crate) fn categorical(table: CategoryTable<'a>) -> Self {
+        Prepared::Cat {
+            n_distinct: table.keys.len(),
+            table,
+        }
+    }
 }
 
 /// Evidently's default test (`_get_default_stattest`), `n_distinct` over
@@ -313,19 +356,39 @@ pub fn column_drift_values(
     current: ColumnValues<'_>,
     options: &ColumnOptions,
 ) -> Result<ColumnDriftResult, DriftError> {
-    if let Some(t) = options.threshold
-        && !t.is_finite()
-    {
-        return Err(DriftError::InvalidThreshold(t));
-    }
+    check_threshold(options)?;
     let prepared = prepare(reference, current, options.kind)?;
+    column_result(prepared, options)
+}
+
+/// A forced threshold must be finite.
+pub(crate) fn check_threshold(options: &ColumnOptions) -> Result<(), DriftError> {
+    match options.threshold {
+        Some(t) if !t.is_finite() => Err(DriftError::InvalidThreshold(t)),
+        _ => Ok(()),
+    }
+}
+
+/// The test, every statistic and the verdict of a prepared column (shared by
+/// the exact and the sketched path).
+pub(crate) fn column_result<S: SortedSample>(
+    prepared: Prepared<'_, S>,
+    options: &ColumnOptions,
+) -> Result<ColumnDriftResult, DriftError> {
     let (kind, n_ref, n_cur, n_distinct) = match &prepared {
-        Prepared::Num(r, c) => (ColumnKind::Numeric, r.len(), c.len(), distinct_merged(r, c)),
-        Prepared::Cat(t) => (
+        Prepared::Num {
+            r, c, n_distinct, ..
+        } => (
+            ColumnKind::Numeric,
+            r.count() as usize,
+            c.count() as usize,
+            *n_distinct,
+        ),
+        Prepared::Cat { table, n_distinct } => (
             ColumnKind::Categorical,
-            t.n_reference() as usize,
-            t.n_current() as usize,
-            t.keys.len(),
+            table.n_reference() as usize,
+            table.n_current() as usize,
+            *n_distinct,
         ),
     };
     let test = options
@@ -334,22 +397,28 @@ pub fn column_drift_values(
     if kind == ColumnKind::Categorical && matches!(test, StatTest::Ks | StatTest::Wasserstein) {
         return Err(DriftError::NumericTestOnCategorical { test });
     }
-    let stats = match &prepared {
-        Prepared::Num(r, c) => numeric_stats(r, c, n_distinct)?,
-        Prepared::Cat(t) => categorical_stats(t)?,
+    let (stats, z_forced) = match prepared {
+        Prepared::Num {
+            r,
+            c,
+            n_distinct,
+            bins,
+            std_reference,
+        } => (
+            numeric_stats(&r, &c, n_distinct, bins, std_reference)?,
+            z_test_sorted(&r, &c),
+        ),
+        Prepared::Cat { table, n_distinct } => {
+            let z = z_test_counts(&table.reference, &table.current);
+            (categorical_stats(table, n_distinct)?, z)
+        }
     };
     let score = match test {
         StatTest::Ks => stats.ks.map(|k| k.p_value),
         StatTest::Wasserstein => stats.wasserstein_normed,
         StatTest::JensenShannon => Some(stats.jensenshannon),
         StatTest::ChiSquare => Some(stats.chisquare.p_value),
-        StatTest::Z => match stats.z {
-            Some(z) => Some(z.p_value),
-            None => Some(match &prepared {
-                Prepared::Num(r, c) => z_test_sorted(r, c).p_value,
-                Prepared::Cat(t) => z_test_counts(&t.reference, &t.current).p_value,
-            }),
-        },
+        StatTest::Z => Some(stats.z.unwrap_or(z_forced).p_value),
         StatTest::Psi => Some(stats.psi),
         StatTest::KlDiv => Some(stats.kl_div),
         StatTest::Hellinger => Some(stats.hellinger),
@@ -367,6 +436,7 @@ pub fn column_drift_values(
         n_reference: n_ref,
         n_current: n_cur,
         stats,
+        estimate: None,
     })
 }
 
@@ -379,18 +449,16 @@ fn prepare<'a>(
     reference: ColumnValues<'a>,
     current: ColumnValues<'a>,
     forced: Option<ColumnKind>,
-) -> Result<Prepared<'a>, DriftError> {
+) -> Result<Prepared<'a, Vec<f64>>, DriftError> {
     use ColumnValues as V;
     match (reference, current) {
         (V::Float(r), V::Float(c)) => {
             let r = nonempty(sorted_finite(r), Side::Reference)?;
             let c = nonempty(sorted_finite(c), Side::Current)?;
             if forced == Some(ColumnKind::Categorical) {
-                Ok(Prepared::Cat(CategoryTable::from_sorted_rows(
-                    merged_runs(&r, &c).map(|(v, nr, nc)| (CategoryKey::Float(FKey(v)), nr, nc)),
-                )))
+                Ok(Prepared::categorical(float_categories(merged_runs(&r, &c))))
             } else {
-                Ok(Prepared::Num(r, c))
+                Prepared::exact_numeric(r, c)
             }
         }
         (V::Int(mut r), V::Int(mut c)) => {
@@ -399,16 +467,16 @@ fn prepare<'a>(
             radsort::sort(&mut r);
             radsort::sort(&mut c);
             let kind = forced.unwrap_or_else(|| int_kind_sorted(&c));
-            Ok(match kind {
+            match kind {
                 // i64 → f64 rounds monotonically: the sorted order holds.
-                ColumnKind::Numeric => Prepared::Num(
+                ColumnKind::Numeric => Prepared::exact_numeric(
                     r.into_iter().map(|x| x as f64).collect(),
                     c.into_iter().map(|x| x as f64).collect(),
                 ),
-                ColumnKind::Categorical => Prepared::Cat(CategoryTable::from_sorted_rows(
-                    merged_runs(&r, &c).map(|(v, nr, nc)| (CategoryKey::Int(v), nr, nc)),
-                )),
-            })
+                ColumnKind::Categorical => {
+                    Ok(Prepared::categorical(int_categories(merged_runs(&r, &c))))
+                }
+            }
         }
         (
             V::Bool {
@@ -421,7 +489,7 @@ fn prepare<'a>(
             },
         ) => {
             categorical_only(forced, "boolean", rf + rt, cf + ct)?;
-            Ok(Prepared::Cat(CategoryTable::from_sorted_rows(
+            Ok(Prepared::categorical(CategoryTable::from_sorted_rows(
                 [
                     (CategoryKey::Bool(false), rf, cf),
                     (CategoryKey::Bool(true), rt, ct),
@@ -435,7 +503,7 @@ fn prepare<'a>(
                 c.iter().map(|x| x.1).sum::<u64>(),
             );
             categorical_only(forced, "string", nr, nc)?;
-            Ok(Prepared::Cat(CategoryTable::from_counts(
+            Ok(Prepared::categorical(CategoryTable::from_counts(
                 r.into_iter().map(|(s, n)| (CategoryKey::Str(s), n)),
                 c.into_iter().map(|(s, n)| (CategoryKey::Str(s), n)),
             )))
@@ -445,6 +513,20 @@ fn prepare<'a>(
             current: c.type_name(),
         }),
     }
+}
+
+/// One category per float value: `(value, reference count, current count)`
+/// rows in ascending value order.
+pub(crate) fn float_categories<'a>(
+    rows: impl Iterator<Item = (f64, u64, u64)>,
+) -> CategoryTable<'a> {
+    CategoryTable::from_sorted_rows(rows.map(|(v, nr, nc)| (CategoryKey::Float(FKey(v)), nr, nc)))
+}
+
+/// One category per integer value: `(value, reference count, current
+/// count)` rows in ascending value order.
+pub(crate) fn int_categories<'a>(rows: impl Iterator<Item = (i64, u64, u64)>) -> CategoryTable<'a> {
+    CategoryTable::from_sorted_rows(rows.map(|(v, nr, nc)| (CategoryKey::Int(v), nr, nc)))
 }
 
 /// Evidently's kind of an integer column: categorical iff `values` hold at
@@ -458,7 +540,12 @@ pub(crate) fn int_kind(values: &[i64]) -> ColumnKind {
 
 /// [`int_kind`] of an ascending slice.
 fn int_kind_sorted(sorted: &[i64]) -> ColumnKind {
-    if distinct_sorted(sorted) <= 10 {
+    int_kind_of(distinct_sorted(sorted))
+}
+
+/// [`int_kind`] of a sample with `n_distinct` distinct values.
+pub(crate) fn int_kind_of(n_distinct: usize) -> ColumnKind {
+    if n_distinct <= 10 {
         ColumnKind::Categorical
     } else {
         ColumnKind::Numeric
@@ -503,29 +590,33 @@ pub(crate) fn binned_stats(
 }
 
 /// Evidently's Z-test on two ascending numeric samples (as [`z_test`] on
-/// their float keys).
-fn z_test_sorted(r: &[f64], c: &[f64]) -> ZTestResult {
-    let (Some(&r0), Some(&c0)) = (r.first(), c.first()) else {
+/// their float keys: the key is the smaller of the two minimums).
+fn z_test_sorted<S: SortedSample>(r: &S, c: &S) -> ZTestResult {
+    let (Some(r0), Some(c0)) = (r.smallest(), c.smallest()) else {
         return ZTestResult {
             statistic: 0.0,
             p_value: 1.0,
         };
     };
     let key = r0.min(c0);
-    let at_key = |a: &[f64], first: f64| if first == key { leading_run(a) } else { 0 };
-    z_test_key_counts(r.len() as u64, at_key(r, r0), c.len() as u64, at_key(c, c0))
+    z_test_key_counts(r.count(), count_of(r, key), c.count(), count_of(c, key))
 }
 
-fn numeric_stats(r: &[f64], c: &[f64], n_distinct: usize) -> Result<ColumnStats, DriftError> {
-    let bins = bin_numeric_sorted(r, c)?;
+fn numeric_stats<S: SortedSample>(
+    r: &S,
+    c: &S,
+    n_distinct: usize,
+    bins: BinnedCounts,
+    std_reference: f64,
+) -> Result<ColumnStats, DriftError> {
     let (psi, kl, js, chi) = binned_stats(&bins)?;
     let z = (n_distinct <= 2).then(|| z_test_sorted(r, c));
     let d = ks_statistic_sorted(r, c);
     let w = wasserstein_sorted(r, c);
     Ok(ColumnStats {
-        ks: Some(ks_from_statistic(d, r.len() as u64, c.len() as u64)),
+        ks: Some(ks_from_statistic(d, r.count(), c.count())),
         wasserstein: Some(w),
-        wasserstein_normed: Some(w / std_ddof0(r)?.max(0.001)),
+        wasserstein_normed: Some(w / std_reference.max(0.001)),
         psi,
         jensenshannon: js,
         kl_div: kl,
@@ -536,10 +627,11 @@ fn numeric_stats(r: &[f64], c: &[f64], n_distinct: usize) -> Result<ColumnStats,
     })
 }
 
-fn categorical_stats(t: &CategoryTable<'_>) -> Result<ColumnStats, DriftError> {
+fn categorical_stats(t: CategoryTable<'_>, n_distinct: usize) -> Result<ColumnStats, DriftError> {
+    let z = (n_distinct <= 2).then(|| z_test_counts(&t.reference, &t.current));
     let bins = BinnedCounts {
-        reference: t.reference.clone(),
-        current: t.current.clone(),
+        reference: t.reference,
+        current: t.current,
     };
     let (psi, kl, js, chi) = binned_stats(&bins)?;
     let (rp, cp) = bins.proportions();
@@ -552,7 +644,7 @@ fn categorical_stats(t: &CategoryTable<'_>) -> Result<ColumnStats, DriftError> {
         kl_div: kl,
         hellinger: hellinger(&rp, &cp)?,
         chisquare: chi,
-        z: (t.keys.len() <= 2).then(|| z_test_counts(&t.reference, &t.current)),
+        z,
         bins,
     })
 }

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use crate::error::{DriftError, Side, non_empty};
 use crate::ks::check_finite;
 use crate::sorted::{
-    distinct_merged, distinct_sorted, histogram_sorted, merged_runs, sorted, wasserstein_sorted,
+    SortedSample, distinct_merged, distinct_sorted, histogram_sorted, merge_runs, sorted,
+    wasserstein_sorted,
 };
 use crate::special::{chi2_sf, ndtr};
 use crate::summation::fsum;
@@ -28,10 +29,16 @@ pub fn wasserstein_distance(u: &[f64], v: &[f64]) -> Result<f64, DriftError> {
 /// `sqrt(mean(|x − mean(x)|²))`.
 pub fn std_ddof0(x: &[f64]) -> Result<f64, DriftError> {
     check_finite(x, Side::Reference)?;
-    let n = x.len() as f64;
-    let mean = fsum(x.iter().copied()) / n;
-    let var = fsum(x.iter().map(|v| (v - mean) * (v - mean))) / n;
-    Ok(var.sqrt())
+    Ok(std_of(x))
+}
+
+/// [`std_ddof0`] of a non-empty sample of finite values, read in ascending
+/// order (the order the offline path sums a sorted column in).
+pub(crate) fn std_of<S: SortedSample + ?Sized>(x: &S) -> f64 {
+    let n = x.count() as f64;
+    let mean = fsum(x.values()) / n;
+    let var = fsum(x.values().map(|v| (v - mean) * (v - mean))) / n;
+    var.sqrt()
 }
 
 /// Evidently's normed Wasserstein distance (`wasserstein_distance_norm.py`):
@@ -185,33 +192,54 @@ pub fn bin_by_value<K: Ord + Clone>(
 pub fn bin_numeric(reference: &[f64], current: &[f64]) -> Result<BinnedCounts, DriftError> {
     check_finite(reference, Side::Reference)?;
     check_finite(current, Side::Current)?;
-    bin_numeric_sorted(&sorted(reference), &sorted(current))
+    let (r, c) = (sorted(reference), sorted(current));
+    bin_numeric_sorted(&r, &c, distinct_sorted(&r) <= 20)
 }
 
 /// [`bin_numeric`] of two ascending samples: the edges need only the pooled
-/// minimum, maximum and size, the counts are binary searches.
-pub(crate) fn bin_numeric_sorted(r: &[f64], c: &[f64]) -> Result<BinnedCounts, DriftError> {
+/// minimum, maximum and size, the counts are binary searches. `per_value`
+/// says that the reference has at most 20 distinct values (then one bin per
+/// distinct value of `r ∪ c`; otherwise Sturges edges).
+pub(crate) fn bin_numeric_sorted<A, B>(
+    r: &A,
+    c: &B,
+    per_value: bool,
+) -> Result<BinnedCounts, DriftError>
+where
+    A: SortedSample + ?Sized,
+    B: SortedSample + ?Sized,
+{
     let (lo, hi) = pooled_range(r, c)?;
-    if distinct_sorted(r) > 20 {
-        let edges = sturges_edges(lo, hi, r.len() + c.len());
+    if per_value {
+        let (reference, current) = merge_runs(r.runs(), c.runs())
+            .map(|(_, nr, nc)| (nr, nc))
+            .unzip();
+        Ok(BinnedCounts { reference, current })
+    } else {
+        let edges = sturges_edges(lo, hi, (r.count() + c.count()) as usize);
         Ok(BinnedCounts {
             reference: histogram_sorted(r, &edges),
             current: histogram_sorted(c, &edges),
         })
-    } else {
-        let (reference, current) = merged_runs(r, c).map(|(_, nr, nc)| (nr, nc)).unzip();
-        Ok(BinnedCounts { reference, current })
     }
 }
 
 /// Smallest and largest value of two ascending samples together.
-fn pooled_range(r: &[f64], c: &[f64]) -> Result<(f64, f64), DriftError> {
-    let ends = |a: &[f64], side| match (a.first(), a.last()) {
-        (Some(&lo), Some(&hi)) => Ok((lo, hi)),
-        _ => Err(DriftError::EmptyInput { side }),
+pub(crate) fn pooled_range<A, B>(r: &A, c: &B) -> Result<(f64, f64), DriftError>
+where
+    A: SortedSample + ?Sized,
+    B: SortedSample + ?Sized,
+{
+    let (Some(rl), Some(rh)) = (r.smallest(), r.largest()) else {
+        return Err(DriftError::EmptyInput {
+            side: Side::Reference,
+        });
     };
-    let (rl, rh) = ends(r, Side::Reference)?;
-    let (cl, ch) = ends(c, Side::Current)?;
+    let (Some(cl), Some(ch)) = (c.smallest(), c.largest()) else {
+        return Err(DriftError::EmptyInput {
+            side: Side::Current,
+        });
+    };
     Ok((rl.min(cl), rh.max(ch)))
 }
 
@@ -326,11 +354,15 @@ pub fn hellinger_numeric(reference: &[f64], current: &[f64]) -> Result<f64, Drif
 
 /// [`hellinger_numeric`] of two ascending samples with `n_unique` distinct
 /// values between them.
-pub(crate) fn hellinger_numeric_sorted(
-    r: &[f64],
-    c: &[f64],
+pub(crate) fn hellinger_numeric_sorted<A, B>(
+    r: &A,
+    c: &B,
     n_unique: usize,
-) -> Result<f64, DriftError> {
+) -> Result<f64, DriftError>
+where
+    A: SortedSample + ?Sized,
+    B: SortedSample + ?Sized,
+{
     let (lo, hi) = pooled_range(r, c)?;
     let edges = sturges_edges(lo, hi, n_unique);
     let c1 = histogram_sorted(r, &edges);

@@ -81,4 +81,22 @@ pub enum DriftError {
     /// A threshold that is NaN or infinite.
     #[error("threshold must be a finite number, got {0}")]
     InvalidThreshold(f64),
+    /// A quantile-sketch size `k` outside what the KLL sketch accepts.
+    #[error("the sketch size k must be within 8..=65535, got {k}")]
+    InvalidSketchSize {
+        /// The size that was asked for.
+        k: u16,
+    },
+    /// A categorical comparison of two sketched columns that both had more
+    /// distinct values than a sketch counts exactly.
+    #[error(
+        "both sketches saw more than {cap} distinct values, so their categories were not kept; a categorical comparison needs one side's exact values"
+    )]
+    CategoriesNotKept {
+        /// How many distinct values a sketch counts exactly.
+        cap: usize,
+    },
+    /// The quantile sketch library refused an operation.
+    #[error("quantile sketch: {0}")]
+    Sketch(String),
 }

@@ -2,7 +2,7 @@
 //! `scipy.stats.ks_2samp(a, b)` with `alternative='two-sided', method='auto'`.
 
 use crate::error::{DriftError, Side, non_empty};
-use crate::sorted::sorted;
+use crate::sorted::{SortedSample, merge_runs, sorted};
 use crate::special::kstwo_sf;
 
 /// scipy's `MAX_AUTO_N`: `method='auto'` is exact when `max(n1, n2) ≤ 10000`.
@@ -31,31 +31,19 @@ pub(crate) fn check_finite(x: &[f64], side: Side) -> Result<(), DriftError> {
 /// `D = max(max(cdf1 − cdf2), clip(−min(cdf1 − cdf2), 0, 1))` evaluated
 /// at every pooled observation with `searchsorted(side='right')`, i.e.
 /// `cdf_i(t) = #{x_i ≤ t} / n_i` — scipy's tie handling.
-pub(crate) fn ks_statistic_sorted(a: &[f64], b: &[f64]) -> f64 {
-    let (n1, n2) = (a.len() as f64, b.len() as f64);
-    let (mut i, mut j) = (0usize, 0usize);
+pub(crate) fn ks_statistic_sorted<A, B>(a: &A, b: &B) -> f64
+where
+    A: SortedSample + ?Sized,
+    B: SortedSample + ?Sized,
+{
+    let (n1, n2) = (a.count() as f64, b.count() as f64);
+    let (mut i, mut j) = (0u64, 0u64);
     let mut max_s = f64::NEG_INFINITY;
     let mut min_s = f64::INFINITY;
-    while i < a.len() || j < b.len() {
-        // Next distinct value among the two heads.
-        let t = match (a.get(i), b.get(j)) {
-            (Some(&x), Some(&y)) => {
-                if x <= y {
-                    x
-                } else {
-                    y
-                }
-            }
-            (Some(&x), None) => x,
-            (None, Some(&y)) => y,
-            (None, None) => break,
-        };
-        while i < a.len() && a[i] <= t {
-            i += 1;
-        }
-        while j < b.len() && b[j] <= t {
-            j += 1;
-        }
+    // At each distinct pooled value: both ECDFs after every value ≤ it.
+    for (_, ci, cj) in merge_runs(a.runs(), b.runs()) {
+        i += ci;
+        j += cj;
         let diff = i as f64 / n1 - j as f64 / n2;
         max_s = max_s.max(diff);
         min_s = min_s.min(diff);

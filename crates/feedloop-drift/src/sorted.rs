@@ -6,8 +6,178 @@
 //! `radsort`), and nothing downstream sorts again: KS walks both arrays once,
 //! Wasserstein walks their merge once, histograms are two binary searches per
 //! edge.
-
+//!
+//! The statistics read a sample only through [`SortedSample`]: its size,
+//! ends, rank counts and distinct values with their counts. A sorted slice is
+//! one; [`Runs`] (distinct values with counts, or a quantile sketch's weighted
+//! items, `sketch.rs`) is the other, so sketched columns go through the same
+//! code.
 use crate::summation::fsum;
+
+/// An ascending sample of finite values as the statistics read it.
+pub(crate) trait SortedSample {
+    /// Number of values (the total weight).
+    fn count(&self) -> u64;
+    /// Smallest value (`None` when empty).
+    fn smallest(&self) -> Option<f64>;
+    /// Largest value (`None` when empty).
+    fn largest(&self) -> Option<f64>;
+    /// `#{x < t}`.
+    fn below(&self, t: f64) -> u64;
+    /// `#{x ≤ t}`.
+    fn upto(&self, t: f64) -> u64;
+    /// The distinct values, ascending, each with how often it occurs.
+    fn runs(&self) -> impl Iterator<Item = (f64, u64)> + '_;
+    /// Every value, ascending (each distinct value repeated as often as it
+    /// occurs).
+    fn values(&self) -> impl Iterator<Item = f64> + '_ {
+        self.runs()
+            .flat_map(|(v, n)| std::iter::repeat_n(v, usize::try_from(n).unwrap_or(usize::MAX)))
+    }
+}
+
+impl SortedSample for [f64] {
+    fn count(&self) -> u64 {
+        self.len() as u64
+    }
+    fn smallest(&self) -> Option<f64> {
+        self.first().copied()
+    }
+    fn largest(&self) -> Option<f64> {
+        self.last().copied()
+    }
+    fn below(&self, t: f64) -> u64 {
+        self.partition_point(|&x| x < t) as u64
+    }
+    fn upto(&self, t: f64) -> u64 {
+        self.partition_point(|&x| x <= t) as u64
+    }
+    fn runs(&self) -> impl Iterator<Item = (f64, u64)> + '_ {
+        slice_runs(self)
+    }
+    fn values(&self) -> impl Iterator<Item = f64> + '_ {
+        self.iter().copied()
+    }
+}
+
+impl SortedSample for Vec<f64> {
+    fn count(&self) -> u64 {
+        self.as_slice().count()
+    }
+    fn smallest(&self) -> Option<f64> {
+        self.as_slice().smallest()
+    }
+    fn largest(&self) -> Option<f64> {
+        self.as_slice().largest()
+    }
+    fn below(&self, t: f64) -> u64 {
+        self.as_slice().below(t)
+    }
+    fn upto(&self, t: f64) -> u64 {
+        self.as_slice().upto(t)
+    }
+    fn runs(&self) -> impl Iterator<Item = (f64, u64)> + '_ {
+        slice_runs(self)
+    }
+    fn values(&self) -> impl Iterator<Item = f64> + '_ {
+        self.iter().copied()
+    }
+}
+
+/// A sample as its distinct values with their counts: an exact sample kept
+/// as a value table, or the weighted items of a quantile sketch. Its ends
+/// are given apart from the values, so that a sketch that dropped its
+/// extreme items still reports the sample's exact minimum and maximum.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Runs {
+    values: Vec<f64>,
+    /// `cumulative[i]` = how many values are `≤ values[i]`.
+    cumulative: Vec<u64>,
+    first: f64,
+    last: f64,
+}
+
+impl Runs {
+    /// From ascending `(value, count)` pairs of finite values (equal
+    /// neighbours are merged, empty counts left out); `ends` are the
+    /// sample's minimum and maximum, by default the first and last value.
+    pub(crate) fn new(
+        runs: impl IntoIterator<Item = (f64, u64)>,
+        ends: Option<(f64, f64)>,
+    ) -> Self {
+        let mut values: Vec<f64> = Vec::new();
+        let mut cumulative: Vec<u64> = Vec::new();
+        let mut total = 0u64;
+        for (v, n) in runs {
+            if n == 0 {
+                continue;
+            }
+            total += n;
+            match (values.last(), cumulative.last_mut()) {
+                (Some(&last), Some(c)) if last == v => *c = total,
+                _ => {
+                    values.push(v);
+                    cumulative.push(total);
+                }
+            }
+        }
+        let (first, last) = ends.unwrap_or_else(|| {
+            (
+                values.first().copied().unwrap_or(f64::NAN),
+                values.last().copied().unwrap_or(f64::NAN),
+            )
+        });
+        Runs {
+            values,
+            cumulative,
+            first,
+            last,
+        }
+    }
+
+    /// How many values are `≤ values[i − 1]` (0 for `i = 0`).
+    fn cumulative_before(&self, i: usize) -> u64 {
+        i.checked_sub(1)
+            .and_then(|j| self.cumulative.get(j))
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+impl SortedSample for Runs {
+    fn count(&self) -> u64 {
+        self.cumulative.last().copied().unwrap_or(0)
+    }
+    fn smallest(&self) -> Option<f64> {
+        (!self.values.is_empty()).then_some(self.first)
+    }
+    fn largest(&self) -> Option<f64> {
+        (!self.values.is_empty()).then_some(self.last)
+    }
+    fn below(&self, t: f64) -> u64 {
+        self.cumulative_before(self.values.partition_point(|&x| x < t))
+    }
+    fn upto(&self, t: f64) -> u64 {
+        self.cumulative_before(self.values.partition_point(|&x| x <= t))
+    }
+    fn runs(&self) -> impl Iterator<Item = (f64, u64)> + '_ {
+        let mut before = 0u64;
+        self.values
+            .iter()
+            .zip(&self.cumulative)
+            .map(move |(&v, &c)| {
+                let n = c - before;
+                before = c;
+                (v, n)
+            })
+    }
+}
+
+/// The distinct values of an ascending slice with how often each occurs.
+pub(crate) fn slice_runs<T: PartialEq + Copy>(a: &[T]) -> impl Iterator<Item = (T, u64)> + '_ {
+    a.chunk_by(|x, y| x == y)
+        .map(|run| (run[0], run.len() as u64))
+}
 
 /// Sorts finite values ascending in place, `-0.0` written as `0.0` (numpy's
 /// equality: the two are one value for every statistic here).
@@ -62,34 +232,49 @@ pub(crate) fn merged_runs<'s, T: Copy + PartialOrd>(
     a: &'s [T],
     b: &'s [T],
 ) -> impl Iterator<Item = (T, u64, u64)> + 's {
-    let (mut i, mut j) = (0usize, 0usize);
-    std::iter::from_fn(move || {
-        let t = match (a.get(i), b.get(j)) {
-            (Some(&x), Some(&y)) => {
-                if y < x {
-                    y
-                } else {
-                    x
-                }
+    merge_runs(slice_runs(a), slice_runs(b))
+}
+
+/// Merges two ascending runs of distinct values (`(value, count)`) into the
+/// distinct values of both, each with its count on either side.
+pub(crate) fn merge_runs<T: Copy + PartialOrd>(
+    a: impl Iterator<Item = (T, u64)>,
+    b: impl Iterator<Item = (T, u64)>,
+) -> impl Iterator<Item = (T, u64, u64)> {
+    let (mut a, mut b) = (a.peekable(), b.peekable());
+    std::iter::from_fn(move || match (a.peek().copied(), b.peek().copied()) {
+        (Some((x, nx)), Some((y, ny))) => {
+            if y < x {
+                b.next();
+                Some((y, 0, ny))
+            } else if x < y {
+                a.next();
+                Some((x, nx, 0))
+            } else {
+                a.next();
+                b.next();
+                Some((x, nx, ny))
             }
-            (Some(&x), None) => x,
-            (None, Some(&y)) => y,
-            (None, None) => return None,
-        };
-        let (i0, j0) = (i, j);
-        while i < a.len() && a[i] <= t {
-            i += 1;
         }
-        while j < b.len() && b[j] <= t {
-            j += 1;
+        (Some((x, nx)), None) => {
+            a.next();
+            Some((x, nx, 0))
         }
-        Some((t, (i - i0) as u64, (j - j0) as u64))
+        (None, Some((y, ny))) => {
+            b.next();
+            Some((y, 0, ny))
+        }
+        (None, None) => None,
     })
 }
 
 /// Distinct values of `a ∪ b` (both ascending).
-pub(crate) fn distinct_merged(a: &[f64], b: &[f64]) -> usize {
-    merged_runs(a, b).count()
+pub(crate) fn distinct_merged<A, B>(a: &A, b: &B) -> usize
+where
+    A: SortedSample + ?Sized,
+    B: SortedSample + ?Sized,
+{
+    merge_runs(a.runs(), b.runs()).count()
 }
 
 /// First Wasserstein distance between two ascending samples, as
@@ -98,11 +283,15 @@ pub(crate) fn distinct_merged(a: &[f64], b: &[f64]) -> usize {
 ///
 /// Walks the merge of the two arrays once; repeated pooled values only add
 /// zero-width terms, so the distinct values give the same compensated sum.
-pub(crate) fn wasserstein_sorted(u: &[f64], v: &[f64]) -> f64 {
-    let (nu, nv) = (u.len() as f64, v.len() as f64);
+pub(crate) fn wasserstein_sorted<U, V>(u: &U, v: &V) -> f64
+where
+    U: SortedSample + ?Sized,
+    V: SortedSample + ?Sized,
+{
+    let (nu, nv) = (u.count() as f64, v.count() as f64);
     let (mut i, mut j) = (0u64, 0u64);
     let mut prev: Option<(f64, f64)> = None;
-    let terms = merged_runs(u, v).filter_map(|(t, ci, cj)| {
+    let terms = merge_runs(u.runs(), v.runs()).filter_map(|(t, ci, cj)| {
         let term = prev.map(|(t0, diff)| diff * (t - t0));
         i += ci;
         j += cj;
@@ -115,30 +304,26 @@ pub(crate) fn wasserstein_sorted(u: &[f64], v: &[f64]) -> f64 {
 /// `numpy.histogram(data, edges)[0]` for ascending `data` and ascending
 /// `edges`: bin `i` holds `edges[i] ≤ x < edges[i+1]`, the last bin is closed
 /// on the right, values outside are not counted. Two binary searches per edge.
-pub(crate) fn histogram_sorted(data: &[f64], edges: &[f64]) -> Vec<u64> {
+pub(crate) fn histogram_sorted<S: SortedSample + ?Sized>(data: &S, edges: &[f64]) -> Vec<u64> {
     let nb = edges.len().saturating_sub(1);
     if nb == 0 {
         return Vec::new();
     }
-    let below = |e: f64| data.partition_point(|&x| x < e) as u64;
     let mut counts = Vec::with_capacity(nb);
-    let mut start = below(edges[0]);
+    let mut start = data.below(edges[0]);
     for &edge in &edges[1..nb] {
-        let end = below(edge);
+        let end = data.below(edge);
         counts.push(end.saturating_sub(start));
         start = end.max(start);
     }
-    let last = data.partition_point(|&x| x <= edges[nb]) as u64;
+    let last = data.upto(edges[nb]);
     counts.push(last.saturating_sub(start));
     counts
 }
 
-/// How many values of the ascending `a` equal its first value.
-pub(crate) fn leading_run(a: &[f64]) -> u64 {
-    match a.first() {
-        Some(&x) => a.partition_point(|&y| y <= x) as u64,
-        None => 0,
-    }
+/// How many values of `s` equal `key`.
+pub(crate) fn count_of<S: SortedSample + ?Sized>(s: &S, key: f64) -> u64 {
+    s.upto(key) - s.below(key)
 }
 
 /// `numpy.quantile(sorted, q, method='linear')` on an ascending, non-empty slice.
@@ -210,6 +395,7 @@ mod tests {
             vec![(0.0, 0, 1), (1.0, 2, 0), (2.0, 1, 2), (5.0, 0, 1)]
         );
         assert_eq!(distinct_sorted(&[1.0, 1.0, 2.0]), 2);
-        assert_eq!(leading_run(&[1.0, 1.0, 2.0]), 2);
+        assert_eq!(count_of(&[1.0, 1.0, 2.0][..], 1.0), 2);
+        assert_eq!(count_of(&[1.0, 1.0, 2.0][..], 0.5), 0);
     }
 }

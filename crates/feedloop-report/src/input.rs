@@ -1,6 +1,7 @@
 //! The two inputs of a report: a local path, a `file://` URL or an
 //! object-store URL, resolved to a Parquet file, a folder of Parquet files or a
-//! CSV file, opened as a DataFrame, and read one column at a time.
+//! CSV file, opened as a DataFrame, and read one column at a time: whole, or
+//! handed over batch by batch (sketch mode).
 
 use std::path::Path as FsPath;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use datafusion::dataframe::DataFrame;
 use datafusion::execution::context::SessionContext;
 use datafusion::prelude::{CsvReadOptions, ParquetReadOptions};
 use feedloop_analytics::AnalyticsError;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::ObjectStoreExt;
 
 use crate::local_parquet::LocalParquet;
@@ -242,27 +243,49 @@ impl Columns {
         name: &str,
         side: Which,
     ) -> Result<Vec<ArrayRef>, AnalyticsError> {
+        let mut arrays = Vec::new();
+        self.for_each_batch(rt, name, side, &mut |a| {
+            arrays.push(Arc::clone(a));
+            Ok(())
+        })?;
+        Ok(arrays)
+    }
+
+    /// Hands every row of column `name` (a projection) to `f`, one batch at a
+    /// time: only the batch being handed over is held.
+    pub(crate) fn for_each_batch(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        name: &str,
+        side: Which,
+        f: &mut dyn FnMut(&ArrayRef) -> Result<(), AnalyticsError>,
+    ) -> Result<(), AnalyticsError> {
         match self {
-            Columns::Local(files) => files.read_column(name, side),
-            Columns::Frame(df) => rt.block_on(read_column(df, name, side)),
+            Columns::Local(files) => files.for_each_batch(name, side, f),
+            Columns::Frame(df) => rt.block_on(stream_column(df, name, side, f)),
         }
     }
 }
 
-/// Reads one column of one side (a projection) as its arrays.
-async fn read_column(
+/// Streams one column of one side (a projection) batch by batch into `f`.
+async fn stream_column(
     df: &DataFrame,
     name: &str,
     side: Which,
-) -> Result<Vec<ArrayRef>, AnalyticsError> {
-    let batches = df
+    f: &mut dyn FnMut(&ArrayRef) -> Result<(), AnalyticsError>,
+) -> Result<(), AnalyticsError> {
+    let failed = |e: datafusion::error::DataFusionError| {
+        AnalyticsError::Execution(format!("reading column '{name}' of the {side} data: {e}"))
+    };
+    let mut stream = df
         .clone()
         .select_columns(&[name])
         .map_err(AnalyticsError::from)?
-        .collect()
+        .execute_stream()
         .await
-        .map_err(|e| {
-            AnalyticsError::Execution(format!("reading column '{name}' of the {side} data: {e}"))
-        })?;
-    Ok(batches.iter().map(|b| Arc::clone(b.column(0))).collect())
+        .map_err(failed)?;
+    while let Some(batch) = stream.next().await {
+        f(batch.map_err(failed)?.column(0))?;
+    }
+    Ok(())
 }

@@ -7,10 +7,12 @@
 //! around them (the parquet crate for local Parquet, DataFusion otherwise).
 //!
 //! * [`request`] — [`DriftRequest`], [`DriftReport`].
-//! * `input` — resolving and opening the two inputs, reading one column.
+//! * `input` — resolving and opening the two inputs, reading one column
+//!   (whole, or batch by batch).
 //! * `local_parquet` — one column of local Parquet files, straight into Arrow.
 //! * `plan` — which columns are compared and how, which are skipped and why.
-//! * `compute` — the parallel, one-column-at-a-time computation.
+//! * `compute` — the parallel, one-column-at-a-time computation (exact or
+//!   sketch mode).
 //! * [`render`] — [`DriftReport::to_json`], [`DriftReport::to_table`].
 //!
 //! ## Inputs
@@ -60,6 +62,23 @@
 //! of columns: 10M vs 10M rows × 15 columns stay well under 2 GiB. The price
 //! for CSV is one parse of the file per column (fine for the sizes CSV is
 //! used for).
+//!
+//! ## Sketch mode
+//! With [`DriftRequest::sketch`] set (`feedloop drift --sketch`), no column is
+//! held whole: each side is handed over one batch at a time (the projected
+//! Parquet reader's batches, or DataFusion's record-batch stream), numbers go
+//! into a mergeable [`NumericSketch`](feedloop_drift::NumericSketch) (a KLL
+//! quantile sketch with exact count, range, mean, std and exact value counts
+//! up to 64 distinct values), booleans and strings into counts, and
+//! [`column_drift_sketched`](feedloop_drift::column_drift_sketched) compares
+//! the two sketches. Peak memory is about `threads × one batch`, plus the
+//! sketches (~24 KiB each at the default `k = 1000`) and the distinct
+//! strings' counts. Columns whose values fit (≤ 64 distinct numbers, or a
+//! sketch that has not compacted), booleans and strings give exactly the
+//! exact-mode result; the others carry a [`SketchEstimate`](feedloop_drift::SketchEstimate)
+//! with the KLL rank error and the bounds on KS, Wasserstein and bin shares
+//! ([`feedloop_drift::sketch`] documents the method). Exact mode is the
+//! default and unchanged.
 
 //! ## Output
 //! [`DriftReport::to_json`] (stable shape, JSON Schema in
@@ -97,6 +116,13 @@ pub async fn run_drift_report(req: &DriftRequest) -> Result<DriftReport, Analyti
         return Err(input(format!(
             "drift_share must be within [0, 1], got {}",
             req.drift_share
+        )));
+    }
+    if let Some(k) = req.sketch
+        && k < 8
+    {
+        return Err(input(format!(
+            "the sketch size k must be within 8..=65535, got {k}"
         )));
     }
     for (name, t) in &req.threshold {
@@ -141,8 +167,9 @@ pub async fn run_drift_report(req: &DriftRequest) -> Result<DriftReport, Analyti
         .max(1);
     let plans = Arc::new(plans);
     let worker_plans = Arc::clone(&plans);
+    let sketch = req.sketch;
     let outcomes = tokio::task::spawn_blocking(move || {
-        compute_all(&reference, &current, &worker_plans, threads)
+        compute_all(&reference, &current, &worker_plans, threads, sketch)
     })
     .await
     .map_err(|e| AnalyticsError::Execution(format!("drift computation failed: {e}")))??;

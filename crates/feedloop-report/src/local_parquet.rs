@@ -1,7 +1,7 @@
 //! Reading one column of local Parquet files straight into Arrow arrays: each
 //! file's footer is read once, then every column is a projection that decodes
-//! only that column's chunks, with string columns kept as dictionaries so they
-//! are counted by key.
+//! only that column's chunks, batch by batch, with string columns kept as
+//! dictionaries so they are counted by key.
 //!
 //! DataFusion reads the other inputs (CSV, object stores); for local Parquet
 //! it would plan and run one query per column and side, and decode strings
@@ -77,14 +77,16 @@ impl LocalParquet {
         Ok(Self { files })
     }
 
-    /// Every row of column `name`, one array per batch. A file without the
-    /// column contributes nulls for its rows, as a table over the folder would.
-    pub(crate) fn read_column(
+    /// Hands column `name` to `f` one decoded batch (at most [`BATCH_ROWS`]
+    /// rows) at a time, so that only one batch is held. A file without the
+    /// column contributes nulls for its rows, as a table over the folder
+    /// would: null batches, after the others.
+    pub(crate) fn for_each_batch(
         &self,
         name: &str,
         side: Which,
-    ) -> Result<Vec<ArrayRef>, AnalyticsError> {
-        let mut arrays = Vec::new();
+        f: &mut dyn FnMut(&ArrayRef) -> Result<(), AnalyticsError>,
+    ) -> Result<(), AnalyticsError> {
         let mut absent_rows = 0usize;
         let mut seen_type = None;
         for (path, meta) in &self.files {
@@ -108,13 +110,17 @@ impl LocalParquet {
                 .map_err(|e| failed(&e))?;
             for batch in reader {
                 let batch = batch.map_err(|e| failed(&e))?;
-                arrays.push(Arc::clone(batch.column(0)));
+                f(batch.column(0))?;
             }
         }
         if absent_rows > 0 {
             let t = seen_type.unwrap_or(DataType::Null);
-            arrays.push(new_null_array(&t, absent_rows));
+            while absent_rows > 0 {
+                let rows = absent_rows.min(BATCH_ROWS);
+                f(&new_null_array(&t, rows))?;
+                absent_rows -= rows;
+            }
         }
-        Ok(arrays)
+        Ok(())
     }
 }

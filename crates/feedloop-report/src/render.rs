@@ -2,7 +2,7 @@
 //! `schemas/drift-report.v1.schema.json` (non-finite floats as strings) and an
 //! aligned text table.
 
-use feedloop_drift::{ColumnDriftResult, ColumnKind};
+use feedloop_drift::{ColumnDriftResult, ColumnKind, SketchEstimate};
 use serde_json::{Map, Value, json};
 
 use crate::request::DriftReport;
@@ -56,14 +56,43 @@ fn column_json(c: &ColumnDriftResult) -> Value {
             json!({"statistic": json_f64(z.statistic), "p_value": json_f64(z.p_value)}),
         );
     }
-    json!({
+    let mut column = json!({
         "kind": kind_name(c.kind),
         "test": c.test.name(),
         "score": json_f64(c.score),
         "threshold": json_f64(c.threshold),
         "drift": c.drift,
         "stats": Value::Object(stats),
-    })
+    });
+    if let (Some(e), Some(obj)) = (&c.estimate, column.as_object_mut()) {
+        obj.insert("estimate".into(), estimate_json(e));
+    }
+    column
+}
+
+/// How far a sketched column's statistics may be from the exact ones.
+fn estimate_json(e: &SketchEstimate) -> Value {
+    let mut obj = Map::new();
+    obj.insert("k".into(), json!(e.k));
+    obj.insert(
+        "rank_error".into(),
+        json!({
+            "reference": json_f64(e.rank_error_reference),
+            "current": json_f64(e.rank_error_current),
+        }),
+    );
+    for (key, bound) in [
+        ("ks_statistic_bound", e.ks_statistic_bound),
+        ("wasserstein_bound", e.wasserstein_bound),
+        ("wasserstein_normed_bound", e.wasserstein_normed_bound),
+    ] {
+        if let Some(b) = bound {
+            obj.insert(key.into(), json_f64(b));
+        }
+    }
+    obj.insert("bin_share_bound".into(), json_f64(e.bin_share_bound));
+    obj.insert("pooled_bin".into(), json!(e.pooled_bin));
+    Value::Object(obj)
 }
 
 /// Scores span p-values near 0 and distances near 1: scientific notation for tiny ones.
@@ -89,6 +118,12 @@ impl DriftReport {
     /// only when the two samples together have at most two distinct values;
     /// `psi`, `jensenshannon`, `kl_div`, `hellinger`, `chisquare` always.
     /// Non-finite floats are the strings `"inf"`, `"-inf"`, `"nan"`.
+    ///
+    /// A column estimated from quantile sketches (sketch mode) also has
+    /// `"estimate": {"k", "rank_error": {"reference", "current"},
+    /// "ks_statistic_bound", "wasserstein_bound", "wasserstein_normed_bound",
+    /// "bin_share_bound", "pooled_bin"}` (the three first bounds for numeric
+    /// columns only); an exact column has none.
     pub fn to_json(&self) -> Value {
         let columns: Map<String, Value> = self
             .drift
@@ -113,7 +148,8 @@ impl DriftReport {
 
     /// A human-readable, aligned table: a header line with the dataset
     /// verdict and share, one row per column (`DRIFT` marks drifted
-    /// columns), then the skipped columns with their reasons.
+    /// columns, `≈` an estimated score), a note when scores are estimated,
+    /// then the skipped columns with their reasons.
     pub fn to_table(&self) -> String {
         let d = &self.drift;
         let mut out = format!(
@@ -135,7 +171,10 @@ impl DriftReport {
                     name.clone(),
                     kind_name(c.kind).to_string(),
                     c.test.name().to_string(),
-                    fmt_score(c.score),
+                    match c.estimate {
+                        Some(_) => format!("≈{}", fmt_score(c.score)),
+                        None => fmt_score(c.score),
+                    },
                     fmt_score(c.threshold),
                     if c.drift {
                         "DRIFT".to_string()
@@ -176,6 +215,17 @@ impl DriftReport {
         out.push_str(&line(&width.map(|w| "-".repeat(w))));
         for r in &rows {
             out.push_str(&line(r));
+        }
+        if let Some(k) = d
+            .columns
+            .values()
+            .filter_map(|c| c.estimate)
+            .map(|e| e.k)
+            .min()
+        {
+            out.push_str(&format!(
+                "≈ estimated from quantile sketches (k = {k}); the JSON report gives each column's error bounds\n"
+            ));
         }
         if !self.skipped.is_empty() {
             out.push_str("Skipped columns:\n");

@@ -19,10 +19,15 @@ pub struct DriftRequest {
     pub threshold: BTreeMap<String, f64>,
     /// Dataset drift when the share of drifted columns is `≥ drift_share`.
     pub drift_share: f64,
+    /// Sketch mode with this KLL size `k` (8..=65535; `None`, the default:
+    /// exact). Numeric columns are summarised batch by batch into mergeable
+    /// quantile sketches and never held whole; see [`feedloop_drift::sketch`].
+    pub sketch: Option<u16>,
 }
 
 impl DriftRequest {
-    /// All columns, Evidently's default tests and thresholds, drift share 0.5.
+    /// All columns, Evidently's default tests and thresholds, drift share
+    /// 0.5, exact.
     pub fn new(reference: impl Into<String>, current: impl Into<String>) -> Self {
         DriftRequest {
             reference: reference.into(),
@@ -31,6 +36,7 @@ impl DriftRequest {
             stattest: BTreeMap::new(),
             threshold: BTreeMap::new(),
             drift_share: DEFAULT_DRIFT_SHARE,
+            sketch: None,
         }
     }
 }

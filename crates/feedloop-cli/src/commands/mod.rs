@@ -97,6 +97,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             stattest,
             threshold,
             drift_share,
+            sketch,
+            sketch_k,
             format,
             output,
         } => {
@@ -106,6 +108,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             req.stattest = stattest.into_iter().collect();
             req.threshold = threshold.into_iter().collect();
             req.drift_share = drift_share;
+            req.sketch = (sketch || sketch_k.is_some())
+                .then(|| sketch_k.unwrap_or(feedloop_drift::DEFAULT_SKETCH_K));
             drift::drift(&req, format, output.as_deref())
                 .await
                 .map(|_| ExitCode::SUCCESS)

@@ -189,6 +189,8 @@ fn feature_drift(
             n_reference: f.n() as usize,
             n_current: n_cur as usize,
             stats,
+            // Its sketch bounds are the feature's own (`sketch_bounds`).
+            estimate: None,
         },
         window_null_count: window.null_count,
         window_other_count,
