@@ -274,7 +274,46 @@ pub async fn error_metrics(
     to_ms: i64,
     segments: &[String],
 ) -> Result<RecordBatch, AnalyticsError> {
+    error_metrics_in(session, opts, from_ms, to_ms, None, segments).await
+}
+
+/// [`error_metrics`] of `count` consecutive windows of `size_ms` from
+/// `from_ms` in one pass (one query per segment dimension instead of one per
+/// window): rows are per window (`window_start`, `window_end`) × model ×
+/// version × segment. A prediction id landed twice counts once, in the window
+/// of its first event time.
+pub async fn error_metrics_windows(
+    session: &LandingSession,
+    opts: &FeedbackOptions,
+    from_ms: i64,
+    size_ms: i64,
+    count: usize,
+    segments: &[String],
+) -> Result<RecordBatch, AnalyticsError> {
+    if size_ms <= 0 {
+        return Err(AnalyticsError::Input(format!(
+            "window size must be positive, got {size_ms} ms"
+        )));
+    }
+    let to_ms = from_ms.saturating_add(size_ms.saturating_mul(count as i64));
+    error_metrics_in(session, opts, from_ms, to_ms, Some(size_ms), segments).await
+}
+
+async fn error_metrics_in(
+    session: &LandingSession,
+    opts: &FeedbackOptions,
+    from_ms: i64,
+    to_ms: i64,
+    window: Option<i64>,
+    segments: &[String],
+) -> Result<RecordBatch, AnalyticsError> {
     opts.validate().map_err(AnalyticsError::Input)?;
+    let w_expr = match window {
+        None => format!("CAST({from_ms} AS BIGINT)"),
+        Some(size) => format!(
+            "CAST({from_ms} AS BIGINT) + ((CAST(ts AS BIGINT) - {from_ms}) / {size}) * {size}"
+        ),
+    };
     let filter = format!(
         "ts >= {} AND ts < {}",
         ts_literal(from_ms),
@@ -283,8 +322,8 @@ pub async fn error_metrics(
     let fb = feedback_sql(opts, Some(&filter));
     let mut dims: Vec<Option<&str>> = vec![None];
     dims.extend(segments.iter().map(|s| Some(s.as_str())));
-    // (model, version, segment json) → counts
-    let mut rows: Vec<(String, String, String, [i64; 4])> = Vec::new();
+    // (window start, model, version, segment json) → counts
+    let mut rows: Vec<(i64, String, String, String, [i64; 4])> = Vec::new();
     for dim in dims {
         let seg_expr = match dim {
             None => "CAST(NULL AS VARCHAR)".to_string(),
@@ -294,8 +333,9 @@ pub async fn error_metrics(
             "SELECT model, model_version, {seg_expr} AS seg, count(*) AS n, \
                CAST(sum(correction_count) AS BIGINT) AS c, \
                sum(CASE WHEN is_corrected THEN 1 ELSE 0 END) AS k, \
-               sum(CASE WHEN is_wrong THEN 1 ELSE 0 END) AS w \
-             FROM ({fb}) GROUP BY 1, 2, 3"
+               sum(CASE WHEN is_wrong THEN 1 ELSE 0 END) AS w, \
+               {w_expr} AS window_start \
+             FROM ({fb}) GROUP BY 1, 2, 3, 8"
         );
         let (_, batches) = session.sql(&sql).await?;
         for b in batches {
@@ -315,7 +355,7 @@ pub async fn error_metrics(
                 let a = datafusion::arrow::compute::cast(b.column(i), &DataType::Int64)?;
                 Ok(a.as_primitive::<Int64Type>().clone())
             };
-            let (cn, cc, ck, cw) = (n(3)?, n(4)?, n(5)?, n(6)?);
+            let (cn, cc, ck, cw, ws) = (n(3)?, n(4)?, n(5)?, n(6)?, n(7)?);
             for r in 0..b.num_rows() {
                 let segment = match dim {
                     None => "{}".to_string(),
@@ -326,6 +366,7 @@ pub async fn error_metrics(
                 };
                 let g = |a: &Int64Array| if a.is_valid(r) { a.value(r) } else { 0 };
                 rows.push((
+                    g(&ws),
                     m.value(r).to_string(),
                     v.value(r).to_string(),
                     segment,
@@ -334,38 +375,38 @@ pub async fn error_metrics(
             }
         }
     }
-    rows.sort_by(|a, b| (&a.0, &a.1, &a.2).cmp(&(&b.0, &b.1, &b.2)));
-    let len = rows.len();
+    rows.sort_by(|a, b| (a.0, &a.1, &a.2, &a.3).cmp(&(b.0, &b.1, &b.2, &b.3)));
+    let end_of = |w: i64| window.map_or(to_ms, |size| w + size);
     let col_i =
-        |i: usize| Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.3[i]))) as ArrayRef;
+        |i: usize| Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.4[i]))) as ArrayRef;
     let cols: Vec<ArrayRef> = vec![
         Arc::new(
-            TimestampMillisecondArray::from(vec![from_ms; len])
+            TimestampMillisecondArray::from_iter_values(rows.iter().map(|r| r.0))
                 .with_timezone(feedloop_events::arrow_schema::UTC),
         ),
         Arc::new(
-            TimestampMillisecondArray::from(vec![to_ms; len])
+            TimestampMillisecondArray::from_iter_values(rows.iter().map(|r| end_of(r.0)))
                 .with_timezone(feedloop_events::arrow_schema::UTC),
         ),
-        Arc::new(StringArray::from_iter_values(
-            rows.iter().map(|r| r.0.as_str()),
-        )),
         Arc::new(StringArray::from_iter_values(
             rows.iter().map(|r| r.1.as_str()),
         )),
         Arc::new(StringArray::from_iter_values(
             rows.iter().map(|r| r.2.as_str()),
         )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.3.as_str()),
+        )),
         col_i(0),
         col_i(1),
         col_i(2),
         Arc::new(Float64Array::from_iter_values(
-            rows.iter().map(|r| r.3[2] as f64 / r.3[0].max(1) as f64),
+            rows.iter().map(|r| r.4[2] as f64 / r.4[0].max(1) as f64),
         )),
         col_i(3),
         Arc::new(Float64Array::from_iter(
             rows.iter()
-                .map(|r| (r.3[2] > 0).then(|| r.3[3] as f64 / r.3[2] as f64)),
+                .map(|r| (r.4[2] > 0).then(|| r.4[3] as f64 / r.4[2] as f64)),
         )),
     ];
     Ok(RecordBatch::try_new(error_metrics_schema(), cols)?)

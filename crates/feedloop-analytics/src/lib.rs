@@ -28,6 +28,6 @@ pub mod sql;
 pub mod sql_functions;
 
 pub use error::AnalyticsError;
-pub use feedback::{FeedbackOptions, error_metrics, register_feedback};
+pub use feedback::{FeedbackOptions, error_metrics, error_metrics_windows, register_feedback};
 pub use session::LandingSession;
 pub use sql_functions::register_drift_functions;

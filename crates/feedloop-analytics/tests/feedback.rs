@@ -6,11 +6,12 @@
 #[path = "../../../tests/support/landing.rs"]
 mod landing;
 
-use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{Float64Type, Int64Type};
 use feedloop_analytics::LandingSession;
 use feedloop_analytics::feedback::{
-    FeedbackOptions, correction_match_stats, error_metrics, register_feedback,
+    FeedbackOptions, correction_match_stats, error_metrics, error_metrics_windows,
+    register_feedback,
 };
 use feedloop_events::StreamKind;
 use feedloop_storage::Storage;
@@ -204,6 +205,47 @@ async fn join_semantics_in_any_arrival_order() {
         .await
         .unwrap();
     assert_eq!(empty.num_rows(), 0);
+
+    // A run of windows in one pass equals each window computed alone.
+    let segs = ["country".to_string()];
+    let all = |m: &RecordBatch| -> Vec<String> {
+        let cols = [
+            "window_start",
+            "window_end",
+            "model",
+            "model_version",
+            "segment",
+            "predictions",
+            "corrections",
+            "corrected",
+            "coverage",
+            "wrong",
+            "error_rate",
+        ];
+        (0..m.num_rows())
+            .map(|i| {
+                cols.iter()
+                    .map(|c| strings(m, c)[i].clone().unwrap_or_default())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    };
+    let run = error_metrics_windows(&s, &opts, T0 - 1, 1, 5, &segs)
+        .await
+        .unwrap();
+    let mut one_by_one = Vec::new();
+    for w in T0 - 1..T0 + 4 {
+        let m = error_metrics(&s, &opts, w, w + 1, &segs).await.unwrap();
+        one_by_one.extend(all(&m));
+    }
+    assert!(one_by_one.len() >= 5, "{one_by_one:?}");
+    assert_eq!(all(&run), one_by_one);
+    assert!(
+        error_metrics_windows(&s, &opts, T0, 0, 3, &segs)
+            .await
+            .is_err()
+    );
 }
 
 /// The `unmatched_corrections` view ages corrections against the `now_ms` the

@@ -30,6 +30,20 @@ pub trait WindowObserver: Send + Sync {
 
 /// More metrics for a closed window (e.g. correction coverage and error rate).
 pub trait MetricSource: Send + Sync {
+    /// Called before a run of `count` windows of `size_ms` from `start` is
+    /// closed, so the source can compute them all at once and hand each out in
+    /// [`MetricSource::compute`] (default: nothing).
+    fn prepare<'a>(
+        &'a self,
+        start: i64,
+        size_ms: i64,
+        count: usize,
+        segments: &'a [String],
+    ) -> BoxFuture<'a, Result<(), AnalyticsError>> {
+        let _ = (start, size_ms, count, segments);
+        Box::pin(async { Ok(()) })
+    }
+
     fn compute<'a>(
         &'a self,
         ctx: &'a SessionContext,

@@ -7,8 +7,12 @@
 
 use feedloop_events::StreamKind;
 use feedloop_storage::{LandingZone, PartitionKey, StorageError};
+use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+/// Footers read at once while indexing new files.
+const FOOTER_READS: usize = 16;
 
 /// One landing file and its event-time range.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,11 +64,26 @@ impl LandingIndex {
             for key in zone.partitions(stream).await? {
                 let id = partition_id(&key);
                 let from = self.last_seen.get(&id).map(|s| s + 1);
-                for path in zone.list_partition(&key, from).await? {
-                    let Some(start) = LandingZone::start_of(&path) else {
-                        continue;
-                    };
-                    let meta = zone.read_meta(&path).await?;
+                let paths: Vec<_> = zone
+                    .list_partition(&key, from)
+                    .await?
+                    .into_iter()
+                    .filter_map(|p| LandingZone::start_of(&p).map(|start| (start, p)))
+                    .collect();
+                // Footers are read concurrently (a few round trips each on an
+                // object store), then taken in file order.
+                let reads: Vec<_> = paths
+                    .iter()
+                    .map(|(_, path)| {
+                        let (zone, path) = (zone.clone(), path.clone());
+                        async move { zone.read_meta(&path).await }
+                    })
+                    .collect();
+                let metas: Vec<_> = futures::stream::iter(reads)
+                    .buffered(FOOTER_READS)
+                    .try_collect()
+                    .await?;
+                for ((start, path), meta) in paths.into_iter().zip(metas) {
                     self.last_seen.insert(id.clone(), start);
                     let Some((lo, hi)) = meta.ts_range else {
                         continue;

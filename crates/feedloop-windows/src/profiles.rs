@@ -12,6 +12,7 @@ use feedloop_drift::ColumnData;
 use feedloop_drift::profile::{ProfileConfig, ReferenceProfile};
 use feedloop_storage::layout::profile_file;
 use feedloop_storage::{PutOutcome, Storage};
+use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap};
 
 /// Pseudo-feature names of the model output in profiles and drift rows.
@@ -107,7 +108,7 @@ impl FeatureSample {
 
     /// Adds `other`'s values after these.
     pub fn merge(&mut self, other: FeatureSample) {
-        if self.numbers.is_empty() {
+        if self.numbers.capacity() == 0 {
             self.numbers = other.numbers;
         } else {
             self.numbers.extend_from_slice(&other.numbers);
@@ -140,6 +141,36 @@ impl Samples {
     }
 
     /// Adds `other`'s rows after these.
+    /// Merges `parts` (in order) into one, each feature's values concatenated
+    /// once at their final size, features in parallel (on the caller's pool).
+    pub fn merge_all(parts: Vec<Samples>) -> Samples {
+        let mut out = Samples::default();
+        let mut by_feature: BTreeMap<String, Vec<FeatureSample>> = BTreeMap::new();
+        for p in parts {
+            out.rows += p.rows;
+            for (k, n) in p.segments {
+                *out.segments.entry(k).or_default() += n;
+            }
+            for (name, f) in p.features {
+                by_feature.entry(name).or_default().push(f);
+            }
+        }
+        out.features = by_feature
+            .into_par_iter()
+            .map(|(name, list)| {
+                let mut merged = FeatureSample {
+                    numbers: Vec::with_capacity(list.iter().map(|f| f.numbers.len()).sum()),
+                    ..FeatureSample::default()
+                };
+                for f in list {
+                    merged.merge(f);
+                }
+                (name, merged)
+            })
+            .collect();
+        out
+    }
+
     pub fn merge(&mut self, other: Samples) {
         self.rows += other.rows;
         for (k, n) in other.segments {

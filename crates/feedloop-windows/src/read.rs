@@ -17,7 +17,8 @@ use arrow::datatypes::{DataType, Field, Fields, Schema};
 use bytes::Bytes;
 use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
+    ParquetRecordBatchReaderBuilder,
 };
 use datafusion::parquet::file::reader::ChunkReader;
 use datafusion::parquet::file::statistics::Statistics;
@@ -29,27 +30,38 @@ use rayon::prelude::*;
 
 use crate::index::IndexedFile;
 
-/// Rows per decoded batch: the walk runs one task per batch, so batches are
-/// the unit of parallelism as well as of memory.
-const BATCH_ROWS: usize = 128 * 1024;
+/// Rows per decoded batch: each is folded as soon as it is decoded and then
+/// dropped, so this bounds the Arrow memory of a reading thread.
+const BATCH_ROWS: usize = 8 * 1024;
 
-/// The columns a window reads of each stream (lineage and ids stay on disk).
-fn window_columns(stream: StreamKind) -> &'static [&'static str] {
+/// The columns a window reads of each stream (lineage and ids stay on disk;
+/// `tags` only when segments are configured).
+pub fn window_columns(stream: StreamKind, tags: bool) -> Vec<&'static str> {
     match stream {
-        StreamKind::Predictions => &[
-            "ts",
-            "model",
-            "model_version",
-            "features",
-            "output_label",
-            "output_score",
-            "output_value",
-            "tags",
-        ],
-        StreamKind::Latency => &["ts", "model", "model_version", "latency_ms", "status"],
-        StreamKind::Corrections => &["ts", "prediction_id", "label", "value", "source"],
+        StreamKind::Predictions => {
+            let mut c = vec![
+                "ts",
+                "model",
+                "model_version",
+                "features",
+                "output_label",
+                "output_score",
+                "output_value",
+            ];
+            if tags {
+                c.push("tags");
+            }
+            c
+        }
+        StreamKind::Latency => vec!["ts", "model", "model_version", "latency_ms", "status"],
+        StreamKind::Corrections => vec!["ts", "prediction_id", "label", "value", "source"],
     }
 }
+
+/// Value kinds of the `features` map that a row group may leave out when its
+/// statistics show no value of that kind (the walk reads a missing kind as
+/// absent); `number` and the keys are always read.
+const OPTIONAL_FEATURE_KINDS: [&str; 2] = ["string", "boolean"];
 
 /// One landing file, as the decoder reads it.
 enum Source {
@@ -73,9 +85,35 @@ async fn sources(storage: &Storage, files: &[&IndexedFile]) -> Result<Vec<Source
 }
 
 /// Reads the rows of `files` (all of `stream`) whose row groups may hold event
-/// times in `[start, end)`, projected to the columns a window reads. Rows
-/// outside the range are still in the batches: [`crate::walk`] selects rows by
-/// `ts`. Decoding runs on `pool`.
+/// times in `[start, end)`, projected to the columns a window reads, and hands
+/// each decoded batch to `fold` right away (on `pool`, while the batch is
+/// still in cache); returns what `fold` made of each batch, in file order.
+/// Rows outside the range may be in the batches: `fold` selects rows by `ts`.
+pub async fn fold_range<T, F>(
+    storage: &Storage,
+    pool: &rayon::ThreadPool,
+    columns: Vec<&'static str>,
+    files: &[&IndexedFile],
+    start: i64,
+    end: i64,
+    fold: F,
+) -> Result<Vec<T>, AnalyticsError>
+where
+    T: Send + 'static,
+    F: Fn(&RecordBatch) -> Result<T, AnalyticsError> + Send + Sync + 'static,
+{
+    if files.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sources = sources(storage, files).await?;
+    let names: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
+    crate::job::on_pool(pool, move || {
+        decode(&sources, &names, &columns, start, end, &fold)
+    })
+    .await?
+}
+
+/// The batches themselves (see [`fold_range`]).
 pub async fn load_range(
     storage: &Storage,
     pool: &rayon::ThreadPool,
@@ -84,21 +122,18 @@ pub async fn load_range(
     start: i64,
     end: i64,
 ) -> Result<Vec<RecordBatch>, AnalyticsError> {
-    if files.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sources = sources(storage, files).await?;
-    let names: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
-    crate::job::on_pool(pool, move || decode(&sources, &names, stream, start, end)).await?
+    let columns = window_columns(stream, true);
+    fold_range(storage, pool, columns, files, start, end, |b| Ok(b.clone())).await
 }
 
-fn decode(
+fn decode<T: Send>(
     sources: &[Source],
     names: &[String],
-    stream: StreamKind,
+    columns: &[&str],
     start: i64,
     end: i64,
-) -> Result<Vec<RecordBatch>, AnalyticsError> {
+    fold: &(dyn Fn(&RecordBatch) -> Result<T, AnalyticsError> + Sync),
+) -> Result<Vec<T>, AnalyticsError> {
     // Footers first (one task per file), then one task per row group to read.
     let opened: Vec<(usize, ArrowReaderMetadata, Vec<usize>)> = sources
         .par_iter()
@@ -120,17 +155,20 @@ fn decode(
         .iter()
         .flat_map(|(i, meta, groups)| groups.iter().map(move |&g| (*i, meta, g)))
         .collect();
-    let parts: Vec<Vec<RecordBatch>> = units
+    let parts: Vec<Vec<T>> = units
         .par_iter()
         .map(|&(i, meta, group)| {
-            let read = match &sources[i] {
+            let batches = match &sources[i] {
                 Source::Local(p) => {
                     let f = std::fs::File::open(p).map_err(|e| failed(&names[i], &e))?;
-                    read_group(f, meta, group, stream)
+                    read_group(f, meta, group, columns)
                 }
-                Source::Fetched(b) => read_group(b.clone(), meta, group, stream),
-            };
-            read.map_err(|e| failed(&names[i], &e))
+                Source::Fetched(b) => read_group(b.clone(), meta, group, columns),
+            }
+            .map_err(|e| failed(&names[i], &e))?;
+            batches
+                .map(|b| fold(&b.map_err(|e| failed(&names[i], &e))?))
+                .collect()
         })
         .collect::<Result<_, AnalyticsError>>()?;
     Ok(parts.into_iter().flatten().collect())
@@ -154,29 +192,43 @@ fn metadata<R: ChunkReader>(
     .unwrap_or(plain))
 }
 
+/// The batches of one row group, decoded one at a time as they are pulled.
 fn read_group<R: ChunkReader + 'static>(
     reader: R,
     meta: &ArrowReaderMetadata,
     group: usize,
-    stream: StreamKind,
-) -> Result<Vec<RecordBatch>, datafusion::parquet::errors::ParquetError> {
-    let wanted = window_columns(stream);
-    let roots: Vec<usize> = meta
-        .schema()
-        .fields()
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| wanted.contains(&f.name().as_str()))
-        .map(|(i, _)| i)
+    columns: &[&str],
+) -> Result<ParquetRecordBatchReader, datafusion::parquet::errors::ParquetError> {
+    let descr = meta.parquet_schema();
+    let chunks = meta.metadata().row_group(group);
+    let leaves: Vec<usize> = (0..descr.num_columns())
+        .filter(|&c| {
+            let column = descr.column(c);
+            let path = column.path().parts();
+            let root = path.first().map(String::as_str).unwrap_or_default();
+            if !columns.contains(&root) {
+                return false;
+            }
+            let optional = root == "features"
+                && path.len() > 2
+                && path
+                    .last()
+                    .is_some_and(|k| OPTIONAL_FEATURE_KINDS.contains(&k.as_str()));
+            !(optional && has_no_values(chunks.column(c)))
+        })
         .collect();
-    let mask = ProjectionMask::roots(meta.parquet_schema(), roots);
+    let mask = ProjectionMask::leaves(descr, leaves);
     ParquetRecordBatchReaderBuilder::new_with_metadata(reader, meta.clone())
         .with_projection(mask)
         .with_row_groups(vec![group])
         .with_batch_size(BATCH_ROWS)
-        .build()?
-        .map(|b| b.map_err(Into::into))
-        .collect()
+        .build()
+}
+
+/// Whether a column chunk's statistics show it holds only nulls.
+fn has_no_values(chunk: &datafusion::parquet::file::metadata::ColumnChunkMetaData) -> bool {
+    let nulls = chunk.statistics().and_then(|s| s.null_count_opt());
+    nulls.is_some_and(|n| i64::try_from(n).is_ok_and(|n| n >= chunk.num_values()))
 }
 
 /// Row groups whose `ts` statistics overlap `[start, end)`; a row group
@@ -238,6 +290,7 @@ fn dictionary_type(t: &DataType) -> DataType {
 mod tests {
     use super::*;
     use crate::walk;
+    use arrow::array::AsArray;
     use feedloop_events::{
         BatchBuilder, Event, FeatureValue, Latency, LatencyStatus, Lineage, Output, Prediction,
     };
@@ -254,7 +307,10 @@ mod tests {
                 "country".to_string(),
                 FeatureValue::String(["de", "fr", "it"][i % 3].into()),
             ),
-            ("new_user".to_string(), FeatureValue::Bool(i.is_multiple_of(4))),
+            (
+                "new_user".to_string(),
+                FeatureValue::Bool(i.is_multiple_of(4)),
+            ),
             ("note".to_string(), FeatureValue::Null),
         ];
         if i.is_multiple_of(7) {
@@ -263,15 +319,24 @@ mod tests {
         Event::Prediction(Prediction {
             prediction_id: format!("p{i}"),
             model: "fraud".into(),
-            model_version: if (i / 50).is_multiple_of(2) { "v1" } else { "v2" }.into(),
+            model_version: if (i / 50).is_multiple_of(2) {
+                "v1"
+            } else {
+                "v2"
+            }
+            .into(),
             ts: T0 + i as i64 * 1_000,
             features,
             output: Output {
-                label: (!i.is_multiple_of(5)).then(|| if i.is_multiple_of(2) { "yes" } else { "no" }.into()),
+                label: (!i.is_multiple_of(5))
+                    .then(|| if i.is_multiple_of(2) { "yes" } else { "no" }.into()),
                 score: Some((i % 10) as f64 / 10.0),
                 value: None,
             },
-            tags: vec![("region".into(), if i.is_multiple_of(3) { "eu" } else { "us" }.into())],
+            tags: vec![(
+                "region".into(),
+                if i.is_multiple_of(3) { "eu" } else { "us" }.into(),
+            )],
         })
     }
 
@@ -383,14 +448,108 @@ mod tests {
                     assert!(v1.segments.contains_key(&("region".into(), "eu".into())));
                     let rows: u64 = a.values().map(|s| s.rows).sum();
                     assert_eq!(rows, 220);
+                    // Folded per window as decoded: each window equals its own walk.
+                    let windows = walk::Windows {
+                        start: T0,
+                        size: 100_000,
+                        count: 3,
+                    };
+                    let segs = segments.clone();
+                    let parts = fold_range(
+                        &storage,
+                        &pool,
+                        window_columns(stream, true),
+                        &refs,
+                        T0,
+                        windows.end(),
+                        move |b| walk::fold_predictions(b, &windows, &segs),
+                    )
+                    .await
+                    .unwrap();
+                    let folded = walk::merge_samples(parts, &windows);
+                    for (w, got) in folded.iter().enumerate() {
+                        let ws = T0 + w as i64 * 100_000;
+                        let want =
+                            walk::collect_samples(&plain, ws, ws + 100_000, &segments).unwrap();
+                        assert_eq!(got, &want, "window {w}");
+                        let rows: u64 = got.values().map(|s| s.rows).sum();
+                        assert_eq!(rows, 100);
+                    }
                 }
                 _ => {
                     let a = walk::latency(&coded, start, end).unwrap();
                     let b = walk::latency(&plain, start, end).unwrap();
                     assert_eq!(a, b);
                     assert_eq!(a.len(), 2);
+                    let windows = walk::Windows {
+                        start: T0,
+                        size: 100_000,
+                        count: 3,
+                    };
+                    let parts = fold_range(
+                        &storage,
+                        &pool,
+                        window_columns(stream, true),
+                        &refs,
+                        T0,
+                        windows.end(),
+                        move |b| walk::fold_latency(b, &windows),
+                    )
+                    .await
+                    .unwrap();
+                    for (w, acc) in walk::merge_latency(parts, &windows).into_iter().enumerate() {
+                        let ws = T0 + w as i64 * 100_000;
+                        let want = walk::latency(&plain, ws, ws + 100_000).unwrap();
+                        assert_eq!(walk::latency_metrics(acc), want, "window {w}");
+                    }
                 }
             }
         }
+    }
+
+    /// A row group whose features are all numbers leaves the string and
+    /// boolean value columns on disk, and walks like the full read.
+    #[tokio::test]
+    async fn value_kinds_without_values_are_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open(dir.path().to_str().unwrap(), []).unwrap();
+        let zone = LandingZone::new(storage.clone());
+        let numeric: Vec<Event> = (0..200)
+            .map(|i| match prediction(i) {
+                Event::Prediction(mut p) => {
+                    p.features
+                        .retain(|(_, v)| matches!(v, FeatureValue::Number(_)));
+                    Event::Prediction(p)
+                }
+                e => e,
+            })
+            .collect();
+        land(&zone, StreamKind::Predictions, &numeric).await;
+        let mut index = crate::index::LandingIndex::default();
+        let files = index.refresh(&zone).await.unwrap();
+        let refs: Vec<&IndexedFile> = files.iter().collect();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let (start, end) = (T0, T0 + 200_000);
+        let coded = load_range(&storage, &pool, StreamKind::Predictions, &refs, start, end)
+            .await
+            .unwrap();
+        let features = coded[0].column_by_name("features").unwrap().as_map();
+        let kinds: Vec<String> = features
+            .values()
+            .as_struct()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(kinds, ["number"]);
+        let plain = read_plain(&storage, &files);
+        let a = walk::collect_samples(&coded, start, end, &[]).unwrap();
+        let b = walk::collect_samples(&plain, start, end, &[]).unwrap();
+        assert_eq!(a, b);
+        let v1 = &a[&("fraud".to_string(), "v1".to_string())];
+        assert_eq!(v1.features["amount"].numbers.len(), 100);
     }
 }

@@ -22,38 +22,66 @@ pub type Volume = (ModelKey, BTreeMap<String, String>, f64);
 /// Latency metrics of one model version, by metric name.
 pub type Latency = (ModelKey, Vec<(&'static str, f64)>);
 
-/// The rows of a batch with `ts` in `[start, end)`.
-enum Rows {
-    All(usize),
-    Some(Vec<usize>),
+/// What one batch folds into: an accumulator per (window index, model version).
+pub type Folded<T> = Vec<((usize, ModelKey), T)>;
+
+/// A run of `count` consecutive event-time windows of `size` ms from `start`:
+/// a batch of landing rows is walked once for all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Windows {
+    pub start: i64,
+    pub size: i64,
+    pub count: usize,
 }
 
-impl Rows {
-    fn of(batch: &RecordBatch, start: i64, end: i64) -> Result<Rows, AnalyticsError> {
+impl Windows {
+    /// The single window `[start, end)`.
+    pub fn one(start: i64, end: i64) -> Windows {
+        Windows {
+            start,
+            size: (end - start).max(1),
+            count: 1,
+        }
+    }
+
+    /// End of the last window.
+    pub fn end(&self) -> i64 {
+        self.start + self.size * self.count as i64
+    }
+
+    /// Index of the window starting at `start`, if it is one of these.
+    pub fn position(&self, start: i64) -> Option<usize> {
+        self.index(start)
+            .filter(|&i| self.start + self.size * i as i64 == start)
+    }
+
+    /// The window holding event time `ts`, if any.
+    fn index(&self, ts: i64) -> Option<usize> {
+        if ts < self.start {
+            return None;
+        }
+        let i = usize::try_from((ts - self.start) / self.size).ok()?;
+        (i < self.count).then_some(i)
+    }
+
+    /// Calls `f(row, window)` for every row of `batch` inside the windows.
+    fn for_each_row(
+        &self,
+        batch: &RecordBatch,
+        mut f: impl FnMut(usize, usize),
+    ) -> Result<(), AnalyticsError> {
         let ts = column(batch, "ts")?;
         let ts = ts
             .as_primitive_opt::<TimestampMillisecondType>()
             .ok_or_else(|| bad_column("ts", ts.data_type()))?;
-        let inside = |i: usize| ts.is_valid(i) && (start..end).contains(&ts.value(i));
-        let n = batch.num_rows();
-        if (0..n).all(inside) {
-            return Ok(Rows::All(n));
+        for i in 0..batch.num_rows() {
+            if ts.is_valid(i)
+                && let Some(w) = self.index(ts.value(i))
+            {
+                f(i, w);
+            }
         }
-        Ok(Rows::Some((0..n).filter(|&i| inside(i)).collect()))
-    }
-
-    fn for_each(&self, mut f: impl FnMut(usize)) {
-        match self {
-            Rows::All(n) => (0..*n).for_each(f),
-            Rows::Some(v) => v.iter().for_each(|&i| f(i)),
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        match self {
-            Rows::All(n) => *n == 0,
-            Rows::Some(v) => v.is_empty(),
-        }
+        Ok(())
     }
 }
 
@@ -290,41 +318,62 @@ impl ModelColumn {
     }
 }
 
-/// Finds (or adds) the walker of a row's model version; consecutive rows of
-/// one version reuse the last position.
-fn walker_of<'w>(
-    walkers: &'w mut Vec<(ModelKey, Walker)>,
-    last: &mut usize,
+/// Position of the accumulator of (window, model version) in `accs`, added
+/// when new.
+fn position_of<T: Default>(
+    accs: &mut Vec<((usize, ModelKey), T)>,
+    window: usize,
     key: (&str, &str),
-) -> &'w mut Walker {
-    let hit = walkers
-        .get(*last)
-        .is_some_and(|(k, _)| k.0 == key.0 && k.1 == key.1);
-    if !hit {
-        *last = match walkers
-            .iter()
-            .position(|(k, _)| k.0 == key.0 && k.1 == key.1)
-        {
-            Some(p) => p,
-            None => {
-                walkers.push(((key.0.to_string(), key.1.to_string()), Walker::default()));
-                walkers.len() - 1
-            }
-        };
+) -> usize {
+    let found = accs
+        .iter()
+        .position(|((w, k), _)| *w == window && k.0 == key.0 && k.1 == key.1);
+    found.unwrap_or_else(|| {
+        accs.push((
+            (window, (key.0.to_string(), key.1.to_string())),
+            T::default(),
+        ));
+        accs.len() - 1
+    })
+}
+
+/// Rows of one batch by (window, model version): the accumulator position of
+/// the last row is reused while the window and the version's dictionary keys
+/// stay the same (rows arrive in runs), so most rows compare two integers.
+struct RowOwner {
+    last: usize,
+    last_codes: Option<(usize, usize, usize)>,
+}
+
+impl RowOwner {
+    fn new() -> Self {
+        RowOwner {
+            last: usize::MAX,
+            last_codes: None,
+        }
     }
-    &mut walkers[*last].1
+
+    fn of<T: Default>(
+        &mut self,
+        accs: &mut Vec<((usize, ModelKey), T)>,
+        models: &ModelColumn,
+        row: usize,
+        window: usize,
+    ) -> usize {
+        let codes = models.codes(row).map(|(m, v)| (window, m, v));
+        if codes.is_none() || codes != self.last_codes || self.last >= accs.len() {
+            self.last_codes = codes;
+            self.last = position_of(accs, window, models.key(row));
+        }
+        self.last
+    }
 }
 
 fn walk_predictions(
     batch: &RecordBatch,
-    start: i64,
-    end: i64,
+    windows: &Windows,
     segments: &[String],
-) -> Result<Vec<(ModelKey, Samples)>, AnalyticsError> {
-    let rows = Rows::of(batch, start, end)?;
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
+) -> Result<Folded<Samples>, AnalyticsError> {
     let models = ModelColumn::of(batch)?;
     let features = MapColumn::of(batch, "features")?;
     let keys = &features.keys;
@@ -340,11 +389,19 @@ fn walk_predictions(
     };
     let number = f64s(&field("number")?, "features.number")?;
     let number: &Float64Array = number.as_primitive();
-    let string = Strs::of(&field("string")?, "features.string")?;
-    let flag = field("boolean")?;
-    let flag: &BooleanArray = flag
-        .as_boolean_opt()
-        .ok_or_else(|| bad_column("features.boolean", flag.data_type()))?;
+    // A row group without string or boolean values may leave those kinds out
+    // (`crate::read`): a missing kind is an all-null one.
+    let string = match values.column_by_name("string") {
+        Some(a) => Strs::of(a, "features.string")?,
+        None => Strs::Plain(StringArray::new_null(values.len())),
+    };
+    let flag = match values.column_by_name("boolean") {
+        Some(a) => a
+            .as_boolean_opt()
+            .ok_or_else(|| bad_column("features.boolean", a.data_type()))?
+            .clone(),
+        None => BooleanArray::new_null(values.len()),
+    };
     let score = f64s(&column(batch, "output_score")?, "output_score")?;
     let score: &Float64Array = score.as_primitive();
     let value = f64s(&column(batch, "output_value")?, "output_value")?;
@@ -358,17 +415,11 @@ fn walk_predictions(
         Some((tags, values))
     };
 
-    let mut walkers: Vec<(ModelKey, Walker)> = Vec::new();
-    let mut last = 0usize;
-    let mut last_codes = None;
-    rows.for_each(|i| {
-        let codes = models.codes(i);
-        let w = if codes.is_some() && codes == last_codes && last < walkers.len() {
-            &mut walkers[last].1
-        } else {
-            last_codes = codes;
-            walker_of(&mut walkers, &mut last, models.key(i))
-        };
+    let mut walkers: Vec<((usize, ModelKey), Walker)> = Vec::new();
+    let mut owner = RowOwner::new();
+    windows.for_each_row(batch, |i, window| {
+        let at = owner.of(&mut walkers, &models, i, window);
+        let w = &mut walkers[at].1;
         w.rows += 1;
         if let Some((tags, values)) = &tags {
             for tag in segments {
@@ -426,32 +477,58 @@ fn walk_predictions(
             };
             w.slots[slot].1.numbers.push(value.value(i));
         }
-    });
+    })?;
     Ok(walkers
         .into_iter()
         .map(|(k, w)| (k, w.into_samples(&string, &label)))
         .collect())
 }
 
+/// Feature samples of one batch's rows per (window, model version), with
+/// their rows per value of each `segments` tag (rows without the tag are in
+/// no segment). Merge the parts of several batches with [`merge_samples`].
+pub fn fold_predictions(
+    batch: &RecordBatch,
+    windows: &Windows,
+    segments: &[String],
+) -> Result<Folded<Samples>, AnalyticsError> {
+    walk_predictions(batch, windows, segments)
+}
+
+/// Merges folded parts (in the given order) into samples per window (index
+/// `0..windows.count`) and model version.
+pub fn merge_samples(
+    parts: impl IntoIterator<Item = Folded<Samples>>,
+    windows: &Windows,
+) -> Vec<BTreeMap<ModelKey, Samples>> {
+    let mut groups: BTreeMap<(usize, ModelKey), Vec<Samples>> = BTreeMap::new();
+    for (at, s) in parts.into_iter().flatten() {
+        groups.entry(at).or_default().push(s);
+    }
+    let mut out: Vec<BTreeMap<ModelKey, Samples>> = vec![BTreeMap::new(); windows.count];
+    for ((w, key), list) in groups {
+        if let Some(window) = out.get_mut(w) {
+            window.insert(key, Samples::merge_all(list));
+        }
+    }
+    out
+}
+
 /// Feature samples per model version of the rows of `batches` with `ts` in
-/// `[start, end)`, with their rows per value of each `segments` tag (rows
-/// without the tag are in no segment): batches are walked in parallel (on the
-/// caller's pool) and their samples merged in batch order.
+/// `[start, end)` (see [`fold_predictions`]), batches walked in parallel on
+/// the caller's pool.
 pub fn collect_samples(
     batches: &[RecordBatch],
     start: i64,
     end: i64,
     segments: &[String],
 ) -> Result<BTreeMap<ModelKey, Samples>, AnalyticsError> {
-    let parts: Vec<Vec<(ModelKey, Samples)>> = batches
+    let windows = Windows::one(start, end);
+    let parts: Vec<_> = batches
         .par_iter()
-        .map(|b| walk_predictions(b, start, end, segments))
+        .map(|b| walk_predictions(b, &windows, segments))
         .collect::<Result<_, _>>()?;
-    let mut out: BTreeMap<ModelKey, Samples> = BTreeMap::new();
-    for (key, s) in parts.into_iter().flatten() {
-        out.entry(key).or_default().merge(s);
-    }
-    Ok(out)
+    Ok(merge_samples(parts, &windows).pop().unwrap_or_default())
 }
 
 /// Volume per model version of walked samples: every version's rows, then
@@ -472,60 +549,86 @@ pub fn volume(samples: &BTreeMap<ModelKey, Samples>) -> Vec<Volume> {
     overall.chain(by_segment).collect()
 }
 
-/// Latency metrics per model version: requests, p50/p95/p99 (numpy's linear
-/// interpolation) and the shares of `error` and `timeout` statuses.
+/// Latency events of one model version in one window, as folded.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct LatencyAcc {
+    rows: u64,
+    ms: Vec<f64>,
+    errors: u64,
+    timeouts: u64,
+}
+
+impl LatencyAcc {
+    fn merge(&mut self, other: LatencyAcc) {
+        self.rows += other.rows;
+        self.ms.extend(other.ms);
+        self.errors += other.errors;
+        self.timeouts += other.timeouts;
+    }
+}
+
+/// Latency events of one batch per (window, model version).
+pub fn fold_latency(
+    batch: &RecordBatch,
+    windows: &Windows,
+) -> Result<Folded<LatencyAcc>, AnalyticsError> {
+    let models = ModelColumn::of(batch)?;
+    let ms = f64s(&column(batch, "latency_ms")?, "latency_ms")?;
+    let ms: &Float64Array = ms.as_primitive();
+    let status = Strs::of(&column(batch, "status")?, "status")?;
+    let mut accs: Vec<((usize, ModelKey), LatencyAcc)> = Vec::new();
+    let mut owner = RowOwner::new();
+    windows.for_each_row(batch, |i, window| {
+        let at = owner.of(&mut accs, &models, i, window);
+        let a = &mut accs[at].1;
+        a.rows += 1;
+        if ms.is_valid(i) {
+            a.ms.push(ms.value(i));
+        }
+        match status.get(i) {
+            Some("error") => a.errors += 1,
+            Some("timeout") => a.timeouts += 1,
+            _ => {}
+        }
+    })?;
+    Ok(accs)
+}
+
+/// Merges folded latency parts into accumulators per window and model version.
+pub fn merge_latency(
+    parts: impl IntoIterator<Item = Folded<LatencyAcc>>,
+    windows: &Windows,
+) -> Vec<BTreeMap<ModelKey, LatencyAcc>> {
+    let mut out: Vec<BTreeMap<ModelKey, LatencyAcc>> = vec![BTreeMap::new(); windows.count];
+    for ((w, key), a) in parts.into_iter().flatten() {
+        if let Some(window) = out.get_mut(w) {
+            window.entry(key).or_default().merge(a);
+        }
+    }
+    out
+}
+
+/// Latency metrics per model version of the rows of `batches` with `ts` in
+/// `[start, end)` (see [`latency_metrics`]).
 pub fn latency(
     batches: &[RecordBatch],
     start: i64,
     end: i64,
 ) -> Result<Vec<Latency>, AnalyticsError> {
-    #[derive(Default)]
-    struct Acc {
-        rows: u64,
-        ms: Vec<f64>,
-        errors: u64,
-        timeouts: u64,
-    }
-    let mut accs: Vec<(ModelKey, Acc)> = Vec::new();
-    for batch in batches {
-        let rows = Rows::of(batch, start, end)?;
-        if rows.is_empty() {
-            continue;
-        }
-        let models = ModelColumn::of(batch)?;
-        let ms = f64s(&column(batch, "latency_ms")?, "latency_ms")?;
-        let ms: &Float64Array = ms.as_primitive();
-        let status = Strs::of(&column(batch, "status")?, "status")?;
-        let mut last = 0usize;
-        let mut last_codes = None;
-        rows.for_each(|i| {
-            let codes = models.codes(i);
-            if codes.is_none() || codes != last_codes || last >= accs.len() {
-                last_codes = codes;
-                let (m, v) = models.key(i);
-                last = match accs.iter().position(|(k, _)| k.0 == m && k.1 == v) {
-                    Some(p) => p,
-                    None => {
-                        accs.push(((m.to_string(), v.to_string()), Acc::default()));
-                        accs.len() - 1
-                    }
-                };
-            }
-            let a = &mut accs[last].1;
-            a.rows += 1;
-            if ms.is_valid(i) {
-                a.ms.push(ms.value(i));
-            }
-            match status.get(i) {
-                Some("error") => a.errors += 1,
-                Some("timeout") => a.timeouts += 1,
-                _ => {}
-            }
-        });
-    }
-    let acc: BTreeMap<ModelKey, Acc> = accs.into_iter().collect();
-    Ok(acc
-        .into_iter()
+    let windows = Windows::one(start, end);
+    let parts: Vec<_> = batches
+        .iter()
+        .map(|b| fold_latency(b, &windows))
+        .collect::<Result<_, _>>()?;
+    Ok(latency_metrics(
+        merge_latency(parts, &windows).pop().unwrap_or_default(),
+    ))
+}
+
+/// Latency metrics per model version: requests, p50/p95/p99 (numpy's linear
+/// interpolation) and the shares of `error` and `timeout` statuses.
+pub fn latency_metrics(acc: BTreeMap<ModelKey, LatencyAcc>) -> Vec<Latency> {
+    acc.into_iter()
         .map(|(key, a)| {
             let n = a.rows;
             let sorted = feedloop_drift::profile::SortedValues::new(a.ms);
@@ -544,5 +647,5 @@ pub fn latency(
             }
             (key, vals)
         })
-        .collect())
+        .collect()
 }

@@ -32,7 +32,9 @@ use crate::compute::{self, ModelKey};
 use crate::config::WindowsConfig;
 use crate::drift::drift_rows;
 use crate::hooks::{Fence, MetricSource, WindowObserver};
+use crate::profiles::Samples;
 use crate::state::JobState;
+use crate::walk::{LatencyAcc, Windows};
 use crate::{read, walk};
 use datafusion::execution::context::SessionContext;
 use feedloop_analytics::AnalyticsError;
@@ -42,8 +44,6 @@ use feedloop_storage::history::{self, AlertRow, MetricRow};
 use feedloop_storage::{LandingZone, PutOutcome, Storage, layout};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-
-use arrow::array::RecordBatch;
 
 /// What closing one window produced.
 #[derive(Debug, Clone)]
@@ -66,7 +66,7 @@ pub struct WindowJob {
     ctx: SessionContext,
     state: JobState,
     profiles: BTreeMap<ModelKey, Arc<ReferenceProfile>>,
-    /// The rows of the windows being closed, as loaded once per batch of windows.
+    /// The rows of the windows being closed, read and folded once per batch of windows.
     loaded: Loaded,
     /// The job's own CPU threads: walking rows and drift statistics run here,
     /// never on the async runtime that ingest shares.
@@ -77,11 +77,14 @@ pub struct WindowJob {
     fence: Option<Fence>,
 }
 
-/// Arrow batches of the predictions and latency events of the windows being closed.
-#[derive(Default, Clone)]
+/// The predictions and latency events of the windows being closed, folded
+/// per window (index within `windows`) and model version as they were read:
+/// closing a window takes its part, so it costs about its own rows.
+#[derive(Default)]
 struct Loaded {
-    predictions: Arc<Vec<RecordBatch>>,
-    latency: Arc<Vec<RecordBatch>>,
+    windows: Option<Windows>,
+    predictions: Vec<BTreeMap<ModelKey, Samples>>,
+    latency: Vec<BTreeMap<ModelKey, LatencyAcc>>,
 }
 
 /// The job's thread pool: one thread per core, named for `top` and profilers.
@@ -230,28 +233,29 @@ impl WindowJob {
             if closable <= 0 {
                 break;
             }
-            // Load a batch of closable windows into memory once (bounded by an
-            // estimate of its rows), then close them one by one.
+            // Read a batch of closable windows once (bounded by an estimate of
+            // its rows), folded per window as it is decoded, then close them
+            // one by one.
             let mut n = closable.min(MAX_BATCH_WINDOWS);
             while n > 1 && self.estimated_rows(start, start + n * size) > MAX_BATCH_ROWS {
                 n /= 2;
             }
-            let end = start + n * size;
-            for stream in [StreamKind::Predictions, StreamKind::Latency] {
-                let files = self.state.index.overlapping(stream, start, end);
-                let loading = std::time::Instant::now();
-                let batches =
-                    read::load_range(&self.storage, &self.pool, stream, &files, start, end).await?;
-                tracing::debug!(
-                    ?stream,
-                    files = files.len(),
-                    load_ms = loading.elapsed().as_millis() as u64,
-                    "windows loaded"
-                );
-                match stream {
-                    StreamKind::Predictions => self.loaded.predictions = Arc::new(batches),
-                    _ => self.loaded.latency = Arc::new(batches),
-                }
+            self.loaded = self
+                .load(Windows {
+                    start,
+                    size,
+                    count: usize::try_from(n).unwrap_or(1),
+                })
+                .await?;
+            for source in &self.sources {
+                source
+                    .prepare(
+                        start,
+                        size,
+                        self.loaded.windows.map_or(1, |w| w.count),
+                        &self.config.segments,
+                    )
+                    .await?;
             }
             for i in 0..n {
                 if self.fence.as_ref().is_some_and(|may_go_on| !may_go_on()) {
@@ -263,6 +267,61 @@ impl WindowJob {
             }
         }
         Ok(reports)
+    }
+
+    /// Reads the landing files overlapping `windows` and folds their rows per
+    /// window as each batch is decoded (on the job's pool).
+    async fn load(&self, windows: Windows) -> Result<Loaded, AnalyticsError> {
+        let (start, end) = (windows.start, windows.end());
+        let loading = std::time::Instant::now();
+        let files = self
+            .state
+            .index
+            .overlapping(StreamKind::Predictions, start, end);
+        let segments = Arc::new(self.config.segments.clone());
+        let parts = read::fold_range(
+            &self.storage,
+            &self.pool,
+            read::window_columns(StreamKind::Predictions, !segments.is_empty()),
+            &files,
+            start,
+            end,
+            move |b| walk::fold_predictions(b, &windows, &segments),
+        )
+        .await?;
+        let read_ms = loading.elapsed().as_millis() as u64;
+        let predictions = on_pool(&self.pool, move || walk::merge_samples(parts, &windows)).await?;
+        let merged_ms = loading.elapsed().as_millis() as u64;
+        let prediction_files = files.len();
+        let files = self
+            .state
+            .index
+            .overlapping(StreamKind::Latency, start, end);
+        let parts = read::fold_range(
+            &self.storage,
+            &self.pool,
+            read::window_columns(StreamKind::Latency, false),
+            &files,
+            start,
+            end,
+            move |b| walk::fold_latency(b, &windows),
+        )
+        .await?;
+        let latency = on_pool(&self.pool, move || walk::merge_latency(parts, &windows)).await?;
+        tracing::debug!(
+            windows = windows.count,
+            prediction_files,
+            latency_files = files.len(),
+            read_ms,
+            merged_ms,
+            load_ms = loading.elapsed().as_millis() as u64,
+            "windows read and folded"
+        );
+        Ok(Loaded {
+            windows: Some(windows),
+            predictions,
+            latency,
+        })
     }
 
     /// Rows of the indexed files expected in `[start, end)`, assuming each file's
@@ -380,15 +439,26 @@ impl WindowJob {
         let began = std::time::Instant::now();
 
         let mut rows = Vec::new();
-        let loaded = self.loaded.clone();
-        let segments = self.config.segments.clone();
-        let (samples, latency) = on_pool(&self.pool, move || {
-            Ok::<_, AnalyticsError>((
-                walk::collect_samples(&loaded.predictions, start, end, &segments)?,
-                walk::latency(&loaded.latency, start, end)?,
-            ))
-        })
-        .await??;
+        let at = self
+            .loaded
+            .windows
+            .and_then(|w| w.position(start))
+            .ok_or_else(|| {
+                AnalyticsError::Execution(format!("window {start} was not read before closing"))
+            })?;
+        let samples = self
+            .loaded
+            .predictions
+            .get_mut(at)
+            .map(std::mem::take)
+            .unwrap_or_default();
+        let latency = self
+            .loaded
+            .latency
+            .get_mut(at)
+            .map(std::mem::take)
+            .unwrap_or_default();
+        let latency = on_pool(&self.pool, move || walk::latency_metrics(latency)).await?;
         let volume = walk::volume(&samples);
         let walked = began.elapsed();
         for key in samples.keys() {
