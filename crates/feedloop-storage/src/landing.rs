@@ -30,6 +30,8 @@ use parquet::file::properties::WriterProperties;
 
 const META_START: &str = "feedloop.start_offset";
 const META_END: &str = "feedloop.end_offset";
+/// Bytes read from the end of a landing file to find its footer in one request.
+pub const FOOTER_PREFETCH: u64 = 64 * 1024;
 
 /// Identifies one Kafka topic-partition feeding one landing table.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -232,33 +234,40 @@ impl LandingZone {
         Ok((m.start_offset, m.end_offset, m.rows))
     }
 
-    /// Reads a landed file's footer (two ranged reads: the 8-byte tail, then the
-    /// metadata): its offset range, row count and event-time range.
+    /// Reads a landed file's footer (one suffix read of [`FOOTER_PREFETCH`]
+    /// bytes, a second ranged read only for a larger footer): its offset range,
+    /// row count and event-time range.
     pub async fn read_meta(&self, path: &Path) -> Result<FileMeta, StorageError> {
         let not_landing = |reason: String| StorageError::NotALandingFile {
             path: path.to_string(),
             reason,
         };
-        let size = self.storage.size(path).await?;
-        if size < 12 {
+        // One request for the tail, which holds the whole footer of a landing
+        // file (their footers are a few KiB); a second one only when it does not.
+        let (tail, size) = self.storage.get_suffix(path, FOOTER_PREFETCH).await?;
+        if size < 12 || tail.len() < 8 {
             return Err(not_landing(format!(
                 "{size} bytes is too small for Parquet"
             )));
         }
-        let tail = self.storage.get_range(path, size - 8..size).await?;
-        if &tail[4..8] != b"PAR1" {
+        let end = &tail[tail.len() - 8..];
+        if &end[4..8] != b"PAR1" {
             return Err(not_landing("no Parquet magic at the end".into()));
         }
-        let len = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]) as u64;
+        let len = u32::from_le_bytes([end[0], end[1], end[2], end[3]]) as u64;
         if len + 12 > size {
             return Err(not_landing(format!(
                 "footer length {len} exceeds the file size {size}"
             )));
         }
-        let footer = self
-            .storage
-            .get_range(path, size - 8 - len..size - 8)
-            .await?;
+        let footer = if len + 8 <= tail.len() as u64 {
+            let at = tail.len() - 8 - len as usize;
+            tail.slice(at..tail.len() - 8)
+        } else {
+            self.storage
+                .get_range(path, size - 8 - len..size - 8)
+                .await?
+        };
         let meta = parquet::file::metadata::ParquetMetaDataReader::decode_metadata(&footer)
             .map_err(|e| StorageError::Parquet {
                 path: path.to_string(),

@@ -333,6 +333,27 @@ impl Storage {
             .map_err(|e| StorageError::object_store(&path, e))
     }
 
+    /// Reads the last `n` bytes of an object (all of it when shorter) in one
+    /// request; returns them with the object's size.
+    pub async fn get_suffix(&self, rel: &Path, n: u64) -> Result<(Bytes, u64), StorageError> {
+        let path = self.path(rel);
+        let opts = object_store::GetOptions {
+            range: Some(object_store::GetRange::Suffix(n)),
+            ..Default::default()
+        };
+        let r = self
+            .store
+            .get_opts(&path, opts)
+            .await
+            .map_err(|e| StorageError::object_store(&path, e))?;
+        let size = r.meta.size;
+        let bytes = r
+            .bytes()
+            .await
+            .map_err(|e| StorageError::object_store(&path, e))?;
+        Ok((bytes, size))
+    }
+
     /// Reads a byte range of an object.
     pub async fn get_range(
         &self,
