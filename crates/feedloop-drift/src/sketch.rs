@@ -369,17 +369,7 @@ impl NumericSketch {
         if let Values::Dropped = self.values {
             let mut union = HllUnion::new(HLL_LG_K).map_err(sketch_error)?;
             union.update(&self.distinct);
-            match &other.values {
-                Values::Dropped => union.update(&other.distinct),
-                Values::Float(t) => {
-                    t.0.iter()
-                        .for_each(|(v, _)| union.update_value(v.to_bits()))
-                }
-                Values::Int(t) => {
-                    t.0.iter()
-                        .for_each(|(v, _)| union.update_value((*v as f64).to_bits()))
-                }
-            }
+            add_distinct(&mut union, other);
             self.distinct = union.to_sketch(HllType::Hll8);
         }
         Ok(())
@@ -811,17 +801,7 @@ fn pooled_distinct(
 ) -> Result<usize, DriftError> {
     let mut union = HllUnion::new(HLL_LG_K).map_err(sketch_error)?;
     for s in [reference, current] {
-        match &s.values {
-            Values::Dropped => union.update(&s.distinct),
-            Values::Float(t) => {
-                t.0.iter()
-                    .for_each(|(v, _)| union.update_value(v.to_bits()))
-            }
-            Values::Int(t) => {
-                t.0.iter()
-                    .for_each(|(v, _)| union.update_value((*v as f64).to_bits()))
-            }
-        }
+        add_distinct(&mut union, s);
     }
     let known = [re, ce]
         .into_iter()
@@ -883,6 +863,22 @@ fn pooled_categories<'a>(
     let (r, c) = row(0, other.count().saturating_sub(placed));
     table.push_pooled(r, c);
     table
+}
+
+/// Adds the distinct values of `s` to `union`: its exact values while it keeps
+/// them, otherwise its own distinct-count sketch.
+fn add_distinct(union: &mut HllUnion, s: &NumericSketch) {
+    match &s.values {
+        Values::Dropped => union.update(&s.distinct),
+        Values::Float(t) => {
+            t.0.iter()
+                .for_each(|(v, _)| union.update_value(v.to_bits()))
+        }
+        Values::Int(t) => {
+            t.0.iter()
+                .for_each(|(v, _)| union.update_value((*v as f64).to_bits()))
+        }
+    }
 }
 
 #[cfg(test)]
