@@ -13,7 +13,6 @@ use crate::distance::{
 };
 use crate::error::{DriftError, Side, non_empty};
 use crate::ks::{KsResult, ks_from_statistic, ks_statistic_sorted};
-use crate::sketch::SketchEstimate;
 use crate::sorted::{
     SortedSample, count_of, distinct_merged, distinct_sorted, merged_runs, sorted_finite,
     wasserstein_sorted,
@@ -147,6 +146,30 @@ pub struct ColumnStats {
     pub z: Option<ZTestResult>,
     /// Evidently's bins (counts) the binned statistics were computed on.
     pub bins: BinnedCounts,
+}
+
+/// How an estimated column's statistics may differ from the exact ones (see
+/// the [`sketch`](crate::sketch) module docs). Bounds are at 99 % confidence per query.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SketchEstimate {
+    /// KLL size `k` (the smaller of the two sketches').
+    pub k: u16,
+    /// `ε` of the reference sketch (0 when its values are exact).
+    pub rank_error_reference: f64,
+    /// `ε` of the current sketch (0 when its values are exact).
+    pub rank_error_current: f64,
+    /// `|D̂ − D| ≤ ε_ref + ε_cur` (plus scipy's exact-mode rounding); numeric only.
+    pub ks_statistic_bound: Option<f64>,
+    /// `|Ŵ − W| ≤ (ε_ref + ε_cur)·(max − min)` over the pooled range; numeric only.
+    pub wasserstein_bound: Option<f64>,
+    /// The Wasserstein bound over `max(std(reference), 0.001)`; numeric only.
+    pub wasserstein_normed_bound: Option<f64>,
+    /// Each bin's share of a side is off by at most `2·max(ε_ref, ε_cur)`
+    /// (every bin but a pooled one).
+    pub bin_share_bound: f64,
+    /// The bins end with one bin pooling the values of the side that is not
+    /// exact outside the exact side's values (Evidently gives each its own).
+    pub pooled_bin: bool,
 }
 
 /// Drift verdict and statistics of one column.

@@ -63,8 +63,8 @@ mod summation;
 
 pub use column::{
     ColumnData, ColumnDriftResult, ColumnKind, ColumnOptions, ColumnStats, ColumnValues,
-    DEFAULT_DRIFT_SHARE, DatasetDrift, StatTest, column_drift, column_drift_values, dataset_drift,
-    default_test,
+    DEFAULT_DRIFT_SHARE, DatasetDrift, SketchEstimate, StatTest, column_drift, column_drift_values,
+    dataset_drift, default_test,
 };
 pub use distance::{
     BinnedCounts, ChiSquareResult, ZTestResult, bin_by_value, bin_numeric, chisquare,
@@ -74,7 +74,5 @@ pub use distance::{
 };
 pub use error::{DriftError, Side};
 pub use ks::{KS_MAX_AUTO_N, KsResult, ks_2samp};
-pub use sketch::{
-    DEFAULT_SKETCH_K, EXACT_VALUES_CAP, NumericSketch, SketchEstimate, column_drift_sketched,
-};
+pub use sketch::{DEFAULT_SKETCH_K, EXACT_VALUES_CAP, NumericSketch, column_drift_sketched};
 pub use sorted::quantile;

@@ -95,8 +95,8 @@ use datasketches::kll::{KllFloat, KllSketch};
 
 use crate::category::CategoryTable;
 use crate::column::{
-    ColumnDriftResult, ColumnKind, ColumnOptions, Prepared, check_threshold, column_result,
-    float_categories, int_categories, int_kind_of,
+    ColumnDriftResult, ColumnKind, ColumnOptions, Prepared, SketchEstimate, check_threshold,
+    column_result, float_categories, int_categories, int_kind_of,
 };
 #[cfg(doc)]
 use crate::column_drift_values;
@@ -615,30 +615,6 @@ impl Exact {
             Exact::Int(v) => Runs::new(v.iter().map(|&(x, n)| (x as f64, n)), None),
         }
     }
-}
-
-/// How an estimated column's statistics may differ from the exact ones (see
-/// the [module docs](self)). Bounds are at 99 % confidence per query.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SketchEstimate {
-    /// KLL size `k` (the smaller of the two sketches').
-    pub k: u16,
-    /// `ε` of the reference sketch (0 when its values are exact).
-    pub rank_error_reference: f64,
-    /// `ε` of the current sketch (0 when its values are exact).
-    pub rank_error_current: f64,
-    /// `|D̂ − D| ≤ ε_ref + ε_cur` (plus scipy's exact-mode rounding); numeric only.
-    pub ks_statistic_bound: Option<f64>,
-    /// `|Ŵ − W| ≤ (ε_ref + ε_cur)·(max − min)` over the pooled range; numeric only.
-    pub wasserstein_bound: Option<f64>,
-    /// The Wasserstein bound over `max(std(reference), 0.001)`; numeric only.
-    pub wasserstein_normed_bound: Option<f64>,
-    /// Each bin's share of a side is off by at most `2·max(ε_ref, ε_cur)`
-    /// (every bin but a pooled one).
-    pub bin_share_bound: f64,
-    /// The bins end with one bin pooling the values of the side that is not
-    /// exact outside the exact side's values (Evidently gives each its own).
-    pub pooled_bin: bool,
 }
 
 /// The drift of a column from one sketch per side, by the rules of

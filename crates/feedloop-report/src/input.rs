@@ -17,24 +17,7 @@ use object_store::ObjectStoreExt;
 
 use crate::local_parquet::LocalParquet;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Which {
-    Reference,
-    Current,
-}
-
-impl std::fmt::Display for Which {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Which::Reference => "reference",
-            Which::Current => "current",
-        })
-    }
-}
-
-pub(crate) fn input(msg: impl Into<String>) -> AnalyticsError {
-    AnalyticsError::Input(msg.into())
-}
+pub(crate) use crate::side::{Which, input};
 
 fn is_csv(name: &str) -> bool {
     name.to_ascii_lowercase().ends_with(".csv")

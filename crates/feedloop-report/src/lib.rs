@@ -11,6 +11,7 @@
 //!   (whole, or batch by batch).
 //! * `local_parquet` — one column of local Parquet files, straight into Arrow.
 //! * `plan` — which columns are compared and how, which are skipped and why.
+//! * `side` — which side (reference or current) a file belongs to; the input error.
 //! * `compute` — the parallel, one-column-at-a-time computation (exact or
 //!   sketch mode).
 //! * [`render`] — [`DriftReport::to_json`], [`DriftReport::to_table`].
@@ -93,6 +94,7 @@ mod local_parquet;
 mod plan;
 pub mod render;
 pub mod request;
+mod side;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -19,7 +19,7 @@ use datafusion::parquet::arrow::arrow_reader::{
 };
 use feedloop_analytics::AnalyticsError;
 
-use crate::input::{Which, input};
+use crate::side::{Which, input};
 
 /// Rows per decoded batch: large enough that per-batch costs (a dictionary
 /// count, a cast) vanish, small enough to stay in cache-sized pieces.

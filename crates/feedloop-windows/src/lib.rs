@@ -38,6 +38,7 @@
 //! * [`config`] — the `[windows]` config section ([`WindowsConfig`]).
 //! * [`index`] — [`LandingIndex`](index::LandingIndex): landing files and their event time.
 //! * [`profiles`] — reference profiles per model version: built once, stored, reloaded.
+//! * `pool` — the job's own threads, and running work on them from async code.
 //! * [`read`] — a batch of windows' landing files into Arrow (the parquet crate, in parallel).
 //! * [`walk`] — a window's rows out of those batches: feature samples, volume, latency.
 //! * [`compute`] — DataFusion tables over landing files (late events, references), metric rows.
@@ -54,6 +55,7 @@ pub mod drift;
 pub mod hooks;
 pub mod index;
 pub mod job;
+mod pool;
 pub mod profiles;
 pub mod read;
 pub mod state;

@@ -107,7 +107,7 @@ where
     }
     let sources = sources(storage, files).await?;
     let names: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
-    crate::job::on_pool(pool, move || {
+    crate::pool::on_pool(pool, move || {
         decode(&sources, &names, &columns, start, end, &fold)
     })
     .await?
