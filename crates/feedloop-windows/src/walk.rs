@@ -369,7 +369,10 @@ impl RowOwner {
     }
 }
 
-fn walk_predictions(
+/// Feature samples of one batch's rows per (window, model version), with
+/// their rows per value of each `segments` tag (rows without the tag are in
+/// no segment). Merge the parts of several batches with [`merge_samples`].
+pub fn fold_predictions(
     batch: &RecordBatch,
     windows: &Windows,
     segments: &[String],
@@ -484,17 +487,6 @@ fn walk_predictions(
         .collect())
 }
 
-/// Feature samples of one batch's rows per (window, model version), with
-/// their rows per value of each `segments` tag (rows without the tag are in
-/// no segment). Merge the parts of several batches with [`merge_samples`].
-pub fn fold_predictions(
-    batch: &RecordBatch,
-    windows: &Windows,
-    segments: &[String],
-) -> Result<Folded<Samples>, AnalyticsError> {
-    walk_predictions(batch, windows, segments)
-}
-
 /// Merges folded parts (in the given order) into samples per window (index
 /// `0..windows.count`) and model version.
 pub fn merge_samples(
@@ -526,7 +518,7 @@ pub fn collect_samples(
     let windows = Windows::one(start, end);
     let parts: Vec<_> = batches
         .par_iter()
-        .map(|b| walk_predictions(b, &windows, segments))
+        .map(|b| fold_predictions(b, &windows, segments))
         .collect::<Result<_, _>>()?;
     Ok(merge_samples(parts, &windows).pop().unwrap_or_default())
 }

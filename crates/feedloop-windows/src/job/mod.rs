@@ -211,21 +211,15 @@ impl WindowJob {
             while n > 1 && self.estimated_rows(start, start + n * size) > MAX_BATCH_ROWS {
                 n /= 2;
             }
-            self.loaded = self
-                .load(Windows {
-                    start,
-                    size,
-                    count: usize::try_from(n).unwrap_or(1),
-                })
-                .await?;
+            let windows = Windows {
+                start,
+                size,
+                count: usize::try_from(n).unwrap_or(1),
+            };
+            self.loaded = self.load(windows).await?;
             for source in &self.sources {
                 source
-                    .prepare(
-                        start,
-                        size,
-                        self.loaded.windows.map_or(1, |w| w.count),
-                        &self.config.segments,
-                    )
+                    .prepare(start, size, windows.count, &self.config.segments)
                     .await?;
             }
             for i in 0..n {
